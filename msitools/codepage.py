@@ -1,0 +1,58 @@
+"""Windows codepages used by string pools and summary information."""
+from __future__ import annotations
+
+import codecs
+
+from ._pymsi import codec_for_codepage
+
+# Codepages seen in MSI packages that pymsi's table does not list.
+_EXTRA = {
+    437: "cp437",
+    850: "cp850",
+    852: "cp852",
+    866: "cp866",
+    874: "cp874",
+    1200: "utf-16-le",
+    20932: "euc_jp",
+    50220: "iso2022_jp",
+    51932: "euc_jp",
+    54936: "gb18030",
+}
+
+NEUTRAL = 0
+DEFAULT_CODEC = "cp1252"
+
+
+def codec_name(codepage: int) -> str:
+    """The Python codec for *codepage*; neutral (0) and unknown pages read as cp1252.
+
+    Unknown codepages fall back to cp1252 (what Windows does on a Western
+    system); :func:`is_known` tells the caller whether that happened.
+    """
+    name = codec_for_codepage(codepage) or _EXTRA.get(codepage)
+    if not name:
+        return DEFAULT_CODEC
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return DEFAULT_CODEC
+    return name
+
+
+def is_known(codepage: int) -> bool:
+    return codepage == NEUTRAL or bool(codec_for_codepage(codepage) or _EXTRA.get(codepage))
+
+
+def decode(data: bytes, codepage: int) -> str:
+    """Decode bytes in *codepage*; undecodable bytes become U+FFFD rather than failing."""
+    name = codec_name(codepage)
+    try:
+        return data.decode(name)
+    except UnicodeDecodeError:
+        if codepage == NEUTRAL:
+            return data.decode("latin-1")
+        return data.decode(name, errors="replace")
+
+
+def encode(text: str, codepage: int) -> bytes:
+    return text.encode(codec_name(codepage))
