@@ -56,3 +56,11 @@ def decode(data: bytes, codepage: int) -> str:
 
 def encode(text: str, codepage: int) -> bytes:
     return text.encode(codec_name(codepage))
+
+
+def encode_lossless(text: str, codepage: int) -> bytes:
+    """Encode for an IDT file: the codepage if it can hold the text, else UTF-8."""
+    try:
+        return text.encode(codec_name(codepage))
+    except UnicodeEncodeError:
+        return text.encode("utf-8")

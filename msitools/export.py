@@ -1,0 +1,58 @@
+"""``export``: every table as an ``.idt`` file and every stream as a file (like ``msidump -t -s -d``)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import codepage as cp
+from . import idt
+from .fsutil import safe_component, write_file
+from .package import Package
+
+STREAMS_DIR = "_Streams"
+
+
+def idt_file_name(table: str) -> str:
+    return safe_component(table) + ".idt"
+
+
+def stream_file_name(stream: str) -> str:
+    """msidump drops the leading \\x05 of the summary/signature streams; so do we."""
+    return safe_component(stream.lstrip("\x05"))
+
+
+def export_package(pkg: Package, out_dir: "str | os.PathLike[str]", force: bool = False,
+                   streams: bool = True) -> "list[Path]":
+    """Write the package's tables (IDT, in the database codepage) and streams under *out_dir*."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    db = pkg.database
+    codepage = db.pool.codepage if db is not None else 0
+
+    def put(name: str, text: str) -> None:
+        dest = out / name
+        write_file(dest, cp.encode_lossless(text, codepage), force=force)
+        written.append(dest)
+
+    put("_SummaryInformation.idt", idt.summary_text(pkg.summary.props.values))
+    if db is not None:
+        put("_ForceCodepage.idt", idt.force_codepage_text(codepage))
+        for table in db.tables():
+            put(idt_file_name(table.name), idt.table_text(table.name, table.columns, table.rows))
+    if streams:
+        stream_dir = out / STREAMS_DIR
+        stream_dir.mkdir(exist_ok=True)
+        used: set[str] = set()
+        for info in pkg.streams:
+            name = stream_file_name(info.name)
+            base, n = name, 1
+            while name.lower() in used:
+                n += 1
+                name = f"{base}.{n}"
+            used.add(name.lower())
+            dest = stream_dir / name
+            with pkg.cfb.open_stream(info.entry) as reader:
+                write_file(dest, iter(lambda: reader.read(1 << 20), b""), expected_size=info.size, force=force)
+            written.append(dest)
+    return written
