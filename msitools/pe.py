@@ -352,8 +352,13 @@ def _align4(n: int) -> int:
 
 
 def _parse_block(blob: bytes, offset: int, end: int, depth: int, counter: "list[int]",
-                 limits: Limits, label) -> "tuple[_Block, int]":
-    """Parse one version block at *offset*; return it and the offset just past it."""
+                 limits: Limits, label, warnings: "list[str]") -> "tuple[_Block, int]":
+    """Parse one version block at *offset*; return it and the offset just past it.
+
+    A malformed child ends the parent's child list with a warning (Windows'
+    VerQueryValue likewise just fails to find what lies past it); only the
+    block itself being malformed raises :class:`PeError`.
+    """
     if offset + 6 > end:
         raise PeError(f"version block at offset {offset} is truncated", label)
     length, value_length, value_type = struct.unpack_from("<HHH", blob, offset)
@@ -390,7 +395,11 @@ def _parse_block(blob: bytes, offset: int, end: int, depth: int, counter: "list[
     child = _align4(pos + value_size)
     if depth < _VERSION_BLOCK_DEPTH:
         while child + 6 <= block_end:
-            block, child = _parse_block(blob, child, block_end, depth + 1, counter, limits, label)
+            try:
+                block, child = _parse_block(blob, child, block_end, depth + 1, counter, limits, label, warnings)
+            except PeError as exc:
+                warnings.append(f"{key or 'version block'}: {exc.message}")
+                break
             children.append(block)
             child = _align4(child)
     return _Block(key, value, is_text, children), block_end
@@ -403,11 +412,17 @@ def _version(ms: int, ls: int) -> "tuple[int, int, int, int]":
 def _parse_version_info(blob: bytes, label, limits: Limits) -> dict:
     """Decode VS_VERSIONINFO into PeInfo fields."""
     counter = [0]
-    root, _ = _parse_block(blob, 0, len(blob), 1, counter, limits, label)
-    if root.key != "VS_VERSION_INFO":
-        raise PeError(f"version resource key is {root.key!r}, not 'VS_VERSION_INFO'", label)
-    out: dict = {}
     warnings: "list[str]" = []
+    if len(blob) < 6:
+        raise PeError(f"version resource is {len(blob)} bytes long", label)
+    (declared,) = struct.unpack_from("<H", blob, 0)
+    if declared > len(blob):
+        warnings.append(f"VS_VERSIONINFO claims {declared} bytes, the resource holds {len(blob)}")
+        blob = blob + bytes(declared - len(blob))
+    root, _ = _parse_block(blob, 0, len(blob), 1, counter, limits, label, warnings)
+    if root.key != "VS_VERSION_INFO":
+        warnings.append(f"version resource key is {root.key!r}, not 'VS_VERSION_INFO'")
+    out: dict = {}
     if len(root.value) >= _FIXED.size:
         fields = _FIXED.unpack_from(root.value)
         if fields[0] == VS_FFI_SIGNATURE:
