@@ -182,7 +182,7 @@ class DatabaseBuilder:
     """
 
     def __init__(self, codepage: int = 1252, *, strict: bool = True, force_long_refs: bool = False,
-                 long_string_layout: str = "compatible"):
+                 long_string_layout: str = "wine"):
         self.codepage = codepage
         self.strict = strict
         self.force_long_refs = force_long_refs

@@ -6,12 +6,14 @@ reference, so the refcounts written are the number of cells that use each
 string.  Strings of 64 KiB or more take two pool slots.  String references are
 3 bytes wide when there are more than 65535 strings, or when forced.
 
-Long-string slots: readers disagree about the two-slot layout.  Wine reads
-``(0, refcount), (length & 0xFFFF, length >> 16)``; rust-msi and older libmsi
-read ``(0, length >> 16), (length & 0xFFFF, refcount)``.  The default layout
-``"compatible"`` writes the refcount of a long string as ``length >> 16`` so
-both readings give the same length (the refcount is informational); ``"wine"``
-and ``"rust-msi"`` write one reading exactly.
+Long-string slots: readers disagree about the two-slot layout.  Wine (and the
+GNOME msitools 0.101 installed here) read ``(0, refcount), (length & 0xFFFF,
+length >> 16)``; rust-msi and older libmsi read ``(0, length >> 16),
+(length & 0xFFFF, refcount)``.  Both agree only when refcount == length >> 16.
+The default layout ``"wine"`` writes the Wine reading with true refcounts;
+``"rust-msi"`` writes the other one; ``"compatible"`` writes the Wine layout
+with the refcount of a long string set to ``length >> 16`` so both readings
+give the same length (the refcount is informational only).
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ class StringPoolWriter:
     """Collects strings for one storage (a database or a transform)."""
 
     def __init__(self, codepage: int = 1252, *, force_long_refs: bool = False,
-                 long_string_layout: str = "compatible"):
+                 long_string_layout: str = "wine"):
         if long_string_layout not in LONG_STRING_LAYOUTS:
             raise StringPoolError(f"unknown long-string layout {long_string_layout!r}")
         if not 0 <= codepage <= 0x7FFFFFFF:
