@@ -1,43 +1,46 @@
 """The single boundary between msitools and the pymsi package.
 
-pymsi is used for what it does well and nowhere else:
+pymsi serves three purposes, all imported lazily (importing pymsi costs ~40 ms):
 
-* the MSI stream-name codec (``encode_unicode``/``decode_unicode``),
-* the codepage-number -> Python codec table,
-* the custom-action type catalogue (used by the security review).
+* its codepage-number -> Python codec table (:func:`codec_for_codepage`);
+* its custom-action type catalogue, used by the security review;
+* an independent reference in tests and benchmarks (its stream-name codec and
+  its table reader).
 
-Table, string-pool, summary and transform decoding are our own (see the design
-notes in the README): pymsi prints warnings to stdout, decodes cell by cell,
-and has no transform or patch support.
+Table, string-pool, summary and transform decoding are our own (see the
+design notes in the README).
 """
 from __future__ import annotations
 
 from functools import lru_cache
 
-from pymsi import streamname as _streamname
-from pymsi.codepage import PAGES as _PAGES
 
-TABLE_PREFIX = "\u4840"
+@lru_cache(maxsize=None)
+def _pages() -> dict:
+    from pymsi.codepage import PAGES
 
-
-@lru_cache(maxsize=4096)
-def encode_stream_name(name: str, is_table: bool) -> str:
-    """Encode a logical MSI stream name (tables get the U+4840 prefix)."""
-    return _streamname.encode_unicode(name, is_table)
-
-
-def decode_stream_name(raw: str) -> "tuple[str, bool]":
-    """Decode a CFB directory-entry name into (logical name, is_table)."""
-    return _streamname.decode_unicode(raw)
+    return PAGES
 
 
 def codec_for_codepage(codepage: int) -> "str | None":
     """Python codec name for a Windows codepage number, or None if unknown/neutral."""
-    return _PAGES.get(codepage)
+    return _pages().get(codepage)
 
 
-def custom_action_catalogue():
-    """pymsi's table of custom action base types (Type & 0x3F -> spec)."""
+def custom_action_module():
+    """pymsi's custom action decoder module (``pymsi.msi.custom_action``)."""
     from pymsi.msi import custom_action
 
     return custom_action
+
+
+def reference_stream_name_codec():
+    """pymsi's own stream-name codec, used by tests as an independent reference."""
+    from pymsi import streamname
+
+    return streamname.encode_unicode, streamname.decode_unicode
+
+
+# Kept here for callers that import the codec from the boundary module; the
+# implementation is ours (msitools.streamname), checked against pymsi in tests.
+from .streamname import decode_stream_name, encode_stream_name  # noqa: E402,F401

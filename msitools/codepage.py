@@ -5,8 +5,22 @@ import codecs
 
 from ._pymsi import codec_for_codepage
 
-# Codepages seen in MSI packages that pymsi's table does not list.
+# Codepages common in MSI packages; anything else is looked up in pymsi's table.
 _EXTRA = {
+    932: "cp932",
+    936: "gbk",
+    949: "cp949",
+    950: "cp950",
+    1250: "cp1250",
+    1251: "cp1251",
+    1252: "cp1252",
+    1253: "cp1253",
+    1254: "cp1254",
+    1255: "cp1255",
+    1256: "cp1256",
+    1257: "cp1257",
+    1258: "cp1258",
+    65001: "utf-8",
     437: "cp437",
     850: "cp850",
     852: "cp852",
@@ -29,7 +43,9 @@ def codec_name(codepage: int) -> str:
     Unknown codepages fall back to cp1252 (what Windows does on a Western
     system); :func:`is_known` tells the caller whether that happened.
     """
-    name = codec_for_codepage(codepage) or _EXTRA.get(codepage)
+    if codepage == NEUTRAL:
+        return DEFAULT_CODEC
+    name = _EXTRA.get(codepage) or codec_for_codepage(codepage)
     if not name:
         return DEFAULT_CODEC
     try:
@@ -40,7 +56,7 @@ def codec_name(codepage: int) -> str:
 
 
 def is_known(codepage: int) -> bool:
-    return codepage == NEUTRAL or bool(codec_for_codepage(codepage) or _EXTRA.get(codepage))
+    return codepage == NEUTRAL or bool(_EXTRA.get(codepage) or codec_for_codepage(codepage))
 
 
 def decode(data: bytes, codepage: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from ._pymsi import decode_stream_name, encode_stream_name
+from .streamname import decode_stream_name, encode_stream_name
 from .cfb import CompoundFile, Entry
 from .columns import Column, type_word_from_idt
 from .errors import StringPoolError, TableError, UsageError

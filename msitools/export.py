@@ -12,6 +12,11 @@ from .package import Package
 STREAMS_DIR = "_Streams"
 
 
+def _prepend(first, rest):
+    yield first
+    yield from rest
+
+
 def idt_file_name(table: str) -> str:
     return safe_component(table) + ".idt"
 
@@ -39,7 +44,12 @@ def export_package(pkg: Package, out_dir: "str | os.PathLike[str]", force: bool 
     if db is not None:
         put("_ForceCodepage.idt", idt.force_codepage_text(codepage))
         for table in db.tables():
-            put(idt_file_name(table.name), idt.table_text(table.name, table.columns, table.rows))
+            dest = out / idt_file_name(table.name)
+            header = idt.header_lines(table.name, table.columns)
+            chunks = (idt.rows_text(table.columns, rows) for rows in table.iter_chunks())
+            write_file(dest, (cp.encode_lossless(text, codepage) for text in _prepend(header, chunks)),
+                       force=force)
+            written.append(dest)
     if streams:
         stream_dir = out / STREAMS_DIR
         stream_dir.mkdir(exist_ok=True)

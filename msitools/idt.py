@@ -35,12 +35,29 @@ def header_lines(table: str, columns: Sequence[Column]) -> str:
     )
 
 
-def table_text(table: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> str:
-    parts = [header_lines(table, columns)]
-    for row in rows:
-        parts.append("\t".join(escape(v) for v in row))
-        parts.append(CRLF)
-    return "".join(parts)
+def _column_text(values: Sequence[Any], is_string: bool) -> "list[str]":
+    if is_string:
+        present = [v for v in values if v]
+        joined = "".join(present)
+        if "\t" in joined or "\n" in joined or "\r" in joined:
+            return [v.translate(_ESCAPES) if v else "" for v in values]
+        return [v or "" for v in values]
+    return ["" if v is None else str(v) for v in values]
+
+
+def rows_text(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> str:
+    """IDT lines for *rows* (each ending in CR LF)."""
+    rows = list(rows)
+    if not rows:
+        return ""
+    cols = list(zip(*rows))
+    texts = [_column_text(values, column.is_string or column.is_binary) for values, column in zip(cols, columns)]
+    return CRLF.join(["\t".join(cells) for cells in zip(*texts)]) + CRLF
+
+
+def table_text(table: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> str:
+    """The whole IDT file of a table (rows in the given order)."""
+    return header_lines(table, columns) + rows_text(columns, rows)
 
 
 def force_codepage_text(codepage: int) -> str:

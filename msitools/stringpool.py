@@ -9,6 +9,7 @@ bytes of all strings in id order.
 from __future__ import annotations
 
 import struct
+import sys
 from array import array
 
 from . import codepage as cp
@@ -24,15 +25,26 @@ _SINGLE_BYTE = {"cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1
 
 
 class StringPool:
-    """Decoded string pool.  ``pool[id]`` is the string (id 0 is None)."""
+    """A string pool.  ``pool[id]`` is the string (id 0 and unused ids are None).
 
-    def __init__(self, strings: "list[str | None]", refcounts: "list[int]", codepage: int,
-                 long_refs: bool, issues: "list[str] | None" = None):
-        self.strings = strings
+    Strings are decoded on demand from the pool's bytes (for single-byte
+    codepages, from one decoded text), so a pool of 100,000 strings costs
+    about its own size in memory, not a Python object per string.
+    """
+
+    def __init__(self, data: "bytes | str", offsets: "array", lengths: "array", refcounts: "list[int]",
+                 codepage: int, long_refs: bool, unused: "set[int] | None" = None,
+                 issues: "list[str] | None" = None):
+        # offsets/lengths are indexed by id (index 0 unused); data is bytes, or str for single-byte codecs
+        self._data = data
+        self._offsets = offsets
+        self._lengths = lengths
+        self._unused = unused or set()
         self.refcounts = refcounts
         self.codepage = codepage
         self.long_refs = long_refs
         self.issues = issues or []
+        self._is_text = isinstance(data, str)
 
     @property
     def ref_size(self) -> int:
@@ -40,26 +52,51 @@ class StringPool:
         return 3 if self.long_refs else 2
 
     def __len__(self) -> int:
-        return len(self.strings)
+        """Number of ids, including id 0."""
+        return len(self._offsets)
 
     def __getitem__(self, string_id: int) -> "str | None":
-        return self.strings[string_id]
+        if string_id <= 0 or string_id in self._unused:
+            if string_id < 0:
+                raise IndexError(string_id)
+            return None
+        off = self._offsets[string_id]
+        end = off + self._lengths[string_id]
+        if self._is_text:
+            return self._data[off:end]
+        return cp.decode(self._data[off:end], self.codepage)
 
-    def lookup(self, string_id: int) -> "str | None":
-        if 0 <= string_id < len(self.strings):
-            return self.strings[string_id]
-        raise IndexError(string_id)
+    lookup = __getitem__
+
+    def values(self, ids) -> "list[str | None]":
+        """Strings for many ids at once (ids must be < len(self); checked by the caller)."""
+        offsets, lengths, data = self._offsets, self._lengths, self._data
+        unused = self._unused
+        if self._is_text:
+            out = [data[offsets[i]:offsets[i] + lengths[i]] if i else None for i in ids]
+        else:
+            codepage = self.codepage
+            decode = cp.decode
+            out = [decode(data[offsets[i]:offsets[i] + lengths[i]], codepage) if i else None for i in ids]
+        if unused:
+            out = [None if i in unused else v for i, v in zip(ids, out)]
+        return out
+
+    @property
+    def strings(self) -> "list[str | None]":
+        """Every string, by id (decodes the whole pool; prefer ``pool[id]``)."""
+        return self.values(range(len(self)))
 
     def find(self, text: str) -> int:
-        """Id of *text* in the pool, or 0 if absent (used to look up table names)."""
-        try:
-            return self.strings.index(text, 1)
-        except ValueError:
-            return 0
+        """Id of *text* in the pool, or 0 if absent."""
+        for i in range(1, len(self)):
+            if self[i] == text:
+                return i
+        return 0
 
     @classmethod
     def empty(cls, codepage: int = 0) -> "StringPool":
-        return cls([None], [0], codepage, False)
+        return cls("", array("I", [0]), array("I", [0]), [0], codepage, False)
 
     @classmethod
     def parse(cls, pool: bytes, data: bytes, path=None, limits: Limits = DEFAULT_LIMITS,
@@ -78,10 +115,6 @@ class StringPool:
         codepage = header & ~LONG_REFS_BIT
         slots = array("H")
         slots.frombytes(pool[4:])
-        if slots.itemsize != 2:  # pragma: no cover - every CPython has 2-byte 'H'
-            raise StringPoolError("platform array('H') is not 16-bit")
-        import sys
-
         if sys.byteorder == "big":  # pragma: no cover
             slots.byteswap()
         nslots = len(slots) // 2
@@ -91,25 +124,16 @@ class StringPool:
             issues = [f"{prefix}unknown codepage {codepage}, strings read as {codec}"]
         else:
             issues = []
-        max_len = limits.string_length
-        lengths: list[int] = []
-        refcounts: list[int] = [0]
-        i = 0
-        lengths_append = lengths.append
-        ref_append = refcounts.append
-        while i < nslots:
-            length = slots[2 * i]
-            refs = slots[2 * i + 1]
-            i += 1
-            if length == 0 and refs != 0:
-                if i >= nslots:
-                    raise StringPoolError(f"{prefix}_StringPool ends inside a long-string entry", path)
-                length = slots[2 * i] | (slots[2 * i + 1] << 16)
-                i += 1
-                if length > max_len:
-                    limits.check("string_length", length, f"{prefix}string {len(lengths) + 1}", path)
-            lengths_append(length)
-            ref_append(refs)
+        lengths_arr = slots[0::2]
+        refs_arr = slots[1::2]
+        zero = [i for i, n in enumerate(lengths_arr) if not n] if 0 in lengths_arr else []
+        if not any(refs_arr[i] for i in zero):
+            # fast path: no long strings (unused ids, if any, are (0, 0) slots)
+            lengths = list(lengths_arr)
+            refcounts = [0] + list(refs_arr)
+            unused = [i + 1 for i in zero]
+        else:
+            lengths, refcounts, unused = cls._walk_slots(lengths_arr, refs_arr, limits, prefix, path)
         total = sum(lengths)
         if total > len(data):
             raise StringPoolError(
@@ -117,24 +141,42 @@ class StringPool:
                 path)
         if total < len(data):
             issues.append(f"{prefix}_StringData has {len(data) - total} bytes more than the pool uses")
-        strings: list[str | None] = [None]
-        append = strings.append
+        offsets = array("I", [0])
+        offsets_append = offsets.append
+        pos = 0
+        for length in lengths:
+            offsets_append(pos)
+            pos += length
+        lengths_by_id = array("I", [0])
+        lengths_by_id.extend(lengths)
         if codec in _SINGLE_BYTE:
             # one decode for everything; byte offsets equal character offsets
-            text = cp.decode(bytes(data[:total]), codepage)
-            pos = 0
-            for length in lengths:
-                append(text[pos:pos + length])
-                pos += length
+            store: "bytes | str" = cp.decode(bytes(data[:total]), codepage)
         else:
-            mv = memoryview(data)
-            pos = 0
-            decode = cp.decode
-            for length in lengths:
-                append(decode(bytes(mv[pos:pos + length]), codepage) if length else "")
-                pos += length
-        # (0, 0) slots are unused ids: keep them as None so they read as NULL
-        for index, (length, refs) in enumerate(zip(lengths, refcounts[1:]), start=1):
-            if length == 0 and refs == 0:
-                strings[index] = None
-        return cls(strings, refcounts, codepage, long_refs, issues)
+            store = bytes(data[:total])
+        return cls(store, offsets, lengths_by_id, refcounts, codepage, long_refs, set(unused), issues)
+
+    @staticmethod
+    def _walk_slots(lengths_arr, refs_arr, limits: Limits, prefix: str, path):
+        """Slot walk for pools with long strings (two slots, one id) or unused ids."""
+        nslots = len(lengths_arr)
+        lengths: list[int] = []
+        refcounts: list[int] = [0]
+        unused: list[int] = []
+        i = 0
+        while i < nslots:
+            length = lengths_arr[i]
+            refs = refs_arr[i]
+            i += 1
+            if length == 0:
+                if refs == 0:
+                    unused.append(len(lengths) + 1)
+                else:
+                    if i >= nslots:
+                        raise StringPoolError(f"{prefix}_StringPool ends inside a long-string entry", path)
+                    length = lengths_arr[i] | (refs_arr[i] << 16)
+                    i += 1
+                    limits.check("string_length", length, f"{prefix}string {len(lengths) + 1}", path)
+            lengths.append(length)
+            refcounts.append(refs)
+        return lengths, refcounts, unused

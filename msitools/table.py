@@ -39,27 +39,43 @@ def _unsigned(raw: bytes, itemsize: int) -> array:
     return arr
 
 
-def decode_columns(name: str, columns: Sequence[Column], raw: bytes, pool: StringPool,
-                   path=None, limits: Limits = DEFAULT_LIMITS) -> "list[list[Any]]":
-    """Decode a column-major table stream into one list of values per column."""
-    ref_size = pool.ref_size
+def count_rows(name: str, columns: Sequence[Column], raw_size: int, ref_size: int, path=None,
+               limits: Limits = DEFAULT_LIMITS) -> int:
+    """Rows in a table stream of *raw_size* bytes; raises if the size is not a whole number of rows."""
     width = row_width(columns, ref_size)
     if width == 0:
         raise TableError(f"table {name!r} has no columns", path)
-    if len(raw) % width:
+    if raw_size % width:
         raise TableError(
-            f"table {name!r}: stream length {len(raw)} is not a multiple of the row width {width}", path)
-    nrows = len(raw) // width
+            f"table {name!r}: stream length {raw_size} is not a multiple of the row width {width}", path)
+    nrows = raw_size // width
     limits.check("table_rows", nrows, f"table {name!r}", path)
-    strings = pool.strings
-    nstrings = len(strings)
+    return nrows
+
+
+def decode_columns(name: str, columns: Sequence[Column], raw: bytes, pool: StringPool,
+                   path=None, limits: Limits = DEFAULT_LIMITS,
+                   first: int = 0, last: "int | None" = None) -> "list[list[Any]]":
+    """Decode a column-major table stream into one list of values per column.
+
+    *first*/*last* select a range of rows (for decoding a large table in chunks).
+    """
+    ref_size = pool.ref_size
+    total = count_rows(name, columns, len(raw), ref_size, path, limits)
+    last = total if last is None else min(last, total)
+    nrows = max(0, last - first)
+    nstrings = len(pool)
     out: list[list[Any]] = []
     offset = 0
     mv = memoryview(raw)
     for column in columns:
         size = column.cell_size(ref_size)
-        chunk = mv[offset:offset + size * nrows]
-        offset += size * nrows
+        if size == 3:
+            chunk = mv[offset + 2 * first:offset + 2 * last]
+            chunk = bytes(chunk) + bytes(mv[offset + 2 * total + first:offset + 2 * total + last])
+        else:
+            chunk = mv[offset + size * first:offset + size * last]
+        offset += size * total
         if column.is_string:
             if size == 2:
                 ids = _unsigned(bytes(chunk), 2)
@@ -70,9 +86,9 @@ def decode_columns(name: str, columns: Sequence[Column], raw: bytes, pool: Strin
             if ids and max(ids) >= nstrings:
                 bad = next(i for i, v in enumerate(ids) if v >= nstrings)
                 raise TableError(
-                    f"table {name!r} column {column.name!r} row {bad + 1}: string id {ids[bad]} "
+                    f"table {name!r} column {column.name!r} row {first + bad + 1}: string id {ids[bad]} "
                     f"is out of range (pool has {nstrings - 1} strings)", path)
-            values = [strings[i] for i in ids]
+            values = pool.values(ids)
         elif column.is_binary:
             values = list(_unsigned(bytes(chunk), 2))  # resolved to stream names below
         elif size == 2:
@@ -136,6 +152,21 @@ class Table:
                 cols = decode_columns(self.name, self.columns, raw, self._pool, self._path, self._limits)
                 self._rows = list(zip(*cols))
         return self._rows
+
+    def iter_chunks(self, chunk_rows: int = 4096) -> Iterator["list[Row]"]:
+        """Rows in chunks, decoded on the fly without caching them (bounded memory)."""
+        if self._rows is not None:
+            for i in range(0, len(self._rows), chunk_rows):
+                yield self._rows[i:i + chunk_rows]
+            return
+        raw = self._loader()
+        if not raw:
+            return
+        total = count_rows(self.name, self.columns, len(raw), self._pool.ref_size, self._path, self._limits)
+        for first in range(0, total, chunk_rows):
+            cols = decode_columns(self.name, self.columns, raw, self._pool, self._path, self._limits,
+                                  first, first + chunk_rows)
+            yield list(zip(*cols))
 
     def __iter__(self) -> Iterator[Row]:
         return iter(self.rows)
