@@ -671,7 +671,7 @@ def _rejoin_csv_size(cells: list[str], fields: tuple[str | None, ...]) -> list[s
 _EXT_WITH_DIGITS = ("ps1xml", "ps1", "psd1", "psm1", "mp3", "mp4", "h264")
 _NOT_APPLICABLE_AT = re.compile(r"not\s+applicable", re.I)
 _SP_REQUIREMENT_AT = re.compile(r"None|Not\s+applicable|RTM|SP\d{1,2}", re.I)
-_BRANCH_AT = re.compile(r"[A-Z][A-Z0-9]*")
+_BRANCH_AT = re.compile(r"[A-Z][A-Z0-9]*(?:\\WOW)?")
 _PLATFORM_AT = re.compile(r"not\s+applicable|amd64|arm64|ia-?64|x86|x64", re.I)
 _DATE_AT = (re.compile(r"(\d{2})-([A-Za-z]{3})-(\d{4})"), re.compile(r"(\d)-([A-Za-z]{3})-(\d{4})"))
 _TIME_AT = (re.compile(r"\d{1,2}:\d{2}:\d{2}"), re.compile(r"\d{1,2}:\d{2}"))
@@ -800,7 +800,7 @@ def _squashed_readings(line: str, fields: tuple[str | None, ...], source: str, l
             while nxt < n and s[nxt].isspace():
                 nxt += 1
             for rest in go(k + 1, nxt):
-                out.append(((s[pos:end], value),) + rest)
+                out.append(((s[pos:end], value, nxt > end),) + rest)
                 budget[0] -= 1
                 if budget[0] < 0:
                     raise _TooMany
@@ -814,10 +814,14 @@ def _squashed_readings(line: str, fields: tuple[str | None, ...], source: str, l
     if found is None or len(found) > MAX_READINGS_PER_ROW:
         raise KbParseError(f"line {line_no}: squashed row has more than {MAX_READINGS_PER_ROW} "
                            f"possible readings: {_show(line)}", source)
+    # Cells are either all glued or all separated by whitespace; a reading that mixes both
+    # (``1.0.0.11234 01-Feb`` read as ``...1123`` ``4`` or as size ``0`` + day ``1``) is kept
+    # only when no uniform reading exists.
+    uniform = [r for r in found if len({spaced for _, _, spaced in r[:-1]}) <= 1]
     cands: list[_Cand] = []
     seen: set[_Cand] = set()
-    for reading in found:
-        values = {f: (text, value) for f, (text, value) in zip(fields, reading) if f}
+    for reading in uniform or found:
+        values = {f: (text, value) for f, (text, value, _) in zip(fields, reading) if f}
         size = values.get("size")
         cand = _Cand(
             values["name"][1] if "name" in values else None,
