@@ -214,8 +214,7 @@ def read_pe_info(source: Source, name: "str | None" = None,
         raise
     except Exception as exc:  # never let pefile/struct errors escape
         raise PeError(f"malformed PE image: {type(exc).__name__}: {_one_line(exc)}", label) from None
-    finally:
-        pe.close()
+    # no pe.close(): built from bytes there is no file to release, and close() runs gc.collect()
 
 
 def _one_line(value) -> str:
