@@ -17,7 +17,8 @@ import pytest
 
 from conftest import require_tool
 from msitools.errors import DatabaseError, TableError
-from msitools.writer.database import DatabaseBuilder
+from msitools.columns import Column, type_word_from_idt
+from msitools.writer.database import DatabaseBuilder, pack_cell, raw_cells
 from msitools.writer.summary import SummaryInfo
 
 MSI_CLSID = "000C1084-0000-0000-C000-000000000046"
@@ -458,8 +459,8 @@ def test_patch_with_transform_substorages(tmp_path):
     patch = DatabaseBuilder()
     patch.add_table("MsiPatchMetadata", [("Company", "S72", True), ("Property", "s72", True), ("Value", "l0")])
     patch.add_row("MsiPatchMetadata", None, "Description", "A test patch")
-    patch.add_storage("T1ToU1", transform, created=128389576902850000, modified=128389576902850000)
-    patch.add_storage("#T1ToU1", transform)
+    patch.add_storage("T1ToU1", None, transform, created=128389576902850000, modified=128389576902850000)
+    patch.add_storage("#T1ToU1", "{000C1082-0000-0000-C000-000000000046}", transform)
     patch.add_stream("PCW_CAB_Stuff", b"MSCF...")
     patch.summary = SummaryInfo.for_msp(target_product_codes=["{11111111-2222-3333-4444-555555555555}"],
                                         transforms=["T1ToU1", "#T1ToU1"],
@@ -546,3 +547,23 @@ def test_errors_are_project_errors():
     loose.add_table("T", [("K", "s72", True), ("V", "s72")])
     loose.add_row("T", "a", None)                # allowed for malformed fixtures
     assert loose.build()
+
+
+def test_cell_helpers_reproduce_wine_transform_bytes():
+    """FORMATS §3.5: File record 08 00 | 01 00 | EA 03 00 80 (update FileSize of string 1 to 1002)
+    and Media record 01 06 | 02 80 | E9 03 00 80 | 00 00 | 07 00 | 00 00 | 08 00."""
+    file_key = Column("File", type_word_from_idt("s72", key=True), 1)
+    file_size = Column("FileSize", type_word_from_idt("i4"), 4)
+    record = b"\x08\x00" + b"".join(pack_cell(c, r, 2) for c, r in
+                                    zip([file_key, file_size], raw_cells([file_key, file_size], ["patch.txt", 1002], [1])))
+    assert record == bytes.fromhex("08000100EA030080")
+    media = [Column("DiskId", type_word_from_idt("i2", key=True), 1),
+             Column("LastSequence", type_word_from_idt("i4"), 2),
+             Column("DiskPrompt", type_word_from_idt("L64"), 3),
+             Column("Cabinet", type_word_from_idt("S255"), 4),
+             Column("VolumeLabel", type_word_from_idt("S32"), 5),
+             Column("Source", type_word_from_idt("S72"), 6)]
+    raw = raw_cells(media, [2, 1001, None, "#CAB_msitest", None, "prop"], [0, 7, 0, 8])
+    assert b"\x01\x06" + b"".join(pack_cell(c, r, 2) for c, r in zip(media, raw)) == \
+        bytes.fromhex("0106" "0280" "E9030080" "0000" "0700" "0000" "0800")
+    assert pack_cell(media[3], 0x12345, 3) == bytes.fromhex("452301")

@@ -106,6 +106,14 @@ def validate_name(name: str) -> None:
         raise CompoundFileError(f"directory entry name {name!r} contains an illegal character {bad[0]!r}")
 
 
+def _check_meta(name: str, state_bits: int, created: int, modified: int) -> None:
+    if not (isinstance(state_bits, int) and 0 <= state_bits <= 0xFFFFFFFF):
+        raise CompoundFileError(f"{name!r}: state bits {state_bits!r} are not a 32-bit value")
+    for label, value in (("creation", created), ("modification", modified)):
+        if not (isinstance(value, int) and 0 <= value < 1 << 64):
+            raise CompoundFileError(f"{name!r}: {label} time {value!r} is not a 64-bit FILETIME")
+
+
 @dataclass
 class Stream:
     """A stream: a name and its bytes, plus directory-entry metadata."""
@@ -118,7 +126,10 @@ class Stream:
 
     def __post_init__(self) -> None:
         validate_name(self.name)
+        if not isinstance(self.data, (bytes, bytearray, memoryview)):
+            raise CompoundFileError(f"stream {self.name!r}: data must be bytes, got {type(self.data).__name__}")
         self.data = bytes(self.data)
+        _check_meta(self.name, self.state_bits, self.created, self.modified)
 
 
 @dataclass
@@ -135,6 +146,7 @@ class Storage:
     def __post_init__(self) -> None:
         validate_name(self.name)
         self.clsid = clsid_bytes(self.clsid)
+        _check_meta(self.name, self.state_bits, self.created, self.modified)
 
     def _check_free(self, name: str) -> None:
         wanted = sort_key(name)
@@ -146,6 +158,8 @@ class Storage:
 
     def add(self, entry: "Union[Stream, Storage]") -> "Union[Stream, Storage]":
         """Attach an existing stream or storage object."""
+        if not isinstance(entry, (Stream, Storage)):
+            raise CompoundFileError(f"cannot add a {type(entry).__name__} to storage {self.name!r}")
         self._check_free(entry.name)
         self.children[entry.name] = entry
         return entry

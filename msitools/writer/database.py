@@ -80,7 +80,7 @@ def make_column(spec: ColumnSpec, number: int) -> Column:
     else:
         try:
             word = type_word_from_idt(type_spec, key=key)
-        except (ValueError, IndexError) as exc:
+        except (ValueError, IndexError, TypeError) as exc:
             raise TableError(f"column {name!r}: bad IDT type {type_spec!r}") from exc
     if not 0 <= word <= 0xFFFF:
         raise TableError(f"column {name!r}: type word {word:#x} does not fit 16 bits")
@@ -310,6 +310,10 @@ class DatabaseBuilder:
         The name is encoded as an MSI stream name unless *raw* is set or it starts with
         U+0005 (``\\x05DigitalSignature``...).  Returns the CFB entry name.
         """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise DatabaseError(f"stream {name!r}: data must be bytes, got {type(data).__name__}")
+        if not isinstance(name, str) or not name:
+            raise DatabaseError(f"stream name {name!r} is not a non-empty string")
         entry = name if raw or name.startswith("\x05") else encode_stream_name(name, False)
         cfb.validate_name(entry)
         if entry in self.streams:
@@ -317,16 +321,18 @@ class DatabaseBuilder:
         self.streams[entry] = bytes(data)
         return entry
 
-    def add_storage(self, name: str, source: Any, clsid: cfb.ClsidLike = None, *,
+    def add_storage(self, name: str, clsid: cfb.ClsidLike, source: Any, *,
                     state_bits: int = 0, created: int = 0, modified: int = 0) -> None:
         """Add a substorage (e.g. a transform inside an .msp).
 
-        *source* is a :class:`DatabaseBuilder` (built as an .mst-kind storage unless
-        *clsid* says otherwise), a :class:`~.cfb.Storage`, or any object with a
-        ``to_storage(name, clsid)`` method returning a :class:`~.cfb.Storage`.
-        Substorage names are not encoded.
+        *clsid* may be None: a :class:`DatabaseBuilder` source then gets the transform
+        CLSID {000C1082-...}, other sources keep their own.  *source* is a
+        :class:`DatabaseBuilder`, a :class:`~.cfb.Storage`, or any object with a
+        ``to_storage(name, clsid)`` method returning a :class:`~.cfb.Storage` (the
+        transform writer will be one).  Substorage names are not encoded.
         """
         cfb.validate_name(name)
+        cfb._check_meta(name, state_bits, created, modified)
         if name in self.storages:
             raise DatabaseError(f"storage {name!r} already exists")
         self.storages[name] = _StorageSpec(name, source, clsid, state_bits, created, modified)
@@ -385,23 +391,7 @@ class DatabaseBuilder:
     def _encode_table(self, table: TableModel, string_ids: "list[list[int]]",
                       pool: StringPoolWriter) -> bytes:
         cols = table.columns
-        raw_rows: list[list[int]] = []
-        for row, ids in zip(table.rows.values(), string_ids):
-            it = iter(ids)
-            raw = []
-            for col, value in zip(cols, row):
-                kind = col.kind
-                if kind == KIND_STRING:
-                    raw.append(next(it))
-                elif kind == KIND_BINARY:
-                    raw.append(0 if value is None else 1)
-                elif value is None:
-                    raw.append(0)
-                elif col.width == 4:
-                    raw.append((value ^ 0x80000000) & 0xFFFFFFFF)
-                else:
-                    raw.append((value + 0x8000) & 0xFFFF)
-            raw_rows.append(raw)
+        raw_rows = [raw_cells(cols, row, ids) for row, ids in zip(table.rows.values(), string_ids)]
         keys = table.key_indexes or list(range(len(cols)))
         raw_rows.sort(key=lambda r: [r[i] for i in keys])
         parts = []
@@ -503,6 +493,32 @@ class DatabaseBuilder:
         with open(path, "wb") as fh:
             fh.write(data)
         return len(data)
+
+
+def raw_cells(columns: Sequence[Column], row: Sequence[Value], string_ids: Iterable[int]) -> "list[int]":
+    """Stored cell values of one row (FORMATS §1.3): string ids taken in order from
+    *string_ids*, binary 1/0, i2 + 0x8000, i4 ^ 0x80000000, NULL 0."""
+    ids = iter(string_ids)
+    raw = []
+    for col, value in zip(columns, row):
+        kind = col.kind
+        if kind == KIND_STRING:
+            raw.append(next(ids))
+        elif kind == KIND_BINARY:
+            raw.append(0 if value is None else 1)
+        elif value is None:
+            raw.append(0)
+        elif col.width == 4:
+            raw.append((value ^ 0x80000000) & 0xFFFFFFFF)
+        else:
+            raw.append((value + 0x8000) & 0xFFFF)
+    return raw
+
+
+def pack_cell(column: Column, raw: int, ref_size: int) -> bytes:
+    """One stored cell as bytes (row-major use, e.g. transform records)."""
+    size = column.cell_size(ref_size)
+    return raw.to_bytes(size, "little")
 
 
 def _pack_u16(values: "list[int]") -> bytes:

@@ -201,11 +201,13 @@ class SummaryInfo:
             if vt == VT_FILETIME:
                 return struct.pack("<IQ", vt, int(value))
             if vt == VT_LPSTR:
+                if not isinstance(value, (str, bytes)):
+                    raise SummaryInfoError(f"summary property value {value!r} is not text")
                 raw = value if isinstance(value, bytes) else self._encode_text(value)
                 raw += b"\x00"
                 pad = (-len(raw)) % 4
                 return struct.pack("<II", vt, len(raw)) + raw + bytes(pad)
-        except struct.error as exc:
+        except (struct.error, TypeError, ValueError) as exc:
             raise SummaryInfoError(f"summary property value {value!r} does not fit VT {vt}") from exc
         raise SummaryInfoError(f"unsupported VT {vt} in summary information")
 
