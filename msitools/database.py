@@ -91,7 +91,7 @@ class Database:
         if entry is None:
             return []
         raw = self._read(entry)
-        cols = decode_columns(name, schema, raw, self.pool, self.path, self.limits)
+        cols = decode_columns(name, schema, raw, self.pool, self.path, self.limits, shared_strings=False)
         return list(zip(*cols))
 
     def _load_schema(self) -> "dict[str, list[Column]]":

@@ -45,6 +45,7 @@ class StringPool:
         self.long_refs = long_refs
         self.issues = issues or []
         self._is_text = isinstance(data, str)
+        self._materialized: "list[str | None] | None" = None
 
     @property
     def ref_size(self) -> int:
@@ -68,8 +69,16 @@ class StringPool:
 
     lookup = __getitem__
 
-    def values(self, ids) -> "list[str | None]":
-        """Strings for many ids at once (ids must be < len(self); checked by the caller)."""
+    def values(self, ids, shared: bool = False) -> "list[str | None]":
+        """Strings for many ids at once (ids must be < len(self); checked by the caller).
+
+        ``shared=True`` decodes the whole pool once and returns the same string
+        objects every time (fast, for callers that keep rows); the default
+        slices on demand (bounded memory, for streaming callers).
+        """
+        if shared or self._materialized is not None:
+            strings = self.strings
+            return [strings[i] for i in ids]
         offsets, lengths, data = self._offsets, self._lengths, self._data
         unused = self._unused
         if self._is_text:
@@ -84,8 +93,10 @@ class StringPool:
 
     @property
     def strings(self) -> "list[str | None]":
-        """Every string, by id (decodes the whole pool; prefer ``pool[id]``)."""
-        return self.values(range(len(self)))
+        """Every string, by id (decodes the whole pool once and keeps it)."""
+        if self._materialized is None:
+            self._materialized = self.values(range(len(self)))
+        return self._materialized
 
     def find(self, text: str) -> int:
         """Id of *text* in the pool, or 0 if absent."""

@@ -55,10 +55,11 @@ def count_rows(name: str, columns: Sequence[Column], raw_size: int, ref_size: in
 
 def decode_columns(name: str, columns: Sequence[Column], raw: bytes, pool: StringPool,
                    path=None, limits: Limits = DEFAULT_LIMITS,
-                   first: int = 0, last: "int | None" = None) -> "list[list[Any]]":
+                   first: int = 0, last: "int | None" = None, shared_strings: bool = True) -> "list[list[Any]]":
     """Decode a column-major table stream into one list of values per column.
 
-    *first*/*last* select a range of rows (for decoding a large table in chunks).
+    *first*/*last* select a range of rows (for decoding a large table in chunks);
+    ``shared_strings=False`` keeps the string pool unmaterialised (streaming use).
     """
     ref_size = pool.ref_size
     total = count_rows(name, columns, len(raw), ref_size, path, limits)
@@ -88,7 +89,7 @@ def decode_columns(name: str, columns: Sequence[Column], raw: bytes, pool: Strin
                 raise TableError(
                     f"table {name!r} column {column.name!r} row {first + bad + 1}: string id {ids[bad]} "
                     f"is out of range (pool has {nstrings - 1} strings)", path)
-            values = pool.values(ids)
+            values = pool.values(ids, shared_strings)
         elif column.is_binary:
             values = list(_unsigned(bytes(chunk), 2))  # resolved to stream names below
         elif size == 2:
@@ -165,7 +166,7 @@ class Table:
         total = count_rows(self.name, self.columns, len(raw), self._pool.ref_size, self._path, self._limits)
         for first in range(0, total, chunk_rows):
             cols = decode_columns(self.name, self.columns, raw, self._pool, self._path, self._limits,
-                                  first, first + chunk_rows)
+                                  first, first + chunk_rows, shared_strings=False)
             yield list(zip(*cols))
 
     def __iter__(self) -> Iterator[Row]:

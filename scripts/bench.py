@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks: msitools against the reference tools, in one run.
+
+    python scripts/bench.py [--sections read,extract] [--repeat 3] [--json out.json]
+
+Builds its inputs with an independent writer (Debian's ``wixl``) into
+``bench-out/`` (cached between runs), then times each pair of commands
+alternately, best of ``--repeat`` runs, and reports ratios.  Peak memory is
+each process's own maximum resident set size (``wait4``), compared with the
+interpreter's own footprint (``python -c 'import msitools.cli'``).
+
+Targets (issue 2): ``msitools export`` >= 10x faster than ``msidump -t -s -d``;
+reading every row >= 2x faster than pymsi; peak memory < 3x the package size
+plus the interpreter.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench-out"
+PY = sys.executable
+
+
+def run_measured(cmd: "list[str]", cwd: "Path | None" = None) -> "tuple[float, int]":
+    """Wall time (s) and peak RSS (bytes) of one command.
+
+    The command runs under GNU time (``/usr/bin/time -f %M``): a child forked
+    directly from this Python process would inherit our own RSS high-water mark.
+    """
+    gnu_time = need("time") if not os.path.exists("/usr/bin/time") else "/usr/bin/time"
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        start = time.perf_counter()
+        proc = subprocess.run([gnu_time, "-f", "%M", "-o", report.name] + cmd, cwd=cwd,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace")
+            raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
+        peak_kib = int(report.read().strip().splitlines()[-1])
+    return elapsed, peak_kib * 1024
+
+
+def best_of(repeat: int, make_cmd, cwd_factory=None) -> "tuple[float, int]":
+    times, peaks = [], []
+    for _ in range(repeat):
+        cwd = cwd_factory() if cwd_factory else None
+        t, m = run_measured(make_cmd(cwd), cwd=cwd)
+        times.append(t)
+        peaks.append(m)
+    return min(times), max(peaks)
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if not path:
+        raise SystemExit(f"{tool} is required for this benchmark (apt-get install the package providing it)")
+    return path
+
+
+# -- inputs -------------------------------------------------------------------
+def build_large_msi(n_dirs: int = 100, per_dir: int = 200, name: str = "large", payload: int = 0) -> Path:
+    """An MSI with n_dirs*per_dir files built by wixl (cached).  *payload* = extra bytes per file."""
+    target = OUT / f"{name}-{n_dirs}x{per_dir}-{payload}.msi"
+    if target.exists():
+        return target
+    wixl = need("wixl")
+    work = OUT / f"{name}-src-{n_dirs}x{per_dir}-{payload}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    rng = uuid.UUID(int=12345)
+    parts = ['<?xml version="1.0" encoding="utf-8"?>',
+             '<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">',
+             f'<Product Id="{{{uuid.uuid5(rng, "product")}}}" Name="Bench {name}" Language="1033" Version="1.0.0.0" '
+             f'Manufacturer="msitools bench" UpgradeCode="{{{uuid.uuid5(rng, "upgrade")}}}">',
+             '<Package InstallerVersion="200" Compressed="yes"/>',
+             '<Media Id="1" Cabinet="bench.cab" EmbedCab="yes"/>',
+             '<Directory Id="TARGETDIR" Name="SourceDir"><Directory Id="ProgramFilesFolder">'
+             '<Directory Id="INSTALLDIR" Name="Bench">']
+    comps = []
+    filler = os.urandom(payload // 2) * 2 if payload else b""
+    for d in range(n_dirs):
+        (work / f"d{d}").mkdir()
+        parts.append(f'<Directory Id="D{d}" Name="folder{d}">')
+        for f in range(per_dir):
+            src = work / f"d{d}" / f"f{f}.txt"
+            src.write_bytes((f"file {d}/{f}\n" * (1 + f % 7)).encode() + filler)
+            cid = f"C{d}_{f}"
+            parts.append(f'<Component Id="{cid}" Guid="{{{uuid.uuid5(rng, cid)}}}">'
+                         f'<File Id="F{d}_{f}" Name="file{f}.txt" Source="d{d}/f{f}.txt" KeyPath="yes"/></Component>')
+            comps.append(cid)
+        parts.append("</Directory>")
+    parts.append('</Directory></Directory></Directory><Feature Id="All" Level="1">')
+    parts += [f'<ComponentRef Id="{c}"/>' for c in comps]
+    parts.append("</Feature></Product></Wix>")
+    wxs = work / "bench.wxs"
+    wxs.write_text("\n".join(parts))
+    print(f"building {target.name} with wixl ({n_dirs * per_dir} files)...", file=sys.stderr)
+    subprocess.run([wixl, "-o", str(target), wxs.name], check=True, cwd=work)
+    shutil.rmtree(work)
+    return target
+
+
+# -- sections -------------------------------------------------------------------
+def interpreter_baseline() -> int:
+    _, peak = run_measured([PY, "-c", "import msitools.cli"])
+    return peak
+
+
+def section_read(repeat: int) -> dict:
+    msi = build_large_msi()
+    size = msi.stat().st_size
+    msidump = need("msidump")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    counter = [0]
+
+    def fresh_dir():
+        counter[0] += 1
+        d = tmp / f"run{counter[0]}"
+        d.mkdir()
+        return d
+
+    ours_export = best_of(repeat, lambda cwd: [PY, "-m", "msitools", "export", str(msi), "-o", str(cwd / "out")],
+                          fresh_dir)
+    ref_export = best_of(repeat, lambda cwd: [msidump, "-t", "-s", "-d", str(cwd), str(msi)], fresh_dir)
+    read_ours = ("import msitools,sys\n"
+                 "with msitools.open_package(sys.argv[1]) as p:\n"
+                 "    n=sum(len(t.rows) for t in p.tables())\n")
+    read_pymsi = ("import pymsi,pathlib,sys\n"
+                  "p=pymsi.Package(pathlib.Path(sys.argv[1]), strict=False)\n"
+                  "n=sum(len(p.get(name).rows or []) for name in list(p.tables))\n")
+    ours_read = best_of(repeat, lambda cwd: [PY, "-c", read_ours, str(msi)])
+    ref_read = best_of(repeat, lambda cwd: [PY, "-c", read_pymsi, str(msi)])
+    shutil.rmtree(tmp)
+    base = interpreter_baseline()
+    return {
+        "package": msi.name,
+        "package_bytes": size,
+        "interpreter_peak_bytes": base,
+        "export_seconds": {"msitools": ours_export[0], "msidump": ref_export[0]},
+        "export_speedup_vs_msidump": ref_export[0] / ours_export[0],
+        "read_all_rows_seconds": {"msitools": ours_read[0], "pymsi": ref_read[0]},
+        "read_speedup_vs_pymsi": ref_read[0] / ours_read[0],
+        "peak_rss_bytes": {"msitools_export": ours_export[1], "msidump": ref_export[1],
+                           "msitools_read": ours_read[1], "pymsi_read": ref_read[1]},
+        "export_memory_over_interpreter_per_package_byte": (ours_export[1] - base) / size,
+    }
+
+
+SECTIONS = {"read": section_read}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated: " + ", ".join(SECTIONS))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    results = {}
+    for name in args.sections.split(","):
+        name = name.strip()
+        if name not in SECTIONS:
+            raise SystemExit(f"unknown section {name!r}; choose from {', '.join(SECTIONS)}")
+        results[name] = SECTIONS[name](args.repeat)
+        report(name, results[name])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def report(name: str, data: dict) -> None:
+    print(f"== {name} ==")
+    for key, value in data.items():
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+            print(f"  {key}: {inner}")
+        else:
+            print(f"  {key}: {_fmt(value)}")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, int) and value > 10_000:
+        return f"{value / 1e6:.1f}M"
+    return str(value)
+
+
+if __name__ == "__main__":
+    main()
