@@ -216,9 +216,7 @@ def test_missing_issuer_is_unverifiable(pki, tmp_path):
 
 def test_tampered_signer_signature_is_altered(pki, tmp_path):
     signed = _sign(pki, _image(), "self.pem", "self.key", tmp_path / "s.dll")
-    from signify.authenticode.signed_file import SignedPEFile  # noqa: F401  (loaded by the module)
-
-    from msitools.authenticode_pe import _signify
+    from msitools.authenticode_pe import _signify  # signify as the module loads it (oscrypto fix-up)
 
     SignedPE, _store, _exc = _signify()
     with open(signed, "rb") as handle:
