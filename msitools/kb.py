@@ -28,7 +28,9 @@ this order, repeated until nothing changes:
    converse);
 2. full version: a reading whose version is shared by more rows than the row's other
    readings wins;
-3. build number (the last version part, e.g. ``2192`` in ``4.0.6487.2192``): likewise.
+3. build number (the last version part, e.g. ``2192`` in ``4.0.6487.2192``): likewise;
+4. date as printed (``01-Feb-2010`` shared by other rows beats ``1-Feb-2010`` when a plain
+   size could end in the day's leading zero): likewise.
 
 A row left with one reading is resolved.  A row left with several is reported with
 ``ambiguous=True``, the fields on which all remaining readings agree, ``None`` for the others,
@@ -800,7 +802,7 @@ def _squashed_readings(line: str, fields: tuple[str | None, ...], source: str, l
             while nxt < n and s[nxt].isspace():
                 nxt += 1
             for rest in go(k + 1, nxt):
-                out.append(((s[pos:end], value, nxt > end),) + rest)
+                out.append(((s[pos:end], value),) + rest)
                 budget[0] -= 1
                 if budget[0] < 0:
                     raise _TooMany
@@ -814,14 +816,10 @@ def _squashed_readings(line: str, fields: tuple[str | None, ...], source: str, l
     if found is None or len(found) > MAX_READINGS_PER_ROW:
         raise KbParseError(f"line {line_no}: squashed row has more than {MAX_READINGS_PER_ROW} "
                            f"possible readings: {_show(line)}", source)
-    # Cells are either all glued or all separated by whitespace; a reading that mixes both
-    # (``1.0.0.11234 01-Feb`` read as ``...1123`` ``4`` or as size ``0`` + day ``1``) is kept
-    # only when no uniform reading exists.
-    uniform = [r for r in found if len({spaced for _, _, spaced in r[:-1]}) <= 1]
     cands: list[_Cand] = []
     seen: set[_Cand] = set()
-    for reading in uniform or found:
-        values = {f: (text, value) for f, (text, value, _) in zip(fields, reading) if f}
+    for reading in found:
+        values = {f: (text, value) for f, (text, value) in zip(fields, reading) if f}
         size = values.get("size")
         cand = _Cand(
             values["name"][1] if "name" in values else None,
@@ -866,6 +864,10 @@ def _build_key(c: _Cand) -> str | None:
     return v.rsplit(".", 1)[-1] if v and "." in v else None
 
 
+def _date_key(c: _Cand) -> str | None:
+    return c.date
+
+
 def _resolve(rows: list[_RawRow], source: str) -> None:
     """Narrow the readings of every row with document-wide evidence (see module docs)."""
     if all(len(r.cands) == 1 for r in rows):
@@ -887,7 +889,7 @@ def _resolve(rows: list[_RawRow], source: str) -> None:
     changed = True
     while changed:
         changed = False
-        for key in (_version_key, _build_key):
+        for key in (_version_key, _build_key, _date_key):
             support: Counter = Counter()
             for r in rows:
                 for value in {key(c) for c in r.cands} - {None}:
