@@ -142,26 +142,31 @@ class Storage:
     created: int = 0
     modified: int = 0
     children: "dict[str, Union[Stream, Storage]]" = field(default_factory=dict)
+    _keys: "dict[tuple, str]" = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         validate_name(self.name)
         self.clsid = clsid_bytes(self.clsid)
         _check_meta(self.name, self.state_bits, self.created, self.modified)
 
-    def _check_free(self, name: str) -> None:
-        wanted = sort_key(name)
-        for existing in self.children:
-            if sort_key(existing) == wanted:
-                raise CompoundFileError(
-                    f"storage {self.name!r} already has an entry named {existing!r} "
-                    f"(CFB names compare case-insensitively)")
+    def _check_free(self, name: str) -> tuple:
+        if len(self._keys) != len(self.children):  # children was edited directly
+            self._keys = {sort_key(existing): existing for existing in self.children}
+        key = sort_key(name)
+        existing = self._keys.get(key)
+        if existing is not None and existing in self.children:
+            raise CompoundFileError(
+                f"storage {self.name!r} already has an entry named {existing!r} "
+                f"(CFB names compare case-insensitively)")
+        return key
 
     def add(self, entry: "Union[Stream, Storage]") -> "Union[Stream, Storage]":
         """Attach an existing stream or storage object."""
         if not isinstance(entry, (Stream, Storage)):
             raise CompoundFileError(f"cannot add a {type(entry).__name__} to storage {self.name!r}")
-        self._check_free(entry.name)
+        key = self._check_free(entry.name)
         self.children[entry.name] = entry
+        self._keys[key] = entry.name
         return entry
 
     def add_stream(self, name: str, data: bytes = b"", *, state_bits: int = 0,
