@@ -1,0 +1,268 @@
+"""Fast path: let libarchive (through libarchive-c) decode a single cabinet.
+
+libarchive's cab reader (``archive_read_support_format_cab.c``) handles
+none/MSZIP/LZX folders of one cabinet.  What it does differently from this
+package's Python path, and why :func:`unsuitable` sends such cabinets to the
+Python decoders instead:
+
+* it always verifies CFDATA checksums, but sums the data reserve area
+  (cbCFData bytes) into the checksum, which libmspack and real files do not:
+  cabinets with a non-empty data reserve area would fail;
+* header and folder reserve areas are skipped correctly;
+* it refuses cabinet sets ("Multivolume cabinet file is unsupported") and
+  continued files, Quantum folders, empty cabinets, files that are not laid
+  out back to back in folder order ("Invalid CAB header"), and non-final
+  blocks that do not decode to 32768 bytes.
+
+It is imported lazily; without libarchive-c everything runs in Python.  With
+``fallback=True`` a libarchive error switches the rest of the iteration to the
+Python decoders, resuming the current member where libarchive stopped.
+"""
+from __future__ import annotations
+
+import io
+import os
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
+
+from ..errors import CabinetError, ChecksumError, DecompressionError, MsiToolsError, UsageError
+from .header import IFOLD_CONTINUED_FROM_PREV, CompressionType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .reader import CabinetMember, CabinetSet
+
+READ_BLOCK = 65536
+
+
+def available() -> bool:
+    """True when libarchive-c and the libarchive shared library can be loaded."""
+    try:
+        import libarchive  # noqa: F401
+    except (ImportError, OSError, AttributeError):
+        return False
+    return True
+
+
+def unsuitable(cabset: "CabinetSet", verify_checksums: bool = True) -> "str | None":
+    """Why libarchive cannot read *cabset* exactly like the Python path, or None."""
+    if len(cabset.cabinets) != 1:
+        return "it is a set of several cabinets"
+    cab = cabset.cabinets[0]
+    header = cab.header
+    if header.has_prev or header.has_next or header.i_cabinet:
+        return "it is part of a cabinet set"
+    if not cab.folders or not cab.files:
+        return "it has no folders or no files"
+    if header.cb_cf_data:
+        return "it has a data reserve area (libarchive sums it into the checksums)"
+    if any("coffFiles" in note for note in cab.anomalies):
+        return "its file table is not right after the folders"
+    for folder in cab.folders:
+        if folder.compression not in (CompressionType.NONE, CompressionType.MSZIP, CompressionType.LZX):
+            return f"folder {folder.index} uses {folder.describe()}"
+        if folder.compression == CompressionType.LZX and not 15 <= folder.window_bits <= 21:
+            return f"folder {folder.index} uses {folder.describe()}"
+    expected_folder, expected_offset = 0, 0
+    for entry in cab.files:
+        if entry.i_folder >= IFOLD_CONTINUED_FROM_PREV:
+            return "it has continued files"
+        if entry.i_folder != expected_folder:
+            if entry.i_folder < expected_folder:
+                return "its files are not in folder order"
+            expected_folder, expected_offset = entry.i_folder, 0
+        if entry.uoff_folder_start != expected_offset:
+            return "its files are not stored back to back"
+        if entry.cb_file > 0x7FFF8000:
+            return "a file is larger than libarchive accepts"
+        expected_offset += entry.cb_file
+        if expected_offset > 0x7FFF8000:
+            return "a folder is larger than libarchive accepts"
+        if entry.cb_file and not cab.folders[entry.i_folder].c_cf_data:
+            return "a file lives in a folder without data blocks"
+    if any(f.problems for f in cabset.folders):
+        return "it has overlapping files"
+    return None
+
+
+class _Window(io.RawIOBase):
+    """A read-only view of *fileobj* that starts at *base* (for libarchive callbacks)."""
+
+    def __init__(self, fileobj: BinaryIO, base: int):
+        super().__init__()
+        self._f = fileobj
+        self._base = base
+        self._f.seek(base)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._f.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            self._f.seek(self._base + offset)
+        else:
+            self._f.seek(offset, whence)
+        return self.tell()
+
+    def tell(self) -> int:
+        return self._f.tell() - self._base
+
+
+@contextmanager
+def _open_archive(fileobj: BinaryIO, base: int):
+    import libarchive
+
+    fd = None
+    if base == 0:
+        try:
+            fd = fileobj.fileno()
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            fd = None
+    if fd is not None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        with libarchive.fd_reader(fd, format_name="cab", block_size=READ_BLOCK) as archive:
+            yield archive
+    else:
+        with libarchive.stream_reader(_Window(fileobj, base), format_name="cab", block_size=READ_BLOCK) as archive:
+            yield archive
+
+
+def _convert(exc: Exception, name: str) -> CabinetError:
+    text = str(getattr(exc, "msg", "") or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "Checksum" in text:
+        return ChecksumError(f"libarchive: {text}", name)
+    if "decompression" in text.lower() or "deflate" in text.lower() or "Invalid uncompressed size" in text:
+        return DecompressionError(f"libarchive: {text}", name)
+    return CabinetError(f"libarchive: {text}", name)
+
+
+class _Run:
+    """State of one libarchive pass over a cabinet, with the Python fallback."""
+
+    def __init__(self, cabset: "CabinetSet", fallback: bool, verify: bool):
+        from .reader import _Budget
+
+        self.cabset = cabset
+        self.cab = cabset.cabinets[0]
+        self.fallback = fallback
+        self.verify = verify
+        self.budget = _Budget(cabset.limits, self.cab.name)
+        self.entries: "Iterator | None" = None
+        self.next_index = 0  # index of the next entry libarchive will return
+        self.python = False
+        self.current: object = None
+        self._py_states: dict = {}
+        self._ctx = None
+
+    def start(self) -> None:
+        self._ctx = _open_archive(self.cab._fileobj, self.cab._base)
+        archive = self._ctx.__enter__()
+        self.entries = iter(archive)
+
+    def stop(self) -> None:
+        if self._ctx is not None:
+            ctx, self._ctx = self._ctx, None
+            ctx.__exit__(None, None, None)
+
+    def _entry(self, index: int):
+        assert self.entries is not None
+        entry = None
+        while self.next_index <= index:
+            try:
+                entry = next(self.entries)
+            except StopIteration:
+                raise CabinetError("libarchive lists fewer files than the cabinet", self.cab.name) from None
+            if self.next_index < index:  # skipped, but libarchive still decodes it
+                self.budget.add(self.cab.files[self.next_index].cb_file)
+            self.next_index += 1
+        return entry
+
+    def _python_chunks(self, member: "CabinetMember", skip: int) -> Iterator[bytes]:
+        from .reader import _FolderState
+
+        folder = self.cabset.folders[member.folder]
+        state = self._py_states.get(folder.index)
+        if state is None:
+            self._py_states.clear()
+            state = _FolderState(self.cabset, folder, self.verify, self.budget)
+            self._py_states[folder.index] = state
+        token = object()
+        state.current = token
+        position = folder.members.index(member)
+        return state.chunks(position, member, token, skip=skip)
+
+    def chunks(self, index: int, member: "CabinetMember", token: object) -> Iterator[bytes]:
+        if self.python:
+            yield from self._python_chunks(member, 0)
+            return
+        delivered = 0
+        try:
+            entry = self._entry(index)
+            if entry.size != member.size:
+                raise CabinetError(
+                    f"libarchive reports {entry.size} bytes for member {member.name!r}, the cabinet {member.size}",
+                    self.cab.name,
+                )
+            for block in entry.get_blocks(READ_BLOCK):
+                if self.current is not token:
+                    raise UsageError(f"chunks of member {member.name!r} used after the iteration moved on")
+                if delivered + len(block) > member.size:
+                    raise CabinetError(f"libarchive returned more than {member.size} bytes", self.cab.name)
+                delivered += len(block)
+                self.budget.add(len(block))
+                yield block
+            if delivered != member.size:
+                raise CabinetError(
+                    f"libarchive returned {delivered} of {member.size} bytes for member {member.name!r}",
+                    self.cab.name,
+                )
+        except (UsageError, GeneratorExit):
+            raise
+        except MsiToolsError as exc:
+            if not self.fallback or isinstance(exc, UsageError):
+                raise
+            self._switch()
+            yield from self._python_chunks(member, delivered)
+        except Exception as exc:  # libarchive.ArchiveError and ctypes-level failures
+            if not self.fallback:
+                raise _convert(exc, self.cab.name) from exc
+            self._switch()
+            yield from self._python_chunks(member, delivered)
+
+    def _switch(self) -> None:
+        self.python = True
+        self.stop()
+
+
+def iter_members(cabset: "CabinetSet", wanted: Callable[["CabinetMember"], bool], *, fallback: bool,
+                 verify_checksums: bool) -> Iterator["tuple[CabinetMember, Iterator[bytes]]"]:
+    """libarchive counterpart of :meth:`CabinetSet.iter_members` for a suitable cabinet."""
+    run = _Run(cabset, fallback, verify_checksums)
+    # libarchive returns entries in CFFILE order, which for a suitable cabinet
+    # is also folder/offset order.
+    order = {(m.cabinet, m.file_index): m for m in cabset.members}
+    members = [order[(run.cab.name, entry.index)] for entry in run.cab.files]
+    try:
+        try:
+            run.start()
+        except Exception as exc:  # noqa: BLE001 - libarchive failures are converted below
+            if not fallback:
+                raise _convert(exc, run.cab.name) from exc
+            run.python = True
+        for index, member in enumerate(members):
+            if not wanted(member):
+                continue
+            token = object()
+            run.current = token
+            yield member, run.chunks(index, member, token)
+        run.current = None
+    finally:
+        run.stop()

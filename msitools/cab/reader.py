@@ -1,0 +1,648 @@
+"""Cabinets and cabinet sets: folder streaming and member extraction.
+
+A *folder* is one compressed stream made of CFDATA blocks; a *member* (CFFILE)
+is a byte range of its folder's uncompressed stream.  A folder may continue
+across the cabinets of a set: the last CFDATA of cabinet N has cbUncomp = 0
+and its bytes are joined with the first CFDATA of cabinet N+1; files crossing
+the boundary are listed in both cabinets (0xFFFE / 0xFFFD / 0xFFFF) and are
+reported once (FORMATS.md §6.4; libmspack ``cabd_merge`` as description).
+
+Everything streams: one CFDATA block is read, checked and decoded at a time,
+so memory does not grow with the payload.  :meth:`CabinetSet.iter_members`
+yields ``(member, chunks)`` pairs in folder/offset order; ``chunks`` is an
+iterator of ``bytes`` that must be consumed (or dropped) before asking for the
+next member.  Errors found while decoding are raised from the chunk iterator
+of the member that needs the broken data; later members of the same folder
+raise too, and iteration goes on with the next folder.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Collection, Iterable, Iterator, Sequence, Union
+
+from ..errors import CabinetError, DecompressionError, LimitExceeded, MsiToolsError, UsageError
+from ..limits import DEFAULT_LIMITS, Limits
+from . import header as _h
+from .cfdata import INPUT_MAX, DataBlock, read_data_block
+from .header import CabinetHeader, CompressionType, FileEntry, FolderEntry
+from .lzx import LzxDecoder
+from .mszip import MszipDecoder
+from .quantum import QuantumDecoder
+
+Selection = Union[None, Collection[str], Callable[["CabinetMember"], bool]]
+Resolver = Callable[[str], "BinaryIO | None"]
+Chunks = Iterator[bytes]
+
+RATIO_FLOOR = 1 << 20  # the compression-ratio limit applies once a folder produced 1 MiB
+
+
+@dataclass(frozen=True)
+class CabinetMember:
+    """One file stored in a cabinet (or a cabinet set)."""
+
+    name: str
+    size: int
+    folder: int  # index of the (merged) folder in the set, see CabinetSet.folders
+    offset: int  # offset in that folder's uncompressed stream
+    date_time: "_dt.datetime | None"
+    attributes: int
+    cabinet: str  # the cabinet whose CFFILE lists the member first
+    file_index: int  # index of that CFFILE in its cabinet
+    compression: str  # e.g. "none", "MSZIP", "LZX:21"
+    continued_from_prev: bool = False
+    continued_to_next: bool = False
+    date: int = field(default=0, repr=False)
+    time: int = field(default=0, repr=False)
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.size
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.attributes & _h.ATTR_READONLY)
+
+    @property
+    def hidden(self) -> bool:
+        return bool(self.attributes & _h.ATTR_HIDDEN)
+
+    @property
+    def system(self) -> bool:
+        return bool(self.attributes & _h.ATTR_SYSTEM)
+
+    @property
+    def archive(self) -> bool:
+        return bool(self.attributes & _h.ATTR_ARCHIVE)
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.attributes & _h.ATTR_EXEC)
+
+    @property
+    def name_is_utf8(self) -> bool:
+        return bool(self.attributes & _h.ATTR_NAME_IS_UTF)
+
+
+class _StoredDecoder:
+    """typeCompress 0: the block data is the output."""
+
+    def decode(self, data: bytes, out_size: int) -> bytes:
+        if len(data) != out_size:
+            raise DecompressionError(f"stored block holds {len(data)} bytes, {out_size} declared")
+        return data
+
+
+def make_decoder(folder: FolderEntry):
+    """A fresh decoder for *folder*'s compression method (has ``decode(data, out_size)``)."""
+    kind = folder.compression
+    if kind == CompressionType.NONE:
+        return _StoredDecoder()
+    if kind == CompressionType.MSZIP:
+        return MszipDecoder()
+    if kind == CompressionType.LZX:
+        return LzxDecoder(folder.window_bits)
+    if kind == CompressionType.QUANTUM:
+        return QuantumDecoder(folder.window_bits)
+    raise DecompressionError(f"unknown compression type {kind} (typeCompress 0x{folder.type_compress:04x})")
+
+
+class Cabinet:
+    """One cabinet file: its directory, and access to its data blocks.
+
+    Use :meth:`open` with a seekable binary file object (a plain file, a
+    ``BytesIO``, an MSI stream view...).  The cabinet starts at the object's
+    current position.  The object is not closed by the cabinet unless it was
+    opened by :meth:`from_path`.
+    """
+
+    def __init__(self, fileobj: BinaryIO, name: str, directory: _h.Directory, base: int,
+                 limits: Limits, codepage: int, owns_file: bool = False):
+        self._fileobj = fileobj
+        self._base = base
+        self._owns_file = owns_file
+        self.name = name
+        self.limits = limits
+        self.codepage = codepage
+        self.header: CabinetHeader = directory.header
+        self.folders: list[FolderEntry] = directory.folders
+        self.files: list[FileEntry] = directory.files
+        self.anomalies: list[str] = directory.anomalies
+
+    @classmethod
+    def open(cls, fileobj: BinaryIO, name: "str | None" = None, *, limits: Limits = DEFAULT_LIMITS,
+             codepage: int = 0) -> "Cabinet":
+        """Read the directory of the cabinet at *fileobj*'s current position.
+
+        *name* names the cabinet in errors (default: the file object's name).
+        *codepage* decodes names that are not flagged UTF-8 (0 = cp1252).
+
+        Raises:
+            CabinetError: not a cabinet, truncated or malformed directory.
+            LimitExceeded: too many folders, files or blocks.
+        """
+        if name is None:
+            name = str(getattr(fileobj, "name", "<cabinet>"))
+        try:
+            base = fileobj.tell()
+        except (OSError, AttributeError, ValueError) as exc:
+            raise CabinetError(f"cabinet input is not seekable: {exc}", name) from exc
+        directory = _h.read_directory(fileobj, name, base=base, limits=limits, codepage=codepage)
+        return cls(fileobj, name, directory, base, limits, codepage)
+
+    @classmethod
+    def from_path(cls, path: "str | os.PathLike[str]", *, limits: Limits = DEFAULT_LIMITS,
+                  codepage: int = 0) -> "Cabinet":
+        """Open a cabinet file by path; :meth:`close` (or ``with``) closes it."""
+        try:
+            fileobj = open(path, "rb")
+        except OSError as exc:
+            raise CabinetError(f"cannot open cabinet: {exc.strerror or exc}", path) from exc
+        try:
+            cab = cls.open(fileobj, os.fspath(path), limits=limits, codepage=codepage)
+        except BaseException:
+            fileobj.close()
+            raise
+        cab._owns_file = True
+        return cab
+
+    def close(self) -> None:
+        if self._owns_file:
+            self._fileobj.close()
+
+    def __enter__(self) -> "Cabinet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Cabinet {self.name!r} folders={len(self.folders)} files={len(self.files)}>"
+
+    # header conveniences
+    @property
+    def set_id(self) -> int:
+        return self.header.set_id
+
+    @property
+    def set_index(self) -> int:
+        return self.header.i_cabinet
+
+    @property
+    def prev_cabinet(self) -> "str | None":
+        return self.header.prev_cabinet
+
+    @property
+    def next_cabinet(self) -> "str | None":
+        return self.header.next_cabinet
+
+    def data_blocks(self, folder: int) -> Iterator[DataBlock]:
+        """The raw CFDATA blocks of one of this cabinet's folders (not verified)."""
+        entry = self.folders[folder]
+        offset = entry.coff_cab_start
+        for index in range(entry.c_cf_data):
+            block = read_data_block(self._fileobj, base=self._base, offset=offset,
+                                    reserve_size=self.header.cb_cf_data, cabinet=self.name,
+                                    folder=entry.index, index=index)
+            offset = block.end
+            yield block
+
+    # member access through a one-cabinet set
+    def as_set(self) -> "CabinetSet":
+        return CabinetSet([self])
+
+    def list_members(self) -> "list[CabinetMember]":
+        return self.as_set().list_members()
+
+    def iter_members(self, selection: Selection = None, *, backend: str = "auto",
+                     verify_checksums: bool = True) -> Iterator["tuple[CabinetMember, Chunks]"]:
+        return self.as_set().iter_members(selection, backend=backend, verify_checksums=verify_checksums)
+
+    def read_member(self, name: str, *, backend: str = "auto", verify_checksums: bool = True) -> bytes:
+        return self.as_set().read_member(name, backend=backend, verify_checksums=verify_checksums)
+
+
+@dataclass
+class SetFolder:
+    """A logical folder: one or more cabinets' CFFOLDERs joined into one stream."""
+
+    index: int
+    segments: "list[tuple[Cabinet, FolderEntry]]"
+    members: "list[CabinetMember]" = field(default_factory=list)
+    missing_prev: "str | None" = None  # why the start of the stream is not available
+    problems: "dict[int, str]" = field(default_factory=dict)  # member position -> error text
+
+    @property
+    def entry(self) -> FolderEntry:
+        return self.segments[0][1]
+
+    @property
+    def cabinet(self) -> Cabinet:
+        return self.segments[0][0]
+
+    def describe(self) -> str:
+        return self.entry.describe()
+
+
+class _Budget:
+    """Total decompressed output of one iteration, checked against the limit."""
+
+    def __init__(self, limits: Limits, name: str):
+        self.limits = limits
+        self.name = name
+        self.total = 0
+
+    def add(self, count: int) -> None:
+        self.total += count
+        self.limits.check("decompressed_total", self.total, "decompressed cabinet data", self.name)
+
+
+def directory_resolver(directory: "str | os.PathLike[str]") -> Resolver:
+    """A resolver that opens the next cabinet from *directory*.
+
+    Only plain file names are accepted (no path separators, no ``..``), and
+    the name is matched case-insensitively, as cabinet names come from
+    case-insensitive file systems.  Missing files resolve to None.
+    """
+    root = os.fspath(directory)
+
+    def resolve(name: str) -> "BinaryIO | None":
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+            return None
+        candidate = os.path.join(root, name)
+        if not os.path.isfile(candidate):
+            try:
+                matches = [n for n in os.listdir(root) if n.lower() == name.lower()]
+            except OSError:
+                return None
+            if not matches:
+                return None
+            candidate = os.path.join(root, sorted(matches)[0])
+        try:
+            return open(candidate, "rb")
+        except OSError:
+            return None
+
+    return resolve
+
+
+class CabinetSet:
+    """One cabinet or a chain of cabinets read as one archive.
+
+    ``CabinetSet([cab1, cab2, ...])`` takes the cabinets in set order;
+    ``CabinetSet(cab1, resolver=fn)`` (or a list plus a resolver) follows
+    szCabinetNext from the last cabinet, calling ``fn(name)`` for a binary
+    file object (or None when it cannot be found).  Cabinets opened through
+    the resolver are closed by :meth:`close`.
+    """
+
+    def __init__(self, cabinets: "Cabinet | Sequence[Cabinet]", *, resolver: "Resolver | None" = None,
+                 limits: "Limits | None" = None):
+        cabs = [cabinets] if isinstance(cabinets, Cabinet) else list(cabinets)
+        if not cabs:
+            raise UsageError("a cabinet set needs at least one cabinet")
+        self.limits = limits or cabs[0].limits
+        self.anomalies: list[str] = []
+        self._opened: list[BinaryIO] = []
+        if resolver is not None:
+            self._follow(cabs, resolver)
+        self.limits.check("cab_set_members", len(cabs), "cabinets in the set", cabs[0].name)
+        self.cabinets: list[Cabinet] = cabs
+        self.folders: list[SetFolder] = []
+        self.members: list[CabinetMember] = []  # in CFFILE order
+        self._build()
+
+    @property
+    def name(self) -> str:
+        return self.cabinets[0].name
+
+    def close(self) -> None:
+        for fileobj in self._opened:
+            fileobj.close()
+        self._opened.clear()
+
+    def __enter__(self) -> "CabinetSet":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _follow(self, cabs: "list[Cabinet]", resolver: Resolver) -> None:
+        seen = {c.name.lower() for c in cabs}
+        last = cabs[-1]
+        while last.header.has_next and last.next_cabinet:
+            name = last.next_cabinet
+            if name.lower() in seen:
+                raise CabinetError(f"cabinet set loops back to {name!r}", last.name)
+            if len(cabs) >= self.limits.cab_set_members:
+                self.limits.check("cab_set_members", len(cabs) + 1, "cabinets in the set", cabs[0].name)
+            try:
+                fileobj = resolver(name)
+            except MsiToolsError:
+                raise
+            except Exception as exc:  # the resolver is caller code; report, do not leak
+                raise CabinetError(f"resolver failed for next cabinet {name!r}: {exc}", last.name) from exc
+            if fileobj is None:
+                self.anomalies.append(f"next cabinet {name!r} (after {last.name!r}) was not found")
+                return
+            self._opened.append(fileobj)
+            cab = Cabinet.open(fileobj, name, limits=self.limits, codepage=last.codepage)
+            seen.add(name.lower())
+            cabs.append(cab)
+            last = cab
+
+    def _build(self) -> None:
+        carry: "SetFolder | None" = None  # previous cabinet's last folder, if it continues
+        for position, cab in enumerate(self.cabinets):
+            if position and cab.set_id != self.cabinets[0].set_id:
+                self.anomalies.append(f"{cab.name}: set ID {cab.set_id} differs from {self.cabinets[0].set_id}")
+            nfolders = len(cab.folders)
+            by_folder: list[list[FileEntry]] = [[] for _ in range(nfolders)]
+            for entry in cab.files:
+                by_folder[entry.folder_index(nfolders)].append(entry)
+            next_carry = None
+            for index, folder in enumerate(cab.folders):
+                files = by_folder[index]
+                continues_in = index == 0 and any(f.continued_from_prev for f in files)
+                continues_out = index == nfolders - 1 and any(f.continued_to_next for f in files)
+                target: "SetFolder | None" = None
+                if index == 0 and carry is not None:
+                    if carry.entry.type_compress == folder.type_compress:
+                        target = carry
+                        target.segments.append((cab, folder))
+                    else:
+                        self.anomalies.append(
+                            f"{cab.name}: first folder ({folder.describe()}) cannot continue "
+                            f"{carry.cabinet.name}'s last folder ({carry.describe()})"
+                        )
+                if target is None:
+                    target = SetFolder(len(self.folders), [(cab, folder)])
+                    self.folders.append(target)
+                    if continues_in:
+                        prev = cab.prev_cabinet or "?"
+                        target.missing_prev = (
+                            f"folder starts in previous cabinet {prev!r}, which is not part of this set"
+                        )
+                    for entry in files:
+                        self._add_member(target, cab, entry)
+                else:
+                    known = {(m.offset, m.size) for m in target.members if m.continued_to_next}
+                    for entry in files:
+                        if entry.continued_from_prev and (entry.uoff_folder_start, entry.cb_file) in known:
+                            continue  # the same file, already listed by an earlier cabinet
+                        self._add_member(target, cab, entry)
+                if continues_out:
+                    next_carry = target
+            carry = next_carry
+        rank = {cab.name: position for position, cab in enumerate(self.cabinets)}
+        self.members.sort(key=lambda m: (rank[m.cabinet], m.file_index))
+        for folder in self.folders:
+            folder.members.sort(key=lambda m: (m.offset, m.size, rank[m.cabinet], m.file_index))
+            self._check_overlaps(folder)
+
+    def _add_member(self, folder: SetFolder, cab: Cabinet, entry: FileEntry) -> None:
+        member = CabinetMember(
+            name=entry.name, size=entry.cb_file, folder=folder.index, offset=entry.uoff_folder_start,
+            date_time=entry.datetime, attributes=entry.attribs, cabinet=cab.name, file_index=entry.index,
+            compression=folder.describe(), continued_from_prev=entry.continued_from_prev,
+            continued_to_next=entry.continued_to_next, date=entry.date, time=entry.time,
+        )
+        folder.members.append(member)
+        self.members.append(member)
+
+    @staticmethod
+    def _check_overlaps(folder: SetFolder) -> None:
+        covered_end = 0
+        owner: "CabinetMember | None" = None
+        for position, member in enumerate(folder.members):
+            if member.size and owner is not None and member.offset < covered_end:
+                folder.problems[position] = (
+                    f"member {member.name!r} (bytes {member.offset}..{member.end} of folder {folder.index}) "
+                    f"overlaps member {owner.name!r} (bytes {owner.offset}..{owner.end})"
+                )
+                continue
+            if member.end > covered_end:
+                covered_end = member.end
+                owner = member
+
+    # -- listing ---------------------------------------------------------------
+
+    def list_members(self) -> "list[CabinetMember]":
+        """All members, in the order the cabinets list them (continuations once)."""
+        return list(self.members)
+
+    def find(self, name: str) -> "CabinetMember | None":
+        for member in self.members:
+            if member.name == name:
+                return member
+        return None
+
+    # -- extraction ------------------------------------------------------------
+
+    def iter_members(self, selection: Selection = None, *, backend: str = "auto",
+                     verify_checksums: bool = True) -> Iterator["tuple[CabinetMember, Chunks]"]:
+        """Yield ``(member, chunks)`` in folder/offset order.
+
+        *selection*: None (all), a collection of names, or a predicate on
+        :class:`CabinetMember`.  *backend*: ``"python"`` (this package's
+        decoders), ``"libarchive"`` (libarchive-c; single cabinets with
+        none/MSZIP/LZX only) or ``"auto"`` (libarchive when it applies, the
+        Python decoders otherwise and as fallback).  Checksums are verified
+        by the Python path when *verify_checksums* is true; libarchive always
+        verifies them.
+
+        Raises (from the chunk iterators): CabinetError and its subclasses
+        ChecksumError, DecompressionError; LimitExceeded.
+        """
+        if backend not in ("auto", "python", "libarchive"):
+            raise UsageError(f"unknown cabinet backend {backend!r} (auto, python, libarchive)")
+        wanted = _selector(selection)
+        if backend != "python":
+            from . import libarchive_backend
+
+            reason = libarchive_backend.unsuitable(self, verify_checksums)
+            if reason is None and not libarchive_backend.available():
+                reason = "libarchive-c is not installed"
+            if reason is None:
+                return libarchive_backend.iter_members(self, wanted, fallback=backend == "auto",
+                                                       verify_checksums=verify_checksums)
+            if backend == "libarchive":
+                raise CabinetError(f"the libarchive backend cannot read this cabinet: {reason}", self.name)
+        return self._iter_python(wanted, verify_checksums)
+
+    def read_member(self, name: str, *, backend: str = "auto", verify_checksums: bool = True) -> bytes:
+        """The whole content of the first member called *name* (for small members).
+
+        Raises:
+            UsageError: no member has that name.
+            CabinetError, LimitExceeded: as :meth:`iter_members`.
+        """
+        member = self.find(name)
+        if member is None:
+            raise UsageError(f"no member named {name!r}", self.name)
+        for found, chunks in self.iter_members(lambda m: m is member, backend=backend,
+                                               verify_checksums=verify_checksums):
+            return b"".join(chunks)
+        raise UsageError(f"no member named {name!r}", self.name)  # pragma: no cover
+
+    def _iter_python(self, wanted: Callable[[CabinetMember], bool],
+                     verify: bool) -> Iterator["tuple[CabinetMember, Chunks]"]:
+        budget = _Budget(self.limits, self.name)
+        for folder in self.folders:
+            picked = [(pos, m) for pos, m in enumerate(folder.members) if wanted(m)]
+            if not picked:
+                continue
+            state = _FolderState(self, folder, verify, budget)
+            for position, member in picked:
+                token = object()
+                state.current = token
+                yield member, state.chunks(position, member, token)
+            state.current = None
+
+    def folder_stream(self, folder: int, *, verify_checksums: bool = True) -> Iterator[bytes]:
+        """The decoded blocks of one (merged) folder, in order."""
+        return _decoded_blocks(self, self.folders[folder], verify_checksums, _Budget(self.limits, self.name))
+
+
+def _selector(selection: Selection) -> Callable[[CabinetMember], bool]:
+    if selection is None:
+        return lambda member: True
+    if callable(selection):
+        return selection
+    names = set(selection)
+    return lambda member: member.name in names
+
+
+def _join_blocks(folder: SetFolder, verify: bool, limits: Limits) -> Iterator["tuple[bytes, int, str, str]"]:
+    """(data, cbUncomp, where, cabinet) for each logical block, split blocks joined."""
+    pending: "list[DataBlock]" = []
+    count = 0
+    last = len(folder.segments) - 1
+    for seg_index, (cab, entry) in enumerate(folder.segments):
+        offset = entry.coff_cab_start
+        for index in range(entry.c_cf_data):
+            block = read_data_block(cab._fileobj, base=cab._base, offset=offset,
+                                    reserve_size=cab.header.cb_cf_data, cabinet=cab.name,
+                                    folder=entry.index, index=index)
+            offset = block.end
+            if verify:
+                block.verify()
+            if pending and index != 0:
+                raise CabinetError(
+                    f"{pending[0].where()} continues in the next cabinet but is followed by more blocks",
+                    pending[0].cabinet,
+                )
+            if block.cb_uncomp == 0:
+                if index != entry.c_cf_data - 1:
+                    raise CabinetError(
+                        f"{block.where()} is a split block (cbUncomp 0) but is not the folder's last block",
+                        cab.name,
+                    )
+                pending.append(block)
+                continue
+            if pending:
+                parts = pending + [block]
+                pending = []
+                data = b"".join(p.data for p in parts)
+                if len(data) > INPUT_MAX:
+                    raise CabinetError(f"joined {parts[0].where()} holds {len(data)} bytes (at most {INPUT_MAX})",
+                                       parts[0].cabinet)
+                first = parts[0]
+                where, name = f"{first.where()} (joined with {cab.name})", first.cabinet
+            else:
+                data, where, name = block.data, block.where(), block.cabinet
+            count += 1
+            limits.check("cab_blocks_per_folder", count, f"blocks in folder {folder.index}", name)
+            yield data, block.cb_uncomp, where, name
+        if pending and seg_index == last:
+            nxt = cab.next_cabinet or "?"
+            raise CabinetError(
+                f"{pending[0].where()} continues in next cabinet {nxt!r}, which is not part of this set",
+                cab.name,
+            )
+
+
+def _decoded_blocks(cabset: CabinetSet, folder: SetFolder, verify: bool, budget: _Budget) -> Iterator[bytes]:
+    if folder.missing_prev:
+        raise CabinetError(f"folder {folder.index}: {folder.missing_prev}", folder.cabinet.name)
+    decoder = make_decoder(folder.entry)
+    limits = cabset.limits
+    consumed = produced = 0
+    for data, out_size, where, name in _join_blocks(folder, verify, limits):
+        try:
+            piece = decoder.decode(data, out_size)
+        except DecompressionError as exc:
+            raise type(exc)(f"{where}: {exc.message}", name) from exc
+        consumed += len(data) + 8
+        produced += len(piece)
+        if produced > RATIO_FLOOR:
+            limits.check("compression_ratio", produced // consumed, f"folder {folder.index}", name)
+        budget.add(len(piece))
+        yield piece
+
+
+class _FolderState:
+    """Streaming position in one folder, shared by the members' chunk iterators."""
+
+    def __init__(self, cabset: CabinetSet, folder: SetFolder, verify: bool, budget: _Budget):
+        self.cabset = cabset
+        self.folder = folder
+        self.verify = verify
+        self.budget = budget
+        self.current: object = None
+        self.error: "MsiToolsError | None" = None
+        self._blocks: "Iterator[bytes] | None" = None
+        self._buf = b""
+        self._buf_start = 0  # folder offset of _buf[0]
+
+    def _next_block(self, member: CabinetMember) -> None:
+        if self._blocks is None:
+            self._blocks = _decoded_blocks(self.cabset, self.folder, self.verify, self.budget)
+        self._buf_start += len(self._buf)
+        self._buf = b""
+        try:
+            self._buf = next(self._blocks)
+        except StopIteration:
+            raise CabinetError(
+                f"member {member.name!r} needs bytes {member.offset}..{member.end} of folder "
+                f"{self.folder.index}, but the folder's data ends at {self._buf_start}",
+                self.folder.cabinet.name,
+            ) from None
+
+    def _failed_earlier(self, member: CabinetMember) -> MsiToolsError:
+        err = self.error
+        if isinstance(err, LimitExceeded) or not isinstance(err, CabinetError):
+            return err  # type: ignore[return-value]
+        return type(err)(
+            f"member {member.name!r} not extracted: folder {self.folder.index} failed earlier: {err.message}",
+            err.path,
+        )
+
+    def chunks(self, position: int, member: CabinetMember, token: object, skip: int = 0) -> Chunks:
+        problem = self.folder.problems.get(position)
+        if problem:
+            raise CabinetError(problem, member.cabinet)
+        if self.error is not None:
+            raise self._failed_earlier(member)
+        if member.offset < self._buf_start:
+            raise CabinetError(f"member {member.name!r} starts before data already streamed", member.cabinet)
+        pos, end = member.offset + skip, member.end
+        try:
+            while pos < end:
+                if self.current is not token:
+                    raise UsageError(f"chunks of member {member.name!r} used after the iteration moved on")
+                buf_end = self._buf_start + len(self._buf)
+                if pos >= buf_end:
+                    self._next_block(member)
+                    continue
+                lo = pos - self._buf_start
+                hi = min(len(self._buf), end - self._buf_start)
+                piece = self._buf[lo:hi]
+                pos += len(piece)
+                yield piece
+        except UsageError:
+            raise
+        except MsiToolsError as exc:
+            self.error = exc
+            raise
