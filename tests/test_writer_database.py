@@ -172,6 +172,17 @@ def test_plain_package_container_with_olefile(tmp_path):
     assert sum(lengths) == ole.get_size(ENC_STRINGDATA)
 
 
+def test_empty_table_streams_option(tmp_path):
+    path = tmp_path / "empty.msi"
+    build_plain(empty_table_streams=True).write(path)
+    ole = olefile.OleFileIO(path.read_bytes())
+    empty = units(0x4840, 0x440E, 0x45F3, 0x483C)  # "Empty" by the FORMATS §1.1 rule: Em pt y
+    assert ole.exists(empty) and ole.get_size(empty) == 0
+    out, stderr = msidump(path, tmp_path)
+    no_libmsi_complaints(stderr)
+    check_tables_with_msidump(out, PLAIN_SCHEMA, PLAIN_ROWS)
+
+
 def test_build_is_deterministic():
     assert build_plain().build() == build_plain().build()
 

@@ -178,15 +178,18 @@ class DatabaseBuilder:
     """An MSI database in memory; :meth:`build` turns it into package bytes.
 
     ``strict=False`` lets fixtures store NULL in NOT NULL columns.  ``force_long_refs``
-    writes 3-byte string references even for small pools.
+    writes 3-byte string references even for small pools.  ``empty_table_streams``
+    writes a zero-length stream for tables without rows (Wine's save_table does;
+    by default they get no stream, which every reader treats as an empty table).
     """
 
     def __init__(self, codepage: int = 1252, *, strict: bool = True, force_long_refs: bool = False,
-                 long_string_layout: str = "wine"):
+                 long_string_layout: str = "wine", empty_table_streams: bool = False):
         self.codepage = codepage
         self.strict = strict
         self.force_long_refs = force_long_refs
         self.long_string_layout = long_string_layout
+        self.empty_table_streams = empty_table_streams
         self.tables: dict[str, TableModel] = {}
         self.streams: dict[str, bytes] = {}        # CFB entry name -> data
         self.storages: dict[str, _StorageSpec] = {}
@@ -383,7 +386,7 @@ class DatabaseBuilder:
             _pack_u16([(r[3] + 0x8000) & 0xFFFF for r in column_rows]),
         ])
         for t in tables:
-            if not t.rows:
+            if not t.rows and not self.empty_table_streams:
                 continue
             streams[t.name] = self._encode_table(t, cell_ids[t.name], pool)
         return pool, streams
