@@ -41,10 +41,13 @@ Table boundaries and errors: a table starts at a header line and extends over th
 that parse as rows (blank lines inside it are skipped).  A non-blank line that is not a row
 ends the table, unless it is short (a section title such as "For all supported x64-based
 versions") and the next non-blank line is a row again, in which case it becomes the section
-of the following rows.  A line that *looks like* a row (it has the table's cell delimiter,
-or for squashed tables a date followed by a time) but does not parse is an error
+of the following rows.  A line that *looks like* a row but does not parse is an error
 (:class:`~msitools.errors.KbParseError` naming the line and its text), never a silent
-end of table.  A document without any header, or a header without rows, is an error too.
+end of table.  A line looks like a row when it is a markdown pipe row, or has the table's
+delimiter and either a date or time, a file name (``x.ext``) in the name column, or a
+number in a row that lacks at most one cell; a glued line looks like a row when it holds a
+date followed by a time, or starts with ``name.ext`` followed by a digit or "Not ".  A
+document without any header, or a header without rows, is an error too.
 """
 from __future__ import annotations
 
@@ -423,6 +426,7 @@ def _squashed_header(line_text: str) -> tuple[tuple[str, ...], tuple[str | None,
 # text dialects
 
 _MD_SEPARATOR = re.compile(r"\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*")
+_FILE_NAME_LIKE = re.compile(r"\S+\.[A-Za-z][A-Za-z0-9]*")
 _DATE_TOKEN = re.compile(r"\d{1,2}-[A-Za-z]{3}-\d{4}")
 _TIME_TOKEN = re.compile(r"\d{1,2}:\d{2}")
 _SQUASHED_ROWLIKE = re.compile(r"\d{1,2}-[A-Za-z]{3}-\d{4}\s*\d{1,2}:\d{2}|^\S+\.[A-Za-z]+(?:\d|Not\s)", re.I)
@@ -565,8 +569,15 @@ def _looks_like_row(line: str, header: _Header) -> bool:
         return False
     if header.dialect == "markdown":
         return True
-    dated = bool(_DATE_TOKEN.search(line) or _TIME_TOKEN.search(line))
-    return len(cells) >= 2 and (dated or len(cells) >= len(header.fields) - 1)
+    if len(cells) < 2:
+        return False
+    if _DATE_TOKEN.search(line) or _TIME_TOKEN.search(line):
+        return True
+    k = header.fields.index("name")
+    if k < len(cells) and _FILE_NAME_LIKE.fullmatch(cells[k].strip()):
+        return True
+    numeric = any(_VERSION_CELL.fullmatch(c.strip()) or _SIZE_GROUPED.fullmatch(c.strip()) for c in cells)
+    return numeric and len(cells) >= len(header.fields) - 1
 
 
 def _read_text_rows(lines: list[str], i: int, header: _Header, section: str,
