@@ -39,6 +39,7 @@ ENC_FILE = units(0x4840, 0x430F, 0x422F)
 ENC_MEDIA = units(0x4840, 0x4216, 0x4327, 0x4824)
 ENC_CAB_MSITEST = units(0x3A8C, 0x47CB, 0x45B0, 0x45EC, 0x45A8, 0x4837)
 ENC_APP_EXE = units(0x44CA, 0x47B3, 0x46E8, 0x4828)
+ENC_EMPTY = units(0x4840, 0x440E, 0x45F3, 0x483C)  # "Empty" by the §1.1 rule: Em pt y
 ENC_MSIPATCHSEQUENCE = units(0x4840, 0x4596, 0x3E6C, 0x45E4, 0x42E6, 0x421C, 0x4634, 0x4468, 0x4226)
 
 
@@ -162,7 +163,7 @@ def test_plain_package_container_with_olefile(tmp_path):
                      "\x05SummaryInformation"):
         assert required in names
     # The empty table has no stream; every stream of a table is a whole number of rows.
-    assert "\u4840" + "Empty" not in names
+    assert ENC_EMPTY not in names
     pool = ole.openstream(ENC_STRINGPOOL).read()
     assert struct.unpack_from("<I", pool)[0] == 1252
     # File rows are 2+2+2+4+2+2+2+2 = 18 bytes wide
@@ -176,8 +177,7 @@ def test_empty_table_streams_option(tmp_path):
     path = tmp_path / "empty.msi"
     build_plain(empty_table_streams=True).write(path)
     ole = olefile.OleFileIO(path.read_bytes())
-    empty = units(0x4840, 0x440E, 0x45F3, 0x483C)  # "Empty" by the FORMATS §1.1 rule: Em pt y
-    assert ole.exists(empty) and ole.get_size(empty) == 0
+    assert ole.exists(ENC_EMPTY) and ole.get_size(ENC_EMPTY) == 0
     out, stderr = msidump(path, tmp_path)
     no_libmsi_complaints(stderr)
     check_tables_with_msidump(out, PLAIN_SCHEMA, PLAIN_ROWS)
