@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
 import olefile
+from olefile.olefile import OleFileError
 
 from .errors import CompoundFileError, MsiToolsError
 from .limits import DEFAULT_LIMITS, Limits
@@ -145,7 +146,7 @@ class CompoundFile:
         except MsiToolsError:
             self.close()
             raise
-        except (olefile.OleFileError, OSError, ValueError, IndexError, KeyError, struct.error,
+        except (OleFileError, OSError, ValueError, IndexError, KeyError, struct.error,
                 OverflowError, MemoryError, RecursionError, TypeError) as exc:
             self.close()
             raise CompoundFileError(f"malformed compound file: {_olefile_message(exc)}", self.name) from None
@@ -156,7 +157,25 @@ class CompoundFile:
         self._minifat = None
         self._mini_runs = None
         self.entries: list[Entry] = []
-        self.root = self._build_tree()
+        try:
+            self._check_open_chain(self._ole.first_dir_sector, "directory")
+            self.root = self._build_tree()
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_open_chain(self, start: int, what: str) -> None:
+        """Walk a chain of unknown length (the directory) checking bounds and loops."""
+        fat = self._fat
+        sect = start
+        seen = set()
+        while sect != ENDOFCHAIN:
+            if sect >= len(fat) or sect > MAXREGSECT:
+                raise CompoundFileError(f"broken {what} sector chain: sector {sect:#x} out of range", self.name)
+            if sect in seen:
+                raise CompoundFileError(f"{what} sector chain loops (sector {sect:#x})", self.name)
+            seen.add(sect)
+            sect = fat[sect]
 
     # -- directory -------------------------------------------------------
     def _build_tree(self) -> Entry:
@@ -259,7 +278,7 @@ class CompoundFile:
             self._mini_runs = self._runs(chain, ss, lambda s: (s + 1) * ss)
             try:
                 self._ole.loadminifat()
-            except (olefile.OleFileError, OSError, ValueError, IndexError) as exc:
+            except (OleFileError, OSError, ValueError, IndexError) as exc:
                 raise CompoundFileError(f"malformed mini FAT: {_olefile_message(exc)}", self.name) from None
             self._minifat = self._ole.minifat
         return self._mini_runs
