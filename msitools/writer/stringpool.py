@@ -97,7 +97,12 @@ class StringPoolWriter:
         return 3 if self.long_refs else 2
 
     def pack_refs(self, ids: "list[int]") -> bytes:
-        """String cells for *ids*, each :attr:`ref_size` bytes."""
+        """String cells for *ids*, each :attr:`ref_size` bytes.
+
+        A 3-byte cell keeps its bytes together (low, middle, high), one cell after
+        the other within the column block, as Wine's save_table/read_table_from_storage
+        lay them out (``rawdata[col_offset * rows + row * 3 + k]``) and libmsi reads them.
+        """
         if self.long_refs:
             out = bytearray(3 * len(ids))
             for i, v in enumerate(ids):
