@@ -39,6 +39,16 @@ def _unsigned(raw: bytes, itemsize: int) -> array:
     return arr
 
 
+def _three_byte_refs(chunk) -> array:
+    """Long string references: 3 little-endian bytes per cell, kept together (as Wine stores them)."""
+    n = len(chunk) // 3
+    wide = bytearray(4 * n)
+    wide[0::4] = chunk[0::3]
+    wide[1::4] = chunk[1::3]
+    wide[2::4] = chunk[2::3]
+    return _unsigned(bytes(wide), 4)
+
+
 def count_rows(name: str, columns: Sequence[Column], raw_size: int, ref_size: int, path=None,
                limits: Limits = DEFAULT_LIMITS) -> int:
     """Rows in a table stream of *raw_size* bytes; raises if the size is not a whole number of rows."""
@@ -71,19 +81,10 @@ def decode_columns(name: str, columns: Sequence[Column], raw: bytes, pool: Strin
     mv = memoryview(raw)
     for column in columns:
         size = column.cell_size(ref_size)
-        if size == 3:
-            chunk = mv[offset + 2 * first:offset + 2 * last]
-            chunk = bytes(chunk) + bytes(mv[offset + 2 * total + first:offset + 2 * total + last])
-        else:
-            chunk = mv[offset + size * first:offset + size * last]
+        chunk = mv[offset + size * first:offset + size * last]
         offset += size * total
         if column.is_string:
-            if size == 2:
-                ids = _unsigned(bytes(chunk), 2)
-            else:
-                low = _unsigned(bytes(chunk[:2 * nrows]), 2)
-                high = bytes(chunk[2 * nrows:3 * nrows])
-                ids = [lo | (hi << 16) for lo, hi in zip(low, high)]
+            ids = _unsigned(bytes(chunk), 2) if size == 2 else _three_byte_refs(chunk)
             if ids and max(ids) >= nstrings:
                 bad = next(i for i, v in enumerate(ids) if v >= nstrings)
                 raise TableError(

@@ -155,10 +155,19 @@ def test_table_three_byte_string_refs():
     columns = [Column("K", type_word_from_idt("s72", True), 1), Column("N", type_word_from_idt("i2"), 2)]
     slots = [(1, 1)] * 3
     pool = StringPool.parse(pool_bytes(1252, slots, long_refs=True), b"xyz")
-    # two rows; string refs are u16 low words for all rows, then u8 high bytes for all rows
-    raw = struct.pack("<HH", 3, 1) + bytes([0, 0]) + struct.pack("<HH", 0x8001, 0x8002)
+    # two rows; each string ref is 3 little-endian bytes (as Wine stores them), then the i2 column
+    raw = bytes([3, 0, 0, 1, 0, 0]) + struct.pack("<HH", 0x8001, 0x8002)
     rows = list(zip(*decode_columns("T", columns, raw, pool)))
     assert rows == [("z", 1), ("x", 2)]
+
+
+def test_three_byte_refs_above_65535():
+    columns = [Column("K", type_word_from_idt("s72", True), 1)]
+    n = 0x10002
+    pool = StringPool.parse(pool_bytes(1252, [(1, 1)] * n, long_refs=True), b"a" * (n - 1) + b"z")
+    raw = (0x10002).to_bytes(3, "little") + (1).to_bytes(3, "little")
+    rows = list(zip(*decode_columns("T", columns, raw, pool)))
+    assert rows == [("z",), ("a",)]
 
 
 def test_table_errors():
