@@ -20,17 +20,25 @@ Accepted inputs (``format``):
 Squashed rows are ambiguous by nature.  Every split allowed by the grammar (file name ending
 in an extension, version of 1-4 parts each 0..65535 without leading zeros or "Not
 Applicable", size with valid thousands groups, ``dd-Mon-yyyy`` date, ``HH:MM`` time, known
-platform) is a *reading*.  Evidence from the whole document then narrows the readings, in
-this order, repeated until nothing changes:
+platform) is a *reading*.  Evidence from the whole document then narrows the readings:
 
 1. size style: if some rows certainly use thousands separators and none certainly do not,
    readings that print a size of 1000 or more without separators are dropped (and the
    converse);
-2. full version: a reading whose version is shared by more rows than the row's other
-   readings wins;
+2. full version: the table should use as few distinct versions as possible ("one
+   consistent build").  For every group of rows linked by shared candidate versions, the
+   smallest sets of versions that give every row a reading are computed exactly; a reading
+   survives only if its version belongs to one of those smallest sets;
 3. build number (the last version part, e.g. ``2192`` in ``4.0.6487.2192``): likewise;
-4. date as printed (``01-Feb-2010`` shared by other rows beats ``1-Feb-2010`` when a plain
-   size could end in the day's leading zero): likewise.
+4. date as printed (``01-Feb-2010`` of other rows beats ``1-Feb-2010`` when a plain size
+   could end in the day's leading zero): likewise.
+
+Steps 2-4 repeat until nothing changes.  In KB 2586709 every versioned row can be
+``4.0.6487.2192``, so that one version explains the table and ``219``/``21``/``21922``...
+drop out.  A single row, or rows that could agree on two different versions, stay ambiguous.
+Limitation: two rows whose true versions share a prefix (``...1415``, ``...1416``) and
+nothing else are explained by the one shorter version (``...141``); more rows of those
+versions, whose sizes rule the prefix out, correct this.
 
 A row left with one reading is resolved.  A row left with several is reported with
 ``ambiguous=True``, the fields on which all remaining readings agree, ``None`` for the others,
@@ -81,6 +89,8 @@ PLATFORMS = ("x86", "x64", "IA-64", "ARM64", NOT_APPLICABLE)
 # Resource limits for this layer (candidates for msitools.limits.Limits).
 MAX_DOCUMENT_SIZE = 64 * 1024 * 1024
 MAX_READINGS_PER_ROW = 256
+MAX_COVER_ROWS = 5_000  # distinct reading sets in one group of related squashed rows
+MAX_COVER_STEPS = 200_000  # search steps for the smallest set of versions explaining a group
 SECTION_MAX_LENGTH = 200  # longer text lines are paragraphs, not section titles
 
 FIELDS = ("name", "version", "size", "date", "time", "platform")
@@ -122,6 +132,10 @@ class PublishedRow:
 
     For an ambiguous row, a field is ``None`` unless all ``readings`` agree on it.
     ``line`` is the 1-based line of the row in the document (for HTML, the ``<tr>`` line).
+    ``inferred`` is true when the text alone allowed several readings and table-wide
+    evidence chose this one; ``alternatives`` then holds the readings the evidence set
+    aside (also for ambiguous rows), so that a consumer can tell a mismatch from a mis-split.
+    Neither appears in :meth:`to_dict`.
     """
 
     name: str | None
@@ -134,6 +148,8 @@ class PublishedRow:
     line: int
     ambiguous: bool = False
     readings: tuple[Reading, ...] = ()
+    inferred: bool = False
+    alternatives: tuple[Reading, ...] = ()
 
     @property
     def date_iso(self) -> str | None:
@@ -497,12 +513,13 @@ def _detect_header(line: str, line_no: int, dialects: Iterable[str], source: str
 
 
 class _RawRow:
-    __slots__ = ("line", "section", "cands", "text")
+    __slots__ = ("line", "section", "cands", "original", "text")
 
     def __init__(self, line: int, section: str, cands: list[_Cand], text: str):
         self.line = line
         self.section = section
         self.cands = cands
+        self.original = tuple(cands)
         self.text = text
 
 
@@ -896,38 +913,115 @@ def _resolve(rows: list[_RawRow], source: str) -> None:
             kept = [c for c in r.cands if _size_style(c) != other]
             if kept and len(kept) < len(r.cands):
                 r.cands = kept
-    # 2-3. shared version, then shared build number, until nothing changes
+    # 2-4. fewest versions, then build numbers, then dates, until nothing changes
     changed = True
     while changed:
         changed = False
         for key in (_version_key, _build_key, _date_key):
-            support: Counter = Counter()
+            if all(len(r.cands) == 1 for r in rows):
+                return
+            allowed = _minimum_cover_values([{key(c) for c in r.cands} for r in rows])
             for r in rows:
-                for value in {key(c) for c in r.cands} - {None}:
-                    support[value] += 1
-            for r in rows:
-                if len(r.cands) < 2:
-                    continue
-                scores = [support[key(c)] if key(c) is not None else 0 for c in r.cands]
-                best = max(scores)
-                kept = [c for c, s in zip(r.cands, scores) if s == best]
-                if len(kept) < len(r.cands):
+                kept = [c for c in r.cands if key(c) in allowed]
+                if kept and len(kept) < len(r.cands):
                     r.cands = kept
                     changed = True
 
 
+def _minimum_cover_values(row_values: list[set]) -> set:
+    """Values that belong to at least one smallest set of values meeting every row.
+
+    Rows are split into groups that share values; each group is solved exactly.  When a
+    group is too large to solve within the budget, all of its values are allowed (no
+    narrowing, so its rows stay ambiguous rather than guessed).
+    """
+    parent: dict = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for values in row_values:
+        first = next(iter(values))
+        for v in values:
+            parent[find(v)] = find(first)
+    groups: dict = {}
+    for values in row_values:
+        groups.setdefault(find(next(iter(values))), set()).add(frozenset(values))
+    allowed: set = set()
+    for sets in groups.values():
+        values = set().union(*sets)
+        if len(sets) == 1:
+            allowed |= values  # one kind of row: nothing to compare it with
+            continue
+        try:
+            allowed |= _cover_union(_minimal_sets(sets), values)
+        except _TooMany:
+            allowed |= values
+    return allowed
+
+
+def _minimal_sets(sets: set[frozenset]) -> list[frozenset]:
+    """Drop every set that contains another one (meeting the smaller one meets it too)."""
+    ordered = sorted(sets, key=len)
+    if len(ordered) > MAX_COVER_ROWS:
+        raise _TooMany
+    kept: list[frozenset] = []
+    for s in ordered:
+        if not any(k <= s for k in kept):
+            kept.append(s)
+    return kept
+
+
+def _cover_union(sets: list[frozenset], values: set) -> set:
+    budget = [MAX_COVER_STEPS]
+    best = _min_hitting(sets, budget, len(sets) + 1)
+    union = set()
+    for v in values:
+        rest = [t for t in sets if v not in t]
+        if 1 + _min_hitting(rest, budget, best) == best:
+            union.add(v)
+    return union
+
+
+def _min_hitting(sets: list[frozenset], budget: list[int], bound: int) -> int:
+    """Size of the smallest set meeting all *sets*, or *bound* if it is not below *bound*."""
+    if not sets:
+        return 0
+    if bound <= 1:
+        return bound
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooMany
+    best = bound
+    for v in min(sets, key=len):
+        rest = [t for t in sets if v not in t]
+        size = 1 + _min_hitting(rest, budget, best - 1)
+        best = min(best, size)
+    return best
+
+
+def _reading(c: _Cand) -> Reading:
+    return Reading(c.name, c.version, c.size, c.date, c.time, c.platform)
+
+
 def _finish(r: _RawRow) -> PublishedRow:
-    readings = tuple(Reading(c.name, c.version, c.size, c.date, c.time, c.platform) for c in r.cands)
+    readings = tuple(_reading(c) for c in r.cands)
+    alternatives = tuple(_reading(c) for c in r.original if c not in r.cands)
     if len(readings) == 1:
         x = readings[0]
-        return PublishedRow(x.name, x.version, x.size, x.date, x.time, x.platform, r.section, r.line)
+        return PublishedRow(x.name, x.version, x.size, x.date, x.time, x.platform, r.section, r.line,
+                            inferred=bool(alternatives), alternatives=alternatives)
 
     def agreed(attr: str):
         values = {getattr(x, attr) for x in readings}
         return values.pop() if len(values) == 1 else None
 
     return PublishedRow(agreed("name"), agreed("version"), agreed("size"), agreed("date"), agreed("time"),
-                        agreed("platform"), r.section, r.line, ambiguous=True, readings=readings)
+                        agreed("platform"), r.section, r.line, ambiguous=True, readings=readings,
+                        alternatives=alternatives)
 
 
 # ---------------------------------------------------------------------------

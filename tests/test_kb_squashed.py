@@ -183,3 +183,49 @@ def test_version_parts_are_limited_to_65535():
     # 65536 is not a version part, so only 6553/61,234 and 655/361,234 remain.
     (row,) = parse("A.dll1.0.0.655361,23401-Feb-201016:35x86")
     assert versions_sizes(row) == {("1.0.0.655", 361_234), ("1.0.0.6553", 61_234)}
+
+
+def test_fewest_versions_beats_counting():
+    # A: 14/141/1415, B: 14/141/1416 (a shorter shared "141" fits both), but C can only be
+    # 1415 or 14151 and D only 1416 or 14162.  {1415, 1416} is the only pair that explains
+    # all four rows; 141 would need two more versions.
+    a, b, c, d = parse(
+        "A.dll10.0.19041.14151,234,56701-Feb-202106:00x64",
+        "B.dll10.0.19041.14162,345,67801-Feb-202106:00x64",
+        "C.dll10.0.19041.1415123,45601-Feb-202106:00x64",
+        "D.dll10.0.19041.1416234,56701-Feb-202106:00x64",
+    )
+    assert [(r.version, r.size, r.ambiguous) for r in (a, b, c, d)] == [
+        ("10.0.19041.1415", 1_234_567, False),
+        ("10.0.19041.1416", 2_345_678, False),
+        ("10.0.19041.1415", 123_456, False),
+        ("10.0.19041.1416", 234_567, False),
+    ]
+
+
+def test_limit_two_rows_with_close_versions_lose_their_true_reading():
+    # Documented limitation: by the "one consistent build" rule, 14 or 141 explains both rows,
+    # so 1415 and 1416 are set aside.  The rows stay ambiguous (14 or 141), and the set-aside
+    # readings hold the truth.
+    a, b = parse(
+        "A.dll10.0.19041.14151,234,56701-Feb-202106:00x64",
+        "B.dll10.0.19041.14162,345,67801-Feb-202106:00x64",
+    )
+    assert a.ambiguous and b.ambiguous
+    assert versions_sizes(a) == {("10.0.19041.14", 151_234_567), ("10.0.19041.141", 51_234_567)}
+    assert versions_sizes(b) == {("10.0.19041.14", 162_345_678), ("10.0.19041.141", 62_345_678)}
+    assert {(x.version, x.size) for x in a.alternatives} == {("10.0.19041.1415", 1_234_567)}
+    assert {(x.version, x.size) for x in b.alternatives} == {("10.0.19041.1416", 2_345_678)}
+
+
+def test_inferred_and_alternatives():
+    mcs, tscore = parse(
+        "Mcs.msiNot Applicable7,280,64001-Feb-201016:35Not Applicable",
+        "Tscore.dll4.0.6487.21921,172,32801-Feb-201016:35x86",
+        "Tsmanager.exe4.0.6487.2192246,63201-Feb-201016:35x86",
+    )[:2]
+    assert not mcs.inferred and mcs.alternatives == ()
+    assert tscore.inferred and not tscore.ambiguous and tscore.readings == ()
+    assert {(x.version, x.size) for x in tscore.alternatives} == {
+        ("4.0.6487.21", 921_172_328), ("4.0.6487.219", 21_172_328)}
+    assert "inferred" not in tscore.to_dict() and "alternatives" not in tscore.to_dict()
