@@ -142,7 +142,8 @@ class QuantumDecoder:
         cf = model.cumfreq
         h, l, c = self._h, self._l, self._c
         rng = ((h - l) & 0xFFFF) + 1
-        target = _cdiv((c - l + 1) * cf[0] - 1, rng) & 0xFFFF
+        num = (c - l + 1) * cf[0] - 1
+        target = (num // rng if num >= 0 else _cdiv(num, rng)) & 0xFFFF
         i = 1
         entries = model.entries
         while i < entries and cf[i] > target:
@@ -150,12 +151,16 @@ class QuantumDecoder:
         symbol = model.symbols[i - 1]
         rng = h - l + 1
         total = cf[0]
-        h = (l + _cdiv(cf[i - 1] * rng, total) - 1) & 0xFFFF
-        l = (l + _cdiv(cf[i] * rng, total)) & 0xFFFF
-        for k in range(i):
-            cf[k] += 8
+        if rng > 0:
+            h = (l + (cf[i - 1] * rng) // total - 1) & 0xFFFF
+            l = (l + (cf[i] * rng) // total) & 0xFFFF
+        else:  # corrupt state: follow C's truncating division
+            h = (l + _cdiv(cf[i - 1] * rng, total) - 1) & 0xFFFF
+            l = (l + _cdiv(cf[i] * rng, total)) & 0xFFFF
+        cf[:i] = [f + 8 for f in cf[:i]]
         if cf[0] > 3800:
             model.rescale()
+        bb, bc = self._bb, self._bc
         while True:
             if (l & 0x8000) != (h & 0x8000):
                 if (l & 0x4000) and not (h & 0x4000):
@@ -166,7 +171,16 @@ class QuantumDecoder:
                     break
             l = (l << 1) & 0xFFFF
             h = ((h << 1) | 1) & 0xFFFF
-            c = ((c << 1) | self._bits(1)) & 0xFFFF
+            if not bc:
+                pos = self._pos
+                if pos >= len(self._data):
+                    raise DecompressionError("Quantum frame needs more bits than its data block holds")
+                bb = self._data[pos]
+                self._pos = pos + 1
+                bc = 8
+            bc -= 1
+            c = ((c << 1) | ((bb >> bc) & 1)) & 0xFFFF
+        self._bb, self._bc = bb, bc
         self._h, self._l, self._c = h, l, c
         return symbol
 
