@@ -161,6 +161,7 @@ class _Run:
         self.current: object = None
         self._py_states: dict = {}
         self._ctx = None
+        self.failed: "CabinetError | None" = None
 
     def start(self) -> None:
         self._ctx = _open_archive(self.cab._fileobj, self.cab._base)
@@ -203,6 +204,11 @@ class _Run:
         if self.python:
             yield from self._python_chunks(member, 0)
             return
+        if self.failed is not None:
+            raise type(self.failed)(
+                f"member {member.name!r} not extracted: libarchive failed earlier: {self.failed.message}",
+                self.failed.path,
+            )
         delivered = 0
         try:
             entry = self._entry(index)
@@ -227,13 +233,18 @@ class _Run:
         except (UsageError, GeneratorExit):
             raise
         except MsiToolsError as exc:
-            if not self.fallback or isinstance(exc, UsageError):
+            if not self.fallback:
+                if isinstance(exc, CabinetError):
+                    self.failed = exc
+                    self.stop()
                 raise
             self._switch()
             yield from self._python_chunks(member, delivered)
         except Exception as exc:  # libarchive.ArchiveError and ctypes-level failures
             if not self.fallback:
-                raise _convert(exc, self.cab.name) from exc
+                self.failed = _convert(exc, self.cab.name)
+                self.stop()
+                raise self.failed from exc
             self._switch()
             yield from self._python_chunks(member, delivered)
 
