@@ -63,6 +63,10 @@ class PatchError(MsiToolsError):
     """A patch (.msp) is malformed or does not target the given base."""
 
 
+class DeltaError(PatchError):
+    """A binary delta header (PA19 / PA30) in a patch cabinet is malformed."""
+
+
 class CabinetError(MsiToolsError):
     """A cabinet is malformed, truncated or uses something we cannot decode."""
 

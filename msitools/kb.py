@@ -26,19 +26,21 @@ platform) is a *reading*.  Evidence from the whole document then narrows the rea
    readings that print a size of 1000 or more without separators are dropped (and the
    converse);
 2. full version: the table should use as few distinct versions as possible ("one
-   consistent build").  For every group of rows linked by shared candidate versions, the
-   smallest sets of versions that give every row a reading are computed exactly; a reading
-   survives only if its version belongs to one of those smallest sets;
+   consistent build").  For a row and each of its candidate versions, the smallest number
+   of distinct versions that gives every row of the table a reading, with this row read
+   that way, is computed exactly (per group of rows linked by shared candidates).  A
+   reading is set aside when it costs at least ``EVIDENCE_MARGIN`` (2) versions more than
+   the row's best reading, or leaves another row with no reading at all;
 3. build number (the last version part, e.g. ``2192`` in ``4.0.6487.2192``): likewise;
 4. date as printed (``01-Feb-2010`` of other rows beats ``1-Feb-2010`` when a plain size
    could end in the day's leading zero): likewise.
 
-Steps 2-4 repeat until nothing changes.  In KB 2586709 every versioned row can be
-``4.0.6487.2192``, so that one version explains the table and ``219``/``21``/``21922``...
-drop out.  A single row, or rows that could agree on two different versions, stay ambiguous.
-Limitation: two rows whose true versions share a prefix (``...1415``, ``...1416``) and
-nothing else are explained by the one shorter version (``...141``); more rows of those
-versions, whose sizes rule the prefix out, correct this.
+Steps 2-4 repeat until nothing changes.  In KB 2586709 one version, ``4.0.6487.2192``,
+explains every versioned row, while reading any row otherwise needs at least four
+versions, so ``219``/``21``/``21922``... are set aside.  One version against two is not
+enough evidence: the two-row table ``...1415`` + ``...1416`` is explained just as well by
+``...141`` (one version) as by the truth (two), so both rows stay ambiguous; a single row
+is always ambiguous when its text allows several readings.
 
 A row left with one reading is resolved.  A row left with several is reported with
 ``ambiguous=True``, the fields on which all remaining readings agree, ``None`` for the others,
@@ -89,8 +91,9 @@ PLATFORMS = ("x86", "x64", "IA-64", "ARM64", NOT_APPLICABLE)
 # Resource limits for this layer (candidates for msitools.limits.Limits).
 MAX_DOCUMENT_SIZE = 64 * 1024 * 1024
 MAX_READINGS_PER_ROW = 256
-MAX_COVER_ROWS = 5_000  # distinct reading sets in one group of related squashed rows
+MAX_COVER_ROWS = 2_000  # distinct reading sets in one group of related squashed rows
 MAX_COVER_STEPS = 200_000  # search steps for the smallest set of versions explaining a group
+EVIDENCE_MARGIN = 2  # a reading is set aside only if it costs this many more versions
 SECTION_MAX_LENGTH = 200  # longer text lines are paragraphs, not section titles
 
 FIELDS = ("name", "version", "size", "date", "time", "platform")
@@ -920,20 +923,24 @@ def _resolve(rows: list[_RawRow], source: str) -> None:
         for key in (_version_key, _build_key, _date_key):
             if all(len(r.cands) == 1 for r in rows):
                 return
-            allowed = _minimum_cover_values([{key(c) for c in r.cands} for r in rows])
-            for r in rows:
-                kept = [c for c in r.cands if key(c) in allowed]
+            allowed = _cover_evidence([frozenset(key(c) for c in r.cands) for r in rows])
+            for r, ok in zip(rows, allowed):
+                kept = [c for c in r.cands if key(c) in ok]
                 if kept and len(kept) < len(r.cands):
                     r.cands = kept
                     changed = True
 
 
-def _minimum_cover_values(row_values: list[set]) -> set:
-    """Values that belong to at least one smallest set of values meeting every row.
+def _cover_evidence(row_values: list[frozenset]) -> list[frozenset]:
+    """For each row, the values that the table does not rule out.
 
-    Rows are split into groups that share values; each group is solved exactly.  When a
-    group is too large to solve within the budget, all of its values are allowed (no
-    narrowing, so its rows stay ambiguous rather than guessed).
+    The table should need as few distinct values (versions, builds, dates) as possible.  For a
+    row and one of its values *u*, ``cost(u)`` is the size of the smallest set of values that
+    gives every row a reading when this row is read as *u* (so its other values are not in
+    the set).  A value is ruled out when its cost exceeds the row's best by EVIDENCE_MARGIN
+    or more, or when reading the row that way leaves another row without any reading.
+    Rows are solved in groups linked by shared values; a group whose search exceeds the
+    budget keeps all its values (ambiguous rather than guessed).
     """
     parent: dict = {}
 
@@ -949,41 +956,56 @@ def _minimum_cover_values(row_values: list[set]) -> set:
             parent[find(v)] = find(first)
     groups: dict = {}
     for values in row_values:
-        groups.setdefault(find(next(iter(values))), set()).add(frozenset(values))
-    allowed: set = set()
+        groups.setdefault(find(next(iter(values))), set()).add(values)
+    verdict: dict[frozenset, frozenset] = {}
     for sets in groups.values():
-        values = set().union(*sets)
-        if len(sets) == 1:
-            allowed |= values  # one kind of row: nothing to compare it with
-            continue
         try:
-            allowed |= _cover_union(_minimal_sets(sets), values)
+            verdict.update(_group_evidence(sets))
         except _TooMany:
-            allowed |= values
-    return allowed
+            verdict.update({v: v for v in sets})
+    return [verdict[v] for v in row_values]
+
+
+def _group_evidence(sets: set[frozenset]) -> dict[frozenset, frozenset]:
+    out = {v: v for v in sets if len(v) == 1}
+    if len(sets) == 1:
+        return {v: v for v in sets}
+    if len(sets) > MAX_COVER_ROWS:
+        raise _TooMany
+    minimal = _minimal_sets(sets)
+    budget = [MAX_COVER_STEPS]
+    for values in sets:
+        if len(values) == 1:
+            continue
+        cost = {}
+        for u in values:
+            others = values - {u}
+            rest = []
+            for t in minimal:
+                if u in t:
+                    continue
+                t = t - others
+                if not t:
+                    break
+                rest.append(t)
+            else:
+                cost[u] = 1 + _min_hitting(_minimal_sets(set(rest)), budget, len(rest) + 1)
+        if not cost:  # e.g. {a, b} beside certain rows {a} and {b}: both readings stand
+            out[values] = values
+            continue
+        best = min(cost.values())
+        out[values] = frozenset(u for u, c in cost.items() if c < best + EVIDENCE_MARGIN)
+    return out
 
 
 def _minimal_sets(sets: set[frozenset]) -> list[frozenset]:
     """Drop every set that contains another one (meeting the smaller one meets it too)."""
     ordered = sorted(sets, key=len)
-    if len(ordered) > MAX_COVER_ROWS:
-        raise _TooMany
     kept: list[frozenset] = []
     for s in ordered:
         if not any(k <= s for k in kept):
             kept.append(s)
     return kept
-
-
-def _cover_union(sets: list[frozenset], values: set) -> set:
-    budget = [MAX_COVER_STEPS]
-    best = _min_hitting(sets, budget, len(sets) + 1)
-    union = set()
-    for v in values:
-        rest = [t for t in sets if v not in t]
-        if 1 + _min_hitting(rest, budget, best) == best:
-            union.add(v)
-    return union
 
 
 def _min_hitting(sets: list[frozenset], budget: list[int], bound: int) -> int:

@@ -62,6 +62,15 @@ def printable(value: Any) -> str:
     return text
 
 
+def show_value(value: Any) -> str:
+    """A value in a sentence: NULL, numbers bare, strings quoted."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return repr(printable(value))
+    return str(value)
+
+
 def parse_name_argument(name: str) -> str:
     r"""Accept ``\x05SummaryInformation`` typed literally on a command line."""
     if "\\x" in name:

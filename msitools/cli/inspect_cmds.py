@@ -10,6 +10,7 @@ from ..export import export_package
 from ..fsutil import write_file
 from ..package import open_package
 from ..views import package_info, table_dict, tables_list
+from .patch_cmds import PATCH_OPTION, TRANSFORM_OPTION, table_view, tables_view
 from .common import (echo_text, emit_json, format_option, key_value_lines, parse_name_argument,
                      printable, render_csv, render_table, write_binary_stdout)
 
@@ -50,8 +51,13 @@ def info(package: str, fmt: str) -> None:
 @click.command()
 @PKG
 @format_option(["text", "json", "csv"])
-def tables(package: str, fmt: str) -> None:
-    """List the tables with their row and column counts."""
+@PATCH_OPTION
+@TRANSFORM_OPTION
+def tables(package: str, fmt: str, patches, transforms) -> None:
+    """List the tables with their row and column counts (of the patched database with --patch/--transform)."""
+    if patches or transforms:
+        tables_view(package, patches, transforms, fmt)
+        return
     with open_package(package) as pkg:
         data = tables_list(pkg)
     rows = [(t["name"], t["rows"], len(t["columns"])) for t in data["tables"]]
@@ -67,8 +73,17 @@ def tables(package: str, fmt: str) -> None:
 @PKG
 @click.argument("name")
 @format_option(["text", "json", "csv", "idt"])
-def table(package: str, name: str, fmt: str) -> None:
-    """Show one table: its columns and typed rows."""
+@PATCH_OPTION
+@TRANSFORM_OPTION
+def table(package: str, name: str, fmt: str, patches, transforms) -> None:
+    """Show one table: its columns and typed rows.
+
+    With --patch/--transform, the table as patched, each row marked with its
+    operation ("@op" in JSON: insert, update, delete or none).
+    """
+    if patches or transforms:
+        table_view(package, name, patches, transforms, fmt)
+        return
     with open_package(package) as pkg:
         tbl = pkg.table(name)
         rows = tbl.rows

@@ -1,0 +1,221 @@
+"""``transform``, ``patch`` and the ``--patch``/``--transform`` views of ``table``/``tables``."""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+
+import click
+
+from ..errors import UsageError
+from ..package import open_package
+from ..patch import Msp, patch_report
+from ..patched import PatchedDatabase, row_dicts_with_op
+from ..transform import Transform, transform_report
+from .common import (echo_text, emit_json, format_option, key_value_lines, printable, render_csv,
+                     render_table, show_value)
+
+PATCH_OPTION = click.option("--patch", "patches", multiple=True, type=click.Path(dir_okay=False),
+                            help="Apply this .msp (repeatable; after all --transform files, in order).")
+TRANSFORM_OPTION = click.option("--transform", "transforms", multiple=True, type=click.Path(dir_okay=False),
+                                help="Apply this .mst (repeatable; in order, before patches, as Windows does).")
+
+OP_MARK = {"insert": "+", "update": "~", "delete": "-", "none": ""}
+
+
+def open_patched(stack: ExitStack, base_path: str, patches, transforms) -> "tuple[PatchedDatabase, list]":
+    base = stack.enter_context(open_package(base_path))
+    view = PatchedDatabase(base)
+    decisions = []
+    for path in transforms:
+        pkg = stack.enter_context(open_package(path))
+        if pkg.kind != "mst":
+            raise UsageError(f"--transform needs an .mst, this is a {pkg.kind}", path)
+        view.apply(Transform(pkg.cfb, pkg.cfb.root, os.path.basename(path), path, pkg.limits), os.path.basename(path))
+    for path in patches:
+        pkg = stack.enter_context(open_package(path))
+        if pkg.kind != "msp":
+            raise UsageError(f"--patch needs an .msp, this is a {pkg.kind}", path)
+        msp = Msp(pkg)
+        result = msp.apply_to(view)
+        decisions.append({"patch": path, "transforms": result})
+        if not any(d["applied"] for d in result):
+            reasons = "; ".join(f"{d['transform']}: {', '.join(d['reasons'])}" for d in result)
+            raise UsageError(f"the patch does not apply to {base_path} ({reasons})", path)
+    return view, decisions
+
+
+def table_view(base_path: str, name: str, patches, transforms, fmt: str) -> None:
+    with ExitStack() as stack:
+        view, _ = open_patched(stack, base_path, patches, transforms)
+        table = view.table(name)
+        rows = row_dicts_with_op(table)
+        if fmt == "json":
+            emit_json({"table": name, "action": table.action,
+                       "columns": [c.describe() for c in table.columns], "rows": rows})
+            return
+        headers = ["@op"] + table.column_names
+        data = [[r["@op"]] + [r[c] for c in table.column_names] for r in rows]
+        if fmt == "csv":
+            echo_text(render_csv(headers, data))
+        elif fmt == "idt":
+            raise UsageError("--format idt shows stored tables; use json, csv or text with --patch/--transform")
+        else:
+            echo_text(render_table(["op"] + table.column_names,
+                                   [[OP_MARK[r["@op"]]] + [r[c] for c in table.column_names] for r in rows]))
+
+
+def tables_view(base_path: str, patches, transforms, fmt: str) -> None:
+    with ExitStack() as stack:
+        view, _ = open_patched(stack, base_path, patches, transforms)
+        out = []
+        for name in view.table_names:
+            table = view.table(name)
+            counts = {"insert": 0, "update": 0, "delete": 0}
+            for row in table.iter_rows():
+                if row.op in counts:
+                    counts[row.op] += 1
+            out.append({"name": name, "rows": table.row_count, "columns": table.column_names,
+                        "action": table.action, "changes": counts})
+    if fmt == "json":
+        emit_json({"tables": out})
+        return
+    rows = [(t["name"], t["rows"], len(t["columns"]), t["action"] or "",
+             t["changes"]["insert"], t["changes"]["update"], t["changes"]["delete"]) for t in out]
+    headers = ["table", "rows", "columns", "action", "inserted", "updated", "deleted"]
+    echo_text(render_csv(headers, rows) if fmt == "csv" else render_table(headers, rows))
+
+
+@click.command()
+@click.argument("mst", type=click.Path(dir_okay=False))
+@click.option("--base", type=click.Path(dir_okay=False), help="Base package: real schemas, old values.")
+@format_option(["text", "json"])
+def transform(mst: str, base: "str | None", fmt: str) -> None:
+    """A transform's summary and its changes, table by table."""
+    with ExitStack() as stack:
+        pkg = stack.enter_context(open_package(mst))
+        if pkg.kind != "mst":
+            raise UsageError(f"not a transform but a {pkg.kind} (for a patch use `msitools patch`)", mst)
+        base_db = None
+        if base:
+            base_pkg = stack.enter_context(open_package(base))
+            if base_pkg.database is None:
+                raise UsageError("the base must be an .msi or .msm", base)
+            base_db = base_pkg.database
+        report = transform_report(Transform(pkg.cfb, pkg.cfb.root, os.path.basename(mst), mst, pkg.limits), base_db)
+    if fmt == "json":
+        emit_json(report)
+        return
+    echo_text(render_transform_text(report))
+
+
+def render_transform_text(report: dict) -> str:
+    s = report["summary"]
+    lines = [f"Transform {report['name']}",
+             key_value_lines([
+                 ("target product", f"{s.get('target_product_code')} {s.get('target_product_version') or ''}"),
+                 ("upgrade product", f"{s.get('upgrade_product_code')} {s.get('upgrade_product_version') or ''}"),
+                 ("upgrade code", s.get("upgrade_code")),
+                 ("platform;language", f"{s.get('platform') or ''};{','.join(map(str, s.get('languages') or []))}"),
+                 ("validation", ", ".join(s.get("validation") or []) or "-"),
+                 ("error conditions", ", ".join(s.get("error_conditions") or []) or "-"),
+             ])]
+    for t in report["tables"]:
+        c = t["counts"]
+        head = f"\n{t['table']}" + (f" [{t['action']}]" if t["action"] else "")
+        head += f"  (+{c['insert']} ~{c['update']} -{c['delete']}; schema from {t['schema']})"
+        lines.append(head)
+        if t["added_columns"]:
+            lines.append("  added columns: " + ", ".join(f"{a['name']} ({a['idt']})" for a in t["added_columns"]))
+        for issue in t["issues"]:
+            lines.append(f"  ! {issue}")
+        for ch in t["changes"]:
+            key = "/".join(printable(k) for k in ch["key"])
+            if ch["op"] == "update":
+                parts = []
+                for col, new in ch["values"].items():
+                    if ch.get("old") is not None and col in ch["old"] and col not in t["columns"][:0]:
+                        old = ch["old"].get(col)
+                        if old == new and col in ch["key"]:
+                            continue
+                        parts.append(f"{col}: {show_value(old)} -> {show_value(new)}")
+                    else:
+                        parts.append(f"{col} = {show_value(new)}")
+                lines.append(f"  ~ {key}: " + "; ".join(parts))
+            elif ch["op"] == "insert":
+                lines.append(f"  + {key}: " + ", ".join(f"{k}={show_value(v)}" for k, v in ch["values"].items()))
+            else:
+                lines.append(f"  - {key}")
+            if ch.get("issue"):
+                lines.append(f"    ! {ch['issue']}")
+        if t.get("raw_records"):
+            lines.append(f"  raw records: {t['raw_records']}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("msp", type=click.Path(dir_okay=False))
+@click.option("--base", type=click.Path(dir_okay=False), help="Target package: applicability, real schemas, paths.")
+@format_option(["text", "json"])
+def patch(msp: str, base: "str | None", fmt: str) -> None:
+    """The patch report: targets, metadata, transform pairs, payload, files and tables changed."""
+    with ExitStack() as stack:
+        pkg = stack.enter_context(open_package(msp))
+        base_pkg = stack.enter_context(open_package(base)) if base else None
+        report = patch_report(Msp(pkg), base_pkg)
+    if fmt == "json":
+        emit_json(report)
+        return
+    echo_text(render_patch_text(report))
+
+
+def render_patch_text(r: dict) -> str:
+    lines = [f"Patch {r['path']}",
+             key_value_lines([
+                 ("patch code", r["patch_code"]),
+                 ("obsoletes", ", ".join(r["obsoleted_patch_codes"]) or "-"),
+                 ("targets", ", ".join(r["target_product_codes"]) or "-"),
+             ] + [(f"metadata {k}", v) for k, v in r["metadata"].items()])]
+    if r["sequence"]:
+        lines += ["", "MsiPatchSequence:", render_table(["PatchFamily", "ProductCode", "Sequence", "Attributes"],
+                                                        [[s.get(k) for k in ("PatchFamily", "ProductCode", "Sequence",
+                                                                             "Attributes")] for s in r["sequence"]])]
+    lines += ["", "Transforms:", render_table(
+        ["name", "target product", "target version", "upgrade version", "validation", "applies"],
+        [[t["name"], t["target_product_code"], t["target_product_version"], t["upgrade_product_version"],
+          ", ".join(t["validation"] or []),
+          "" if t["applies_to_base"] is None else ("yes" if t["applies_to_base"] else "no: " + "; ".join(t["reasons"]))]
+         for t in r["transforms"]])]
+    lines += ["", "Media added:", render_table(["DiskId", "LastSequence", "Cabinet", "Source", "transform"],
+                                               [[m.get("DiskId"), m.get("LastSequence"), m.get("Cabinet"), m.get("Source"),
+                                                 m.get("@transform")] for m in r["media"]]) if r["media"] else "  (none)"]
+    for cab in r["cabinets"]:
+        lines += ["", f"Cabinet {cab['stream']}:", render_table(
+            ["member", "size", "date", "compression", "kind"],
+            [[m["name"], m["size"], m["date"], m["compression"], m.get("kind")] for m in cab["members"]])]
+    lines += ["", f"Files changed ({len(r['files_changed'])}):"]
+    if r["files_changed"]:
+        lines.append(render_table(
+            ["op", "file", "name", "directory", "size", "version", "language", "sequence", "payload"],
+            [[f["op"], f["file"], f["file_name"], f["directory"], f["size"], f["version"], f["language"],
+              f["sequence"], f["payload"]] for f in r["files_changed"]]))
+        for f in r["files_changed"]:
+            for p in f.get("patch", []):
+                h = p.get("header") or {}
+                lines.append(f"  delta for {f['file']}: {h.get('format')} new size {h.get('new_size')}, "
+                             f"time {h.get('new_time')}, crc32 {h.get('new_crc32')}"
+                             + (f" ({p['header_issue']})" if p.get("header_issue") else ""))
+    lines += ["", "Other tables changed:"]
+    for name, t in r["tables"].items():
+        lines.append(f"  {name}{' [' + t['action'] + ']' if t['action'] else ''}: +{t['insert']} ~{t['update']} "
+                     f"-{t['delete']} (schema from {t['schema']})")
+        for row in t["rows"]:
+            shown = {k: v for k, v in row.items() if not k.startswith("@")}
+            lines.append(f"      {OP_MARK[row['@op']] or '='} " + ", ".join(f"{k}={show_value(v)}" for k, v in shown.items()))
+        for issue in t["issues"]:
+            lines.append(f"      ! {issue}")
+    if r["issues"]:
+        lines += ["", "Issues:"] + [f"  - {i}" for i in r["issues"]]
+    return "\n".join(lines)
+
+
+COMMANDS = [transform, patch]
