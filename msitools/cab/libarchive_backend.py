@@ -9,6 +9,9 @@ Python decoders instead:
   (cbCFData bytes) into the checksum, which libmspack and real files do not:
   cabinets with a non-empty data reserve area would fail;
 * header and folder reserve areas are skipped correctly;
+* skipping entries without reading them returns wrong data or fails
+  ("Invalid CFDATA") once an MSZIP folder is followed by another folder
+  (seen with libarchive 3.6.2), so this module reads every entry to its end;
 * it refuses cabinet sets ("Multivolume cabinet file is unsupported") and
   continued files, Quantum folders, empty cabinets, files that are not laid
   out back to back in folder order ("Invalid CAB header"), and non-final
@@ -162,6 +165,7 @@ class _Run:
         self._py_states: dict = {}
         self._ctx = None
         self.failed: "CabinetError | None" = None
+        self._pending = None  # the entry handed out last, maybe not read to its end
 
     def start(self) -> None:
         self._ctx = _open_archive(self.cab._fileobj, self.cab._base)
@@ -169,22 +173,36 @@ class _Run:
         self.entries = iter(archive)
 
     def stop(self) -> None:
+        self._pending = None
         if self._ctx is not None:
             ctx, self._ctx = self._ctx, None
             ctx.__exit__(None, None, None)
 
     def _entry(self, index: int):
         assert self.entries is not None
+        # libarchive 3.6 returns wrong data after *skipping* entries of an
+        # MSZIP folder ("Invalid CFDATA", "Truncated CAB header", or silently
+        # wrong bytes), so every entry is read to its end instead.
+        self._drain(self._pending)
+        self._pending = None
         entry = None
         while self.next_index <= index:
             try:
                 entry = next(self.entries)
             except StopIteration:
                 raise CabinetError("libarchive lists fewer files than the cabinet", self.cab.name) from None
-            if self.next_index < index:  # skipped, but libarchive still decodes it
-                self.budget.add(self.cab.files[self.next_index].cb_file)
+            if self.next_index < index:
+                self._drain(entry)
             self.next_index += 1
+        self._pending = entry
         return entry
+
+    def _drain(self, entry) -> None:
+        from libarchive.entry import ConsumedArchiveEntry, PassedArchiveEntry
+
+        if entry is not None and not isinstance(entry, (ConsumedArchiveEntry, PassedArchiveEntry)):
+            for block in entry.get_blocks(READ_BLOCK):
+                self.budget.add(len(block))
 
     def _python_chunks(self, member: "CabinetMember", skip: int) -> Iterator[bytes]:
         from .reader import _FolderState
@@ -218,13 +236,13 @@ class _Run:
                     self.cab.name,
                 )
             for block in entry.get_blocks(READ_BLOCK):
-                if self.current is not token:
-                    raise UsageError(f"chunks of member {member.name!r} used after the iteration moved on")
                 if delivered + len(block) > member.size:
                     raise CabinetError(f"libarchive returned more than {member.size} bytes", self.cab.name)
                 delivered += len(block)
                 self.budget.add(len(block))
                 yield block
+                if self.current is not token:
+                    raise UsageError(f"chunks of member {member.name!r} used after the iteration moved on")
             if delivered != member.size:
                 raise CabinetError(
                     f"libarchive returned {delivered} of {member.size} bytes for member {member.name!r}",

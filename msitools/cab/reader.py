@@ -630,8 +630,6 @@ class _FolderState:
         pos, end = member.offset + skip, member.end
         try:
             while pos < end:
-                if self.current is not token:
-                    raise UsageError(f"chunks of member {member.name!r} used after the iteration moved on")
                 buf_end = self._buf_start + len(self._buf)
                 if pos >= buf_end:
                     self._next_block(member)
@@ -641,6 +639,8 @@ class _FolderState:
                 piece = self._buf[lo:hi]
                 pos += len(piece)
                 yield piece
+                if self.current is not token:
+                    raise UsageError(f"chunks of member {member.name!r} used after the iteration moved on")
         except UsageError:
             raise
         except MsiToolsError as exc:
