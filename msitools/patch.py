@@ -167,7 +167,7 @@ class Msp:
             entry = {"transform": pair.name, "applied": not reasons, "reasons": reasons}
             if not reasons:
                 for t in pair.transforms:
-                    view.apply(t, f"{_base_name(self.path)}:{t.name}")
+                    view.apply(t, f"{_base_name(self.path)}:{t.name}", origin=self.pkg)
             else:
                 view.skipped.append({"patch": self.path, **entry})
             decisions.append(entry)
@@ -207,6 +207,39 @@ class Msp:
             raise PatchError(f"Media row names cabinet #{stream} but the patch has no such stream", self.path)
         return Cabinet.open(self.pkg.open_stream(stream), f"{_base_name(self.path)} > {stream}",
                             limits=self.pkg.limits)
+
+
+def apply_patches_and_transforms(base: Package, patches=(), transforms=()) -> PatchedDatabase:
+    """The base with ``.mst`` files then ``.msp`` files applied, in order (Windows applies transforms
+    when the product is installed and patches afterwards).  The packages opened here are closed
+    with the view (:meth:`PatchedDatabase.close`)."""
+    import os
+
+    from .package import open_package
+
+    view = PatchedDatabase(base)
+    try:
+        for path in transforms:
+            pkg = open_package(path, base.limits)
+            view.keep_open(pkg)
+            if pkg.kind != "mst":
+                raise UsageError(f"--transform needs an .mst, this is a {pkg.kind}", path)
+            view.apply(Transform(pkg.cfb, pkg.cfb.root, os.path.basename(path), path, pkg.limits),
+                       os.path.basename(path), origin=pkg)
+        for path in patches:
+            pkg = open_package(path, base.limits)
+            view.keep_open(pkg)
+            if pkg.kind != "msp":
+                raise UsageError(f"--patch needs an .msp, this is a {pkg.kind}", path)
+            result = Msp(pkg).apply_to(view)
+            view.decisions.append({"patch": path, "transforms": result})
+            if not any(d["applied"] for d in result):
+                reasons = "; ".join(f"{d['transform']}: {', '.join(d['reasons'])}" for d in result)
+                raise PatchError(f"the patch does not apply to {base.path} ({reasons})", path)
+    except BaseException:
+        view.close()
+        raise
+    return view
 
 
 def _base_name(path: str) -> str:

@@ -99,6 +99,24 @@ class PatchedDatabase:
         self._created: list[str] = []
         self.applied: list[AppliedTransform] = []
         self.skipped: list[dict] = []  # transforms not applied, with the reason
+        self.origins: dict[str, Package] = {}  # transform label -> the package holding its streams
+        self.decisions: list[dict] = []  # per patch: which transform pairs applied and why not
+        self._opened: list[Package] = []
+
+    def keep_open(self, pkg: Package) -> None:
+        """Close *pkg* together with this view."""
+        self._opened.append(pkg)
+
+    def close(self) -> None:
+        for pkg in self._opened:
+            pkg.close()
+        self._opened.clear()
+
+    def __enter__(self) -> "PatchedDatabase":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- table access -------------------------------------------------------
     def _materialize(self, name: str) -> PatchedTable:
@@ -139,8 +157,11 @@ class PatchedDatabase:
                                           any(r.op != OP_NONE for r in self._tables[name].rows.values()))
 
     # -- applying -------------------------------------------------------------
-    def apply(self, transform: Transform, label: str) -> AppliedTransform:
+    def apply(self, transform: Transform, label: str, origin: "Package | None" = None) -> AppliedTransform:
+        """Apply *transform*; *origin* is the package whose streams (patch cabinets) its rows refer to."""
         record = AppliedTransform(label, transform)
+        if origin is not None:
+            self.origins[label] = origin
         suppressed = set(transform.info.get("error_conditions") or [])
         changes = transform.changes(self.schemas())
 
@@ -229,6 +250,21 @@ class PatchedDatabase:
                     current.sources.append(label)
 
     # -- output helpers ---------------------------------------------------------
+    def origin_of(self, row: PatchedRow) -> Package:
+        """The package a row's streams live in: the last patch that inserted or changed it, else the base."""
+        for label in reversed(row.sources):
+            if label in self.origins:
+                return self.origins[label]
+        return self.base
+
+    def records(self, name: str) -> "list[dict[str, Any]]":
+        """Live rows of a table as dicts (deleted rows left out)."""
+        if not self.has_table(name):
+            return []
+        table = self.table(name)
+        names = table.column_names
+        return [dict(zip(names, r.values)) for r in table.iter_rows(False)]
+
     def rows_with_ops(self, name: str, include_deleted: bool = True) -> "list[tuple[tuple, str]]":
         table = self.table(name)
         return [(r.base if r.deleted else r.values, r.op) for r in table.iter_rows(include_deleted)]

@@ -8,7 +8,7 @@ import click
 
 from ..errors import UsageError
 from ..package import open_package
-from ..patch import Msp, patch_report
+from ..patch import Msp, apply_patches_and_transforms, patch_report
 from ..patched import PatchedDatabase, row_dicts_with_op
 from ..transform import Transform, transform_report
 from .common import (echo_text, emit_json, format_option, key_value_lines, printable, render_csv,
@@ -22,31 +22,14 @@ TRANSFORM_OPTION = click.option("--transform", "transforms", multiple=True, type
 OP_MARK = {"insert": "+", "update": "~", "delete": "-", "none": ""}
 
 
-def open_patched(stack: ExitStack, base_path: str, patches, transforms) -> "tuple[PatchedDatabase, list]":
+def open_patched(stack: ExitStack, base_path: str, patches, transforms) -> PatchedDatabase:
     base = stack.enter_context(open_package(base_path))
-    view = PatchedDatabase(base)
-    decisions = []
-    for path in transforms:
-        pkg = stack.enter_context(open_package(path))
-        if pkg.kind != "mst":
-            raise UsageError(f"--transform needs an .mst, this is a {pkg.kind}", path)
-        view.apply(Transform(pkg.cfb, pkg.cfb.root, os.path.basename(path), path, pkg.limits), os.path.basename(path))
-    for path in patches:
-        pkg = stack.enter_context(open_package(path))
-        if pkg.kind != "msp":
-            raise UsageError(f"--patch needs an .msp, this is a {pkg.kind}", path)
-        msp = Msp(pkg)
-        result = msp.apply_to(view)
-        decisions.append({"patch": path, "transforms": result})
-        if not any(d["applied"] for d in result):
-            reasons = "; ".join(f"{d['transform']}: {', '.join(d['reasons'])}" for d in result)
-            raise UsageError(f"the patch does not apply to {base_path} ({reasons})", path)
-    return view, decisions
+    return stack.enter_context(apply_patches_and_transforms(base, patches, transforms))
 
 
 def table_view(base_path: str, name: str, patches, transforms, fmt: str) -> None:
     with ExitStack() as stack:
-        view, _ = open_patched(stack, base_path, patches, transforms)
+        view = open_patched(stack, base_path, patches, transforms)
         table = view.table(name)
         rows = row_dicts_with_op(table)
         if fmt == "json":
@@ -66,7 +49,7 @@ def table_view(base_path: str, name: str, patches, transforms, fmt: str) -> None
 
 def tables_view(base_path: str, patches, transforms, fmt: str) -> None:
     with ExitStack() as stack:
-        view, _ = open_patched(stack, base_path, patches, transforms)
+        view = open_patched(stack, base_path, patches, transforms)
         out = []
         for name in view.table_names:
             table = view.table(name)
