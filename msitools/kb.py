@@ -26,11 +26,11 @@ platform) is a *reading*.  Evidence from the whole document then narrows the rea
    readings that print a size of 1000 or more without separators are dropped (and the
    converse);
 2. full version: the table should use as few distinct versions as possible ("one
-   consistent build").  For a row and each of its candidate versions, the smallest number
-   of distinct versions that gives every row of the table a reading, with this row read
-   that way, is computed exactly (per group of rows linked by shared candidates).  A
-   reading is set aside when it costs at least ``EVIDENCE_MARGIN`` (2) versions more than
-   the row's best reading, or leaves another row with no reading at all;
+   consistent build").  Per group of rows linked by shared candidate versions, the exact
+   smallest sets of versions giving every row a reading are computed.  A reading is set
+   aside when its version is in none of them *and* reading the row that way (with its other
+   candidates unused) costs at least ``EVIDENCE_MARGIN`` (2) more versions than its best
+   reading or leaves another row with no reading (details in :func:`_cover_evidence`);
 3. build number (the last version part, e.g. ``2192`` in ``4.0.6487.2192``): likewise;
 4. date as printed (``01-Feb-2010`` of other rows beats ``1-Feb-2010`` when a plain size
    could end in the day's leading zero): likewise.
@@ -41,6 +41,11 @@ versions, so ``219``/``21``/``21922``... are set aside.  One version against two
 enough evidence: the two-row table ``...1415`` + ``...1416`` is explained just as well by
 ``...141`` (one version) as by the truth (two), so both rows stay ambiguous; a single row
 is always ambiguous when its text allows several readings.
+
+Known limit: a table made of many versions one digit apart (``...17530`` to ``...17539``,
+all with sizes below 100,000,000 whose first group has one or two digits) is explained far
+better by their common prefix ``...1753``, and is read that way.  Such rows carry
+``inferred=True`` with the set-aside readings in ``alternatives``.
 
 A row left with one reading is resolved.  A row left with several is reported with
 ``ambiguous=True``, the fields on which all remaining readings agree, ``None`` for the others,
@@ -934,13 +939,19 @@ def _resolve(rows: list[_RawRow], source: str) -> None:
 def _cover_evidence(row_values: list[frozenset]) -> list[frozenset]:
     """For each row, the values that the table does not rule out.
 
-    The table should need as few distinct values (versions, builds, dates) as possible.  For a
-    row and one of its values *u*, ``cost(u)`` is the size of the smallest set of values that
-    gives every row a reading when this row is read as *u* (so its other values are not in
-    the set).  A value is ruled out when its cost exceeds the row's best by EVIDENCE_MARGIN
-    or more, or when reading the row that way leaves another row without any reading.
-    Rows are solved in groups linked by shared values; a group whose search exceeds the
-    budget keeps all its values (ambiguous rather than guessed).
+    The table should need as few distinct values (versions, builds, dates) as possible.  A
+    value of a row is kept when either test keeps it:
+
+    (A) it belongs to some smallest set of values that gives every row a reading;
+    (B) reading the row as that value *alone* (its other values unused by the table) needs
+        fewer than EVIDENCE_MARGIN values more than the row's best such reading, and leaves
+        no other row without a reading.
+
+    (A) alone would read two rows ``...14151,234,567`` / ``...14162,345,678`` as the shared
+    ``...141`` (one version instead of two); (B) alone would reject the true ``...149`` of a
+    row that could also be ``...1`` whenever other rows really use ``...1``.  Keeping what
+    either keeps leaves such rows ambiguous.  Rows are solved in groups linked by shared
+    values; a group whose search exceeds the budget keeps all its values.
     """
     parent: dict = {}
 
@@ -967,16 +978,26 @@ def _cover_evidence(row_values: list[frozenset]) -> list[frozenset]:
 
 
 def _group_evidence(sets: set[frozenset]) -> dict[frozenset, frozenset]:
-    out = {v: v for v in sets if len(v) == 1}
+    """Allowed values for every kind of row in one group (see :func:`_cover_evidence`)."""
     if len(sets) == 1:
         return {v: v for v in sets}
     if len(sets) > MAX_COVER_ROWS:
         raise _TooMany
     minimal = _minimal_sets(sets)
     budget = [MAX_COVER_STEPS]
+    # (A) values that belong to some smallest explanation of the group
+    k = _min_hitting(minimal, budget, len(minimal) + 1)
+    in_smallest = set()
+    for v in set().union(*sets):
+        rest = [t for t in minimal if v not in t]
+        if 1 + _min_hitting(rest, budget, k) == k:
+            in_smallest.add(v)
+    out = {}
     for values in sets:
         if len(values) == 1:
+            out[values] = values
             continue
+        # (B) cost of reading this row as u alone (its other values unused by the table)
         cost = {}
         for u in values:
             others = values - {u}
@@ -990,11 +1011,9 @@ def _group_evidence(sets: set[frozenset]) -> dict[frozenset, frozenset]:
                 rest.append(t)
             else:
                 cost[u] = 1 + _min_hitting(_minimal_sets(set(rest)), budget, len(rest) + 1)
-        if not cost:  # e.g. {a, b} beside certain rows {a} and {b}: both readings stand
-            out[values] = values
-            continue
-        best = min(cost.values())
-        out[values] = frozenset(u for u, c in cost.items() if c < best + EVIDENCE_MARGIN)
+        best = min(cost.values()) if cost else 0
+        plausible = {u for u, c in cost.items() if c < best + EVIDENCE_MARGIN} if cost else set(values)
+        out[values] = frozenset((values & in_smallest) | plausible)
     return out
 
 

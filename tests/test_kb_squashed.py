@@ -33,15 +33,17 @@ def test_shared_version_picks_the_reading():
 
 
 def test_a_tie_between_two_rows_stays_ambiguous():
-    # Without Delta, 1.0.0.51 and 1.0.0.512 are each backed by both rows.
+    # Without Delta, one version (51 or 512) explains both rows, but reading Alpha as 5123
+    # costs only one more version (Gamma as 5): not enough to set any reading aside.
     alpha, gamma = parse(
         "Alpha.dll1.0.0.51234,56701-Feb-201016:35x86",
         "Gamma.exe1.0.0.5129,99901-Feb-201016:35x86",
     )
     assert alpha.ambiguous and gamma.ambiguous
-    assert versions_sizes(alpha) == {("1.0.0.51", 234_567), ("1.0.0.512", 34_567)}
-    assert versions_sizes(gamma) == {("1.0.0.51", 29_999), ("1.0.0.512", 9_999)}
+    assert versions_sizes(alpha) == {("1.0.0.51", 234_567), ("1.0.0.512", 34_567), ("1.0.0.5123", 4_567)}
+    assert versions_sizes(gamma) == {("1.0.0.5", 129_999), ("1.0.0.51", 29_999), ("1.0.0.512", 9_999)}
     assert (alpha.version, alpha.size, alpha.platform) == (None, None, "x86")
+    assert alpha.alternatives == ()
 
 
 def test_a_single_row_has_no_evidence():
@@ -55,15 +57,22 @@ def test_a_single_row_has_no_evidence():
 
 
 def test_issue_example_needs_the_other_rows():
-    # The x86 Tsmanager row alone could be 2192/246,632 or 21922/46,632; with Tscore it cannot.
-    (alone,) = parse("Tsmanager.exe4.0.6487.2192246,63201-Feb-201016:35x86")
+    tscore = "Tscore.dll4.0.6487.21921,172,32801-Feb-201016:35x86"      # 21, 219, 2192
+    tsmanager = "Tsmanager.exe4.0.6487.2192246,63201-Feb-201016:35x86"  # 2192, 21922
+    tsmboot = "Tsmbootstrap.exe4.0.6487.2192354,66401-Feb-201016:35x86"  # 2192, 21923
+    (alone,) = parse(tsmanager)
     assert versions_sizes(alone) == {("4.0.6487.2192", 246_632), ("4.0.6487.21922", 46_632)}
-    tscore, tsmanager = parse(
-        "Tscore.dll4.0.6487.21921,172,32801-Feb-201016:35x86",
-        "Tsmanager.exe4.0.6487.2192246,63201-Feb-201016:35x86",
-    )
-    assert (tscore.version, tscore.size, tsmanager.version, tsmanager.size) == (
-        "4.0.6487.2192", 1_172_328, "4.0.6487.2192", 246_632)
+    # Two rows: {2192} against {219, 21922} is one version against two: still ambiguous.
+    a, b = parse(tscore, tsmanager)
+    assert a.ambiguous and b.ambiguous
+    assert versions_sizes(b) == {("4.0.6487.2192", 246_632), ("4.0.6487.21922", 46_632)}
+    # Three rows: any reading but 2192 needs three versions against one.
+    a, b, c = parse(tscore, tsmanager, tsmboot)
+    assert [(r.version, r.size, r.ambiguous) for r in (a, b, c)] == [
+        ("4.0.6487.2192", 1_172_328, False),
+        ("4.0.6487.2192", 246_632, False),
+        ("4.0.6487.2192", 354_664, False),
+    ]
 
 
 def test_build_number_alone():
@@ -78,12 +87,15 @@ def test_build_number_alone():
 
 def test_extension_cannot_swallow_version_digits():
     # "Msvcr100.dll1" is not a name (extensions are letters), so 10.0... is never 0.0...
-    msvcr, msvcp = parse(
+    # Msvcr 325/3257/32577, Msvcp 325/3254/32542, Atl 325/3251/32513: only 325 is shared.
+    msvcr, msvcp, atl = parse(
         "Msvcr100.dll10.0.40219.325773,96801-Feb-201016:35x86",
         "Msvcp100.dll10.0.40219.325421,20001-Feb-201016:35x86",
+        "Atl100.dll10.0.40219.325138,05601-Feb-201016:35x86",
     )
     assert (msvcr.name, msvcr.version, msvcr.size) == ("Msvcr100.dll", "10.0.40219.325", 773_968)
     assert (msvcp.name, msvcp.version, msvcp.size) == ("Msvcp100.dll", "10.0.40219.325", 421_200)
+    assert (atl.name, atl.version, atl.size) == ("Atl100.dll", "10.0.40219.325", 138_056)
 
 
 def test_known_digit_extension_is_a_reading():
@@ -186,46 +198,101 @@ def test_version_parts_are_limited_to_65535():
 
 
 def test_fewest_versions_beats_counting():
-    # A: 14/141/1415, B: 14/141/1416 (a shorter shared "141" fits both), but C can only be
-    # 1415 or 14151 and D only 1416 or 14162.  {1415, 1416} is the only pair that explains
-    # all four rows; 141 would need two more versions.
-    a, b, c, d = parse(
+    # A: 14/141/1415, B: 14/141/1416 (a shorter shared "141" fits both), but C1/C2 can only be
+    # 1415 or 1415x and D1/D2 only 1416 or 1416x.  {1415, 1416} explains all six rows;
+    # reading A or B as 14 or 141 needs four versions.  (Counting rows per version would
+    # tie 141 with 1415 and 1416.)
+    rows = parse(
         "A.dll10.0.19041.14151,234,56701-Feb-202106:00x64",
         "B.dll10.0.19041.14162,345,67801-Feb-202106:00x64",
-        "C.dll10.0.19041.1415123,45601-Feb-202106:00x64",
-        "D.dll10.0.19041.1416234,56701-Feb-202106:00x64",
+        "C1.dll10.0.19041.1415123,45601-Feb-202106:00x64",
+        "C2.dll10.0.19041.1415234,56701-Feb-202106:00x64",
+        "D1.dll10.0.19041.1416234,56701-Feb-202106:00x64",
+        "D2.dll10.0.19041.1416345,67801-Feb-202106:00x64",
     )
-    assert [(r.version, r.size, r.ambiguous) for r in (a, b, c, d)] == [
+    assert [(r.version, r.size, r.ambiguous) for r in rows] == [
         ("10.0.19041.1415", 1_234_567, False),
         ("10.0.19041.1416", 2_345_678, False),
         ("10.0.19041.1415", 123_456, False),
+        ("10.0.19041.1415", 234_567, False),
         ("10.0.19041.1416", 234_567, False),
+        ("10.0.19041.1416", 345_678, False),
     ]
 
 
-def test_limit_two_rows_with_close_versions_lose_their_true_reading():
-    # Documented limitation: by the "one consistent build" rule, 14 or 141 explains both rows,
-    # so 1415 and 1416 are set aside.  The rows stay ambiguous (14 or 141), and the set-aside
-    # readings hold the truth.
+def test_two_rows_with_close_versions_stay_ambiguous():
+    # 14 or 141 would explain both rows with one version, the truth (1415, 1416) needs two:
+    # one version against two is not evidence enough, so every reading stays.
     a, b = parse(
         "A.dll10.0.19041.14151,234,56701-Feb-202106:00x64",
         "B.dll10.0.19041.14162,345,67801-Feb-202106:00x64",
     )
     assert a.ambiguous and b.ambiguous
-    assert versions_sizes(a) == {("10.0.19041.14", 151_234_567), ("10.0.19041.141", 51_234_567)}
-    assert versions_sizes(b) == {("10.0.19041.14", 162_345_678), ("10.0.19041.141", 62_345_678)}
-    assert {(x.version, x.size) for x in a.alternatives} == {("10.0.19041.1415", 1_234_567)}
-    assert {(x.version, x.size) for x in b.alternatives} == {("10.0.19041.1416", 2_345_678)}
+    assert versions_sizes(a) == {("10.0.19041.14", 151_234_567), ("10.0.19041.141", 51_234_567),
+                                 ("10.0.19041.1415", 1_234_567)}
+    assert versions_sizes(b) == {("10.0.19041.14", 162_345_678), ("10.0.19041.141", 62_345_678),
+                                 ("10.0.19041.1416", 2_345_678)}
 
 
 def test_inferred_and_alternatives():
-    mcs, tscore = parse(
+    mcs, tscore, _, _ = parse(
         "Mcs.msiNot Applicable7,280,64001-Feb-201016:35Not Applicable",
         "Tscore.dll4.0.6487.21921,172,32801-Feb-201016:35x86",
         "Tsmanager.exe4.0.6487.2192246,63201-Feb-201016:35x86",
-    )[:2]
+        "Tsmbootstrap.exe4.0.6487.2192354,66401-Feb-201016:35x86",
+    )
     assert not mcs.inferred and mcs.alternatives == ()
     assert tscore.inferred and not tscore.ambiguous and tscore.readings == ()
     assert {(x.version, x.size) for x in tscore.alternatives} == {
         ("4.0.6487.21", 921_172_328), ("4.0.6487.219", 21_172_328)}
     assert "inferred" not in tscore.to_dict() and "alternatives" not in tscore.to_dict()
+
+
+def test_a_row_whose_readings_are_each_forced_elsewhere_keeps_both():
+    # Certain rows use 1.0.0.4 (4 then 10,000: "41" would leave "0,000") and 1.0.0.41
+    # (41 then 100,000); the middle row could be either, and both versions are in use.
+    four, middle, fortyone = parse(
+        "P.dll1.0.0.410,00001-Feb-201016:35x86",
+        "Q.dll1.0.0.411,00001-Feb-201016:35x86",
+        "R.dll1.0.0.41100,00001-Feb-201016:35x86",
+    )
+    assert (four.version, four.size, fortyone.version, fortyone.size) == ("1.0.0.4", 10_000, "1.0.0.41", 100_000)
+    assert middle.ambiguous
+    assert versions_sizes(middle) == {("1.0.0.4", 11_000), ("1.0.0.41", 1_000)}
+
+
+def test_known_limit_versions_one_digit_apart_read_as_their_prefix():
+    # Documented limit: A (1753/17531), B (1753/17532), C (1753/17533) are all explained by
+    # the single version 1753; the truth needs three.  The rows are read as 1753, marked
+    # inferred, and the true readings are kept in alternatives.
+    rows = parse(
+        "A.dll6.1.7601.1753112,345,67801-Feb-201116:35x86",
+        "B.dll6.1.7601.1753223,456,78901-Feb-201116:35x86",
+        "C.dll6.1.7601.1753334,567,89001-Feb-201116:35x86",
+    )
+    assert [(r.version, r.size, r.inferred, r.ambiguous) for r in rows] == [
+        ("6.1.7601.1753", 112_345_678, True, False),
+        ("6.1.7601.1753", 223_456_789, True, False),
+        ("6.1.7601.1753", 334_567_890, True, False),
+    ]
+    assert [{(x.version, x.size) for x in r.alternatives} for r in rows] == [
+        {("6.1.7601.17531", 12_345_678)}, {("6.1.7601.17532", 23_456_789)}, {("6.1.7601.17533", 34_567_890)}]
+
+
+def test_a_version_really_used_elsewhere_does_not_decide():
+    # P and Q can only be 1.0.0.1; S, T, U share only 149.  R could be 1, 14 or 149: the table
+    # really uses both 1 and 149, so nothing decides R, which must stay ambiguous (14 goes:
+    # reading R as 14 alone would leave P and Q without a version).
+    p, q, r, s_, t, u = parse(
+        "P.dll1.0.0.1100,00001-Feb-201016:35x86",      # 1/100,000 (11 would leave "00,000")
+        "Q.dll1.0.0.1200,00001-Feb-201016:35x86",      # 1/200,000
+        "R.dll1.0.0.1495,123,45601-Feb-201016:35x86",  # 1/495,123,456 14/95,123,456 149/5,123,456
+        "S.dll1.0.0.149123,45601-Feb-201016:35x86",    # 149/123,456 1491/23,456 14912/3,456
+        "T.dll1.0.0.149234,56701-Feb-201016:35x86",    # 149/234,567 1492/34,567 14923/4,567
+        "U.dll1.0.0.149345,67801-Feb-201016:35x86",    # 149/345,678 1493/45,678 14934/5,678
+    )
+    assert (p.version, q.version) == ("1.0.0.1", "1.0.0.1")
+    assert [(x.version, x.size) for x in (s_, t, u)] == [
+        ("1.0.0.149", 123_456), ("1.0.0.149", 234_567), ("1.0.0.149", 345_678)]
+    assert r.ambiguous
+    assert versions_sizes(r) == {("1.0.0.1", 495_123_456), ("1.0.0.149", 5_123_456)}
