@@ -26,8 +26,8 @@ Format summary (window 2^15..2^21 bytes, set by CFFOLDER.typeCompress bits 8-12)
   ``E8 xx xx xx xx`` sequences (outside the frame's last 10 bytes) holding an
   absolute offset in [-position, filesize) are turned back into relative ones.
 
-Speed: Huffman codes are decoded with one 16-bit table look-up (tables are
-rebuilt per LZX block), the bit buffer is refilled 32 bits at a time from a
+Speed: Huffman codes are decoded with one 16-bit table look-up whose entry
+holds symbol << 5 | code length (tables are rebuilt per LZX block), the bit buffer is refilled 32 bits at a time from a
 pre-swapped ``array``, the hot loop keeps everything in local variables and
 copies matches with slice assignment on a ``bytearray`` window.
 """
@@ -68,7 +68,7 @@ _WORD = "I" if array("I").itemsize == 4 else "L"
 
 
 def build_table(lengths: "list[int]", bits: int, what: str) -> "list[int] | None":
-    """Canonical Huffman decode table: index = next *bits* bits, value = symbol.
+    """Canonical Huffman decode table: index = next *bits* bits, value = symbol << 5 | length.
 
     Codes are assigned in order of (length, symbol), so each code of length L
     covers a contiguous run of 2**(bits-L) table entries.  Returns None when
@@ -81,7 +81,7 @@ def build_table(lengths: "list[int]", bits: int, what: str) -> "list[int] | None
     for length, symbol in order:
         if length > bits:
             raise DecompressionError(f"LZX {what} code length {length} is too long")
-        table += [symbol] * (1 << (bits - length))
+        table += [(symbol << 5) | length] * (1 << (bits - length))
     if len(table) != 1 << bits:
         state = "over-subscribed" if len(table) > 1 << bits else "incomplete"
         raise DecompressionError(f"LZX {what} Huffman code is {state}")
@@ -172,9 +172,9 @@ class LzxDecoder:
             self._bb = ((self._bb & _MASKS[bc]) << 32) | self._words[self._wi]
             self._wi += 1
             bc += 32
-        symbol = table[(self._bb >> (bc - _TABLE_BITS)) & 0xFFFF]
-        self._bc = bc - lengths[symbol]
-        return symbol
+        entry = table[(self._bb >> (bc - _TABLE_BITS)) & 0xFFFF]
+        self._bc = bc - (entry & 31)
+        return entry >> 5
 
     def _bit_position(self) -> int:
         return self._wi * 32 - self._bc
@@ -330,11 +330,8 @@ class LzxDecoder:
         wi = self._wi
         words = self._words
         mtab = self._main_table
-        mlen = self._main_lens
         ltab = self._len_table
-        llen = self._len_lens
         atab = self._aligned_table
-        alen = self._aligned_lens
         aligned = self._block_type == BLOCK_ALIGNED
         r0, r1, r2 = self._r
         extra_bits = EXTRA_BITS
@@ -352,7 +349,8 @@ class LzxDecoder:
                     wi += 1
                     bc += 32
                 sym = mtab[(bb >> (bc - 16)) & 0xFFFF]
-                bc -= mlen[sym]
+                bc -= sym & 31
+                sym >>= 5
                 if sym < 256:
                     win[wpos] = sym
                     wpos += 1
@@ -367,8 +365,8 @@ class LzxDecoder:
                         wi += 1
                         bc += 32
                     extra = ltab[(bb >> (bc - 16)) & 0xFFFF]
-                    bc -= llen[extra]
-                    length += extra
+                    bc -= extra & 31
+                    length += extra >> 5
                 length += 2
                 slot = sym >> 3
                 if slot > 2:
@@ -388,8 +386,8 @@ class LzxDecoder:
                             wi += 1
                             bc += 32
                         sym = atab[(bb >> (bc - 7)) & 0x7F]
-                        bc -= alen[sym]
-                        off += sym
+                        bc -= sym & 31
+                        off += sym >> 5
                     elif extra:
                         if bc < extra:
                             bb = ((bb << 32) | words[wi]) & 0xFFFFFFFFFFFFF
