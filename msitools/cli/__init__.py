@@ -6,6 +6,7 @@ import click
 from .. import __version__
 from .common import MsiToolsGroup
 from .inspect_cmds import COMMANDS as INSPECT_COMMANDS
+from .extract_cmds import COMMANDS as EXTRACT_COMMANDS
 from .patch_cmds import COMMANDS as PATCH_COMMANDS
 
 
@@ -19,7 +20,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for _command in INSPECT_COMMANDS + PATCH_COMMANDS:
+for _command in INSPECT_COMMANDS + PATCH_COMMANDS + EXTRACT_COMMANDS:
     cli.add_command(_command)
 
 

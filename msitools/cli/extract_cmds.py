@@ -1,0 +1,127 @@
+"""``files`` and ``extract``: what a package installs, and writing it out safely."""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import ExitStack
+
+import click
+
+from ..cab import Cabinet, CabinetSet, directory_resolver
+from ..cfb import CFB_MAGIC
+from ..errors import UsageError
+from ..extract import CAB_MAGIC, extract as extract_files
+from ..files import list_package_files
+from ..package import open_package
+from ..patch import Msp, apply_patches_and_transforms, cabinet_members
+from .common import EXIT_BAD_INPUT, echo_text, emit_json, format_option, render_csv, render_table
+from .patch_cmds import PATCH_OPTION, TRANSFORM_OPTION
+
+FILE_COLUMNS = ["path", "name", "size", "version", "language", "component", "sequence", "cabinet"]
+CAB_COLUMNS = ["name", "size", "date", "folder", "compression"]
+
+
+def _magic(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8)
+    except OSError as exc:
+        raise UsageError(f"cannot open: {exc.strerror or exc}", path) from None
+
+
+def cabinet_listing(path: str) -> "list[dict]":
+    with Cabinet.from_path(path) as cab:
+        with CabinetSet(cab, resolver=directory_resolver(os.path.dirname(os.path.abspath(path)))) as cabset:
+            return [{"name": m.name, "size": m.size,
+                     "date": m.date_time.isoformat() if m.date_time else None,
+                     "folder": m.folder, "compression": m.compression, "cabinet": m.cabinet,
+                     "continued": m.continued_from_prev or m.continued_to_next}
+                    for m in cabset.list_members()]
+
+
+@click.command()
+@click.argument("package", type=click.Path(dir_okay=False))
+@format_option(["text", "json", "csv"])
+@PATCH_OPTION
+@TRANSFORM_OPTION
+def files(package: str, fmt: str, patches, transforms) -> None:
+    """One row per file: install path, name, size, version, language, component, sequence, cabinet.
+
+    A .cab lists its members; an .msp lists its patch cabinet members.
+    """
+    magic = _magic(package)
+    if magic[:4] == CAB_MAGIC:
+        rows = cabinet_listing(package)
+        columns = CAB_COLUMNS
+    elif magic == CFB_MAGIC:
+        with ExitStack() as stack:
+            pkg = stack.enter_context(open_package(package))
+            if pkg.kind == "msp":
+                members, issues = cabinet_members(Msp(pkg))
+                rows = members
+                columns = ["cabinet", "name", "size", "date", "compression", "kind"]
+            elif pkg.kind == "mst":
+                raise UsageError("a transform holds no files; use `msitools transform`", package)
+            else:
+                view = stack.enter_context(apply_patches_and_transforms(pkg, patches, transforms)) \
+                    if (patches or transforms) else None
+                listing = list_package_files(pkg, view)
+                rows = [dict(f.to_dict(), path=f.display_path) for f in listing.files]
+                columns = FILE_COLUMNS + (["@op"] if view is not None else [])
+    else:
+        raise UsageError("not a Windows Installer package or a cabinet", package)
+    if fmt == "json":
+        emit_json({"files": rows})
+    elif fmt == "csv":
+        echo_text(render_csv(columns, [[r.get(c) for c in columns] for r in rows]))
+    else:
+        echo_text(render_table(columns, [[r.get(c) for c in columns] for r in rows]))
+
+
+@click.command()
+@click.argument("package", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to extract into (created if missing).")
+@click.option("--flat", is_flag=True, help="Write every file directly in the folder, by its name.")
+@click.option("--recursive", is_flag=True, help="Also open payload files that are packages or cabinets.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--backend", type=click.Choice(["auto", "python", "libarchive"]), default="auto", show_default=True,
+              help="Cabinet decoder.")
+@PATCH_OPTION
+@TRANSFORM_OPTION
+@format_option(["text", "json"])
+def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool, backend: str, patches,
+            transforms, fmt: str) -> None:
+    """Extract a package's files (SourceDir/... layout), a patch's payload, or a cabinet's members."""
+    bar = None
+    progress = None
+    if sys.stderr.isatty() and fmt == "text":
+        bar = click.progressbar(length=0, label="extracting", file=sys.stderr, show_pos=True)
+        bar.__enter__()
+
+        def progress(name: str) -> None:
+            bar.length = (bar.length or 0) + 1
+            bar.update(1)
+    try:
+        report = extract_files(package, out_dir, flat=flat, recursive=recursive, force=force, patches=patches,
+                               transforms=transforms, backend=backend, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if fmt == "json":
+        emit_json(report.to_dict())
+    else:
+        count = len(report.written) + sum(len(n.written) for n in report.nested)
+        for issue in report.issues:
+            click.echo(f"note: {issue}", err=True)
+        click.echo(f"extracted {count} files to {out_dir}", err=True)
+    failures = report.all_failures()
+    if failures:
+        shown = "; ".join(f"{f['file']}: {f['error']}" for f in failures[:3])
+        more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+        click.echo(f"msitools: error: {package}: {len(failures)} file(s) could not be extracted: {shown}{more}",
+                   err=True)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+COMMANDS = [files, extract]
