@@ -14,11 +14,13 @@ Accepted inputs (``format``):
 ``text``      copied text with a tab, or two or more spaces, between cells.
 ``squashed``  copied text where the cells of a row are glued together (or separated by
               single spaces), e.g. ``Tscore.dll4.0.6487.21921,172,32801-Feb-201016:35x86``.
-``auto``      ``html`` if the document contains ``<table``, otherwise every header line picks
-              its own dialect (markdown, tab, csv, spaced, squashed, tried in that order).
+``auto``      ``html`` if the document contains ``<table`` and a table with a header is found
+              there; otherwise every header line picks its own dialect (markdown, tab, csv,
+              spaced, squashed, tried in that order).
 
 Squashed rows are ambiguous by nature.  Every split allowed by the grammar (file name ending
-in an extension, version of 1-4 parts each 0..65535 without leading zeros or "Not
+in an extension of letters, or ps1/psd1/psm1/ps1xml/mp3/mp4/h264, so that ``Msvcr100.dll10.0``
+never reads as ``Msvcr100.dll1`` + ``0.0``; version of 1-4 parts each 0..65535 without leading zeros or "Not
 Applicable", size with valid thousands groups, ``dd-Mon-yyyy`` date, ``HH:MM`` time, known
 platform) is a *reading*.  Evidence from the whole document then narrows the readings:
 
@@ -68,6 +70,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import html
 import os
 import re
 from collections import Counter
@@ -79,6 +82,7 @@ from .errors import KbParseError, LimitExceeded, UsageError
 
 __all__ = [
     "FORMATS",
+    "FIELDS",
     "PLATFORMS",
     "NOT_APPLICABLE",
     "Reading",
@@ -101,7 +105,7 @@ MAX_COVER_STEPS = 200_000  # search steps for the smallest set of versions expla
 EVIDENCE_MARGIN = 2  # a reading is set aside only if it costs this many more versions
 SECTION_MAX_LENGTH = 200  # longer text lines are paragraphs, not section titles
 
-FIELDS = ("name", "version", "size", "date", "time", "platform")
+FIELDS = ("name", "version", "size", "date", "time", "platform")  # column order for flat output
 
 # ---------------------------------------------------------------------------
 # public records
@@ -240,9 +244,12 @@ def parse_table(text: str, source: str = "<string>", format: str = "auto") -> Pu
     if len(text) > MAX_DOCUMENT_SIZE:
         raise LimitExceeded("kb_document_size", len(text), MAX_DOCUMENT_SIZE, "published table", source)
     text = _normalise_document(text)
+    raw = None
     if format == "html" or (format == "auto" and re.search(r"<table\b", text, re.I)):
         raw = _parse_html(text, source)
-    else:
+        if format == "auto" and not raw.tables:
+            raw = None  # "<table" in prose, or a text table in <pre>: read it as text
+    if raw is None:
         dialects = {
             "auto": ("markdown", "tab", "csv", "spaced", "squashed"),
             "markdown": ("markdown",),
@@ -257,7 +264,7 @@ def parse_table(text: str, source: str = "<string>", format: str = "auto") -> Pu
             "'File version' or 'File size')",
             source,
         )
-    _resolve(raw.rows, source)
+    _resolve(raw.rows)
     rows = [_finish(r) for r in raw.rows]
     kinds = {t.format for t in raw.tables}
     fmt = kinds.pop() if len(kinds) == 1 else "mixed"
@@ -496,8 +503,6 @@ def _strip_md(cell: str) -> str:
 def _unescape(text: str) -> str:
     if "&" not in text:
         return text
-    import html
-
     return _clean(html.unescape(text))
 
 
@@ -521,14 +526,13 @@ def _detect_header(line: str, line_no: int, dialects: Iterable[str], source: str
 
 
 class _RawRow:
-    __slots__ = ("line", "section", "cands", "original", "text")
+    __slots__ = ("line", "section", "cands", "original")
 
-    def __init__(self, line: int, section: str, cands: list[_Cand], text: str):
+    def __init__(self, line: int, section: str, cands: list[_Cand]):
         self.line = line
         self.section = section
         self.cands = cands
         self.original = tuple(cands)
-        self.text = text
 
 
 class _Raw:
@@ -631,7 +635,7 @@ def _read_text_rows(lines: list[str], i: int, header: _Header, section: str,
                 i += 1
                 continue
             break
-        rows.append(_RawRow(i + 1, section, cands, line))
+        rows.append(_RawRow(i + 1, section, cands))
         i += 1
     return i, rows
 
@@ -904,7 +908,7 @@ def _date_key(c: _Cand) -> str | None:
     return c.date
 
 
-def _resolve(rows: list[_RawRow], source: str) -> None:
+def _resolve(rows: list[_RawRow]) -> None:
     """Narrow the readings of every row with document-wide evidence (see module docs)."""
     if all(len(r.cands) == 1 for r in rows):
         return
@@ -1240,7 +1244,7 @@ def _parse_html(text: str, source: str) -> _Raw:
                 cand = _delimited_row(texts, header)
             except _CellError as exc:
                 raise KbParseError(f"line {line}: {exc}: {_show(' | '.join(texts))}", source) from None
-            raw.rows.append(_RawRow(line, section, [cand], " | ".join(texts)))
+            raw.rows.append(_RawRow(line, section, [cand]))
             info_rows += 1
         if header is not None:
             _close_html_table(raw, header, header_section, info_rows)

@@ -340,3 +340,12 @@ def test_parse_file_decodings(tmp_path):
         table = parse_file(path)
         assert [(r.name, r.size, r.section) for r in table.rows] == [("A.dll", 1_024, "Mise à jour – fichiers")]
         assert table.source == str(path)
+
+
+def test_text_mentioning_a_table_tag_falls_back_to_text():
+    text = "Paste the rows into a <table> element.\nFile name\tFile size\tFile version\nA.dll\t10\t1.0\n"
+    table = parse_table(text)
+    assert table.format == "text"
+    assert tuples(table) == [("A.dll", "1.0", 10, None, None, None)]
+    with pytest.raises(KbParseError, match="no file-information table"):
+        parse_table(text, format="html")
