@@ -322,7 +322,8 @@ def test_values_are_normalised():
 
 
 def test_header_variants():
-    text = "Filename\tVersion\tSize (bytes)\tDate (UTC)\tTime (UTC)\tCPU\tAttributes\nx.sys\t1.2\t3\t01-Jan-2020\t10:00\tx86\tA\n"
+    text = ("Filename\tVersion\tSize (bytes)\tDate (UTC)\tTime (UTC)\tCPU\tAttributes\n"
+            "x.sys\t1.2\t3\t01-Jan-2020\t10:00\tx86\tA\n")
     table = parse_table(text)
     assert table.tables[0].fields == ("name", "version", "size", "date", "time", "platform", None)
     assert tuples(table) == [("x.sys", "1.2", 3, "01-Jan-2020", "10:00", "x86")]

@@ -54,7 +54,8 @@ def test_malformed_row_after_a_blank_line_is_still_an_error():
 
 
 def test_markdown_impossible_date():
-    text = "| File name | File version | File size | Date |\n|---|---|---|---|\n| Foo.dll | 1.0 | 1,234 | 31-Feb-2010 |\n"
+    text = ("| File name | File version | File size | Date |\n|---|---|---|---|\n"
+            "| Foo.dll | 1.0 | 1,234 | 31-Feb-2010 |\n")
     assert error_of(text).startswith("t.txt: line 3: invalid date '31-Feb-2010'")
 
 
