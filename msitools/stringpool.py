@@ -137,6 +137,11 @@ class StringPool:
             issues = []
         lengths_arr = slots[0::2]
         refs_arr = slots[1::2]
+        if 0 not in lengths_arr:
+            needed = sum(lengths_arr)
+            if needed > len(data):  # fail before building per-string lists
+                raise StringPoolError(f"{prefix}_StringData is too short: the pool needs {needed} bytes, "
+                                      f"the stream holds {len(data)}", path)
         zero = [i for i, n in enumerate(lengths_arr) if not n] if 0 in lengths_arr else []
         if not any(refs_arr[i] for i in zero):
             # fast path: no long strings (unused ids, if any, are (0, 0) slots)

@@ -114,7 +114,7 @@ def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool
         count = len(report.written) + sum(len(n.written) for n in report.nested)
         for issue in report.issues:
             click.echo(f"note: {issue}", err=True)
-        click.echo(f"extracted {count} files to {out_dir}", err=True)
+        click.echo(f"extracted {count} files to {out_dir}")
     failures = report.all_failures()
     if failures:
         shown = "; ".join(f"{f['file']}: {f['error']}" for f in failures[:3])
