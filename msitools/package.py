@@ -8,7 +8,7 @@ transform.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from .cfb import CompoundFile, Entry
 from .database import Database, StreamInfo, classify_children
@@ -145,10 +145,16 @@ def detect_kind(cfb: CompoundFile) -> str:
         cfb.name)
 
 
-def open_package(path: "str | os.PathLike[str] | bytes", limits: Limits = DEFAULT_LIMITS,
+def open_package(path: "str | os.PathLike[str] | bytes | BinaryIO", limits: Limits = DEFAULT_LIMITS,
                  name: "str | None" = None) -> Package:
-    """Open an .msi, .msp, .mst or .msm file (a path, or the file's bytes with *name*)."""
-    display = name or (os.fspath(path) if not isinstance(path, (bytes, bytearray)) else "<bytes>")
+    """Open an .msi, .msp, .mst or .msm file: a path, the file's bytes, or a seekable binary
+    file object (*name* labels the last two in messages)."""
+    if isinstance(path, (bytes, bytearray)):
+        display = name or "<bytes>"
+    elif hasattr(path, "read"):
+        display = name or str(getattr(path, "name", "<stream>"))
+    else:
+        display = name or os.fspath(path)
     cfb = CompoundFile(path, name=display, limits=limits)
     try:
         kind = detect_kind(cfb)

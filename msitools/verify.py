@@ -1,0 +1,483 @@
+"""Verify a hotfix delivery against its published file-information table.
+
+1. **Walk the delivery** (:func:`walk_delivery`): the hotfix package's own files
+   (from its File table and cabinets); every ``.msp`` among them (its
+   transforms' inserted and updated File rows, and its patch cabinet's bytes);
+   a ``.msi`` among them is a file (size, no version) unless ``depth`` asks to
+   descend.  For each payload file we record its real size and SHA-256, the
+   size and version its File table declares, and — for PE images — the machine
+   and the binary version resource.
+2. **Match** (:func:`match_rows`): published rows and payload files are paired
+   as a whole (an assignment per file name maximising agreeing fields:
+   platform, version, size), never by name alone; the pairing is explained.
+3. **Judge** every published row: ``pass``, ``mismatch`` (each differing field,
+   expected vs actual), ``missing``, ``ambiguous`` (the published row itself has
+   several readings), ``unverified`` (a check could not be made: a delta with no
+   base, an unreadable cabinet or image) — never ``pass`` for what was not
+   checked.  Payload files no row lists are ``unlisted``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+from . import __version__
+from .cfb import CFB_MAGIC
+from .delta import is_delta, parse_delta
+from .directory import long_file_name
+from .errors import MsiToolsError, UsageError
+from .extract import iter_payload
+from .kb import NOT_APPLICABLE, PublishedRow, PublishedTable, parse_file
+from .limits import DEFAULT_LIMITS, Limits
+from .package import Package, open_package
+from .pe import read_pe_info
+
+STATUS_PASS = "pass"
+STATUS_MISMATCH = "mismatch"
+STATUS_MISSING = "missing"
+STATUS_AMBIGUOUS = "ambiguous"
+STATUS_UNVERIFIED = "unverified"
+SPOOL_IN_MEMORY = 64 << 20
+
+
+@dataclass
+class DeliveredFile:
+    """One file the delivery would put on disk (or carries as a package)."""
+
+    name: str  # long file name
+    found_in: "list[str]"  # e.g. ["hotfix.msi", "x.msp", "cabinet PCW_CAB", "Tscore.dll"]
+    key: "str | None" = None  # File key in its package
+    size: "int | None" = None  # real bytes
+    table_size: "int | None" = None  # File.FileSize
+    table_version: "str | None" = None  # File.Version
+    pe_version: "str | None" = None
+    platform: "str | None" = None  # x86 / x64 / ... / Not Applicable; None when unknown
+    machine: "int | None" = None
+    sha256: "str | None" = None
+    date_time: "str | None" = None  # cabinet member time (no time zone)
+    kind: str = "file"  # file / package / delta
+    unverified: "list[str]" = field(default_factory=list)  # why some check cannot be made
+    notes: "list[str]" = field(default_factory=list)
+    delta: "dict | None" = None
+
+    def to_dict(self) -> "dict[str, Any]":
+        return {
+            "name": self.name, "found_in": self.found_in, "key": self.key, "size": self.size,
+            "file_table_size": self.table_size, "file_table_version": self.table_version,
+            "pe_version": self.pe_version, "platform": self.platform,
+            "machine": f"0x{self.machine:04x}" if self.machine is not None else None,
+            "sha256": self.sha256, "date_time": self.date_time, "kind": self.kind,
+            "unverified": self.unverified, "notes": self.notes,
+            **({"delta": self.delta} if self.delta else {}),
+        }
+
+
+@dataclass
+class Delivery:
+    files: "list[DeliveredFile]" = field(default_factory=list)
+    issues: "list[str]" = field(default_factory=list)
+
+
+def _sha256_and_spool(chunks: Iterable[bytes], limit: int) -> "tuple[str, int, Any]":
+    """Hash and keep the bytes (in memory up to *limit*, then in a temporary file)."""
+    digest = hashlib.sha256()
+    spool = tempfile.SpooledTemporaryFile(max_size=limit)
+    size = 0
+    for chunk in chunks:
+        digest.update(chunk)
+        spool.write(chunk)
+        size += len(chunk)
+    spool.seek(0)
+    return digest.hexdigest(), size, spool
+
+
+def _describe_pe(entry: DeliveredFile, spool, limits: Limits) -> None:
+    spool.seek(0)
+    head = spool.read(2)
+    if head != b"MZ":
+        entry.platform = NOT_APPLICABLE
+        return
+    if entry.size is not None and entry.size > limits.pe_read_size:
+        entry.unverified.append(f"PE image larger than the pe_read_size limit ({limits.pe_read_size} bytes)")
+        return
+    spool.seek(0)
+    data = spool.read()
+    try:
+        info = read_pe_info(data, entry.name, limits)
+    except MsiToolsError as exc:
+        entry.unverified.append(f"unreadable PE image: {exc.message}")
+        return
+    if info is None:
+        entry.platform = NOT_APPLICABLE
+        return
+    entry.platform = info.platform
+    entry.machine = info.machine
+    entry.pe_version = info.file_version
+    if info.file_version is None:
+        entry.notes.append("PE image without a version resource")
+
+
+def _is_package(spool) -> bool:
+    spool.seek(0)
+    return spool.read(8) == CFB_MAGIC
+
+
+def walk_delivery(path: "str | os.PathLike[str]", depth: int = 0, limits: Limits = DEFAULT_LIMITS) -> Delivery:
+    """Every file the hotfix at *path* delivers, with the facts verification compares."""
+    delivery = Delivery()
+    path = os.fspath(path)
+    with open_package(path, limits) as pkg:
+        label = os.path.basename(path)
+        if pkg.kind == "msp":
+            _walk_msp(pkg, [label], delivery, depth, limits)
+        elif pkg.kind in ("msi", "msm"):
+            _walk_msi(pkg, [label], delivery, depth, limits)
+        else:
+            raise UsageError("a transform delivers no files; give the hotfix package (.msi) or patch (.msp)", path)
+    return delivery
+
+
+def _walk_msi(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, limits: Limits) -> None:
+    for item in iter_payload(pkg):
+        f = item.file
+        # "hotfix.msi > payload.cab > Name.ext": the cabinet and the file's own name (not its File key)
+        where = item.source.split(" > ")[1:-1] or [item.source]
+        entry = DeliveredFile(f.file_name, chain + where + [f.file_name], key=f.key,
+                              table_size=f.size, table_version=f.version)
+        if item.error is not None:
+            entry.unverified.append(item.error)
+            delivery.files.append(entry)
+            continue
+        try:
+            entry.sha256, entry.size, spool = _sha256_and_spool(item.chunks, SPOOL_IN_MEMORY)
+        except MsiToolsError as exc:
+            entry.unverified.append(f"bytes unreadable: {exc.message}")
+            delivery.files.append(entry)
+            continue
+        if item.member_time is not None:
+            entry.date_time = item.member_time.strftime("%Y-%m-%d %H:%M")
+        with spool:
+            if _is_package(spool):
+                entry.kind = "package"
+                entry.platform = NOT_APPLICABLE
+                _descend(spool, entry, delivery, depth, limits)
+            else:
+                _describe_pe(entry, spool, limits)
+        delivery.files.append(entry)
+
+
+def _descend(spool, entry: DeliveredFile, delivery: Delivery, depth: int, limits: Limits) -> None:
+    spool.seek(0)
+    try:
+        nested = open_package(spool, limits, name=entry.name)
+    except MsiToolsError as exc:
+        entry.notes.append(f"looks like a compound file but does not open: {exc.message}")
+        return
+    with nested:
+        entry.notes.append(f"a {nested.kind.upper()} package")
+        if nested.kind == "msp":
+            _walk_msp(nested, entry.found_in, delivery, depth, limits)
+        elif nested.kind in ("msi", "msm") and depth > 0:
+            _walk_msi(nested, entry.found_in, delivery, depth - 1, limits)
+
+
+def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, limits: Limits) -> None:
+    from .patch import Msp
+
+    try:
+        msp = Msp(pkg)
+        changes = [(t, c) for t in msp.transforms for c in t.changes()]
+    except MsiToolsError as exc:
+        delivery.issues.append(f"{' > '.join(chain)}: patch unreadable: {exc.message}")
+        return
+    rows: dict[str, dict[str, Any]] = {}
+    for t, change in changes:
+        if change.table == "File":
+            for rc in change.rows:
+                if rc.op in ("insert", "update"):
+                    rows.setdefault(rc.key[0], {}).update(rc.values)
+            for issue in change.issues:
+                delivery.issues.append(f"{' > '.join(chain)} > {t.name} > File: {issue}")
+    seen: set[str] = set()
+    for stream in msp.cabinet_streams():
+        try:
+            cab = msp.open_cabinet(stream)
+        except MsiToolsError as exc:
+            for key, values in rows.items():
+                if key not in seen:
+                    seen.add(key)
+                    delivery.files.append(_patch_entry(key, values, chain + [stream], f"cabinet unreadable: "
+                                                                                        f"{exc.message}"))
+            continue
+        with cab:
+            try:
+                for member, chunks in cab.iter_members():
+                    values = rows.get(member.name)
+                    if values is None:
+                        lowered = {k.lower(): k for k in rows}
+                        if member.name.lower() in lowered:
+                            values = rows[lowered[member.name.lower()]]
+                    key = member.name
+                    seen.add(key)
+                    entry = _patch_entry(key, values or {}, chain + [stream], None)
+                    entry.found_in.append(entry.name)
+                    entry.date_time = member.date_time.strftime("%Y-%m-%d %H:%M") if member.date_time else None
+                    if values is None:
+                        entry.notes.append("cabinet member with no File row in the patch's transforms")
+                        if member.size == 0 and member.name.lower() == "filler":
+                            continue  # PatchWiz's placeholder member in registry-only patches
+                    try:
+                        entry.sha256, entry.size, spool = _sha256_and_spool(chunks, SPOOL_IN_MEMORY)
+                    except MsiToolsError as exc:
+                        entry.unverified.append(f"bytes unreadable: {exc.message}")
+                        delivery.files.append(entry)
+                        continue
+                    with spool:
+                        spool.seek(0)
+                        head = spool.read(64 * 1024)
+                        if is_delta(head):
+                            entry.kind = "delta"
+                            try:
+                                entry.delta = parse_delta(head, f"{stream} > {member.name}").to_dict()
+                            except MsiToolsError as exc:
+                                entry.delta = {"error": exc.message}
+                            entry.unverified.append("the patch carries a binary delta: the new file's bytes "
+                                                    "exist only after applying it to the installed file")
+                            entry.size = None
+                        else:
+                            _describe_pe(entry, spool, limits)
+                    delivery.files.append(entry)
+            except MsiToolsError as exc:
+                delivery.issues.append(f"{' > '.join(chain + [stream])}: {exc}")
+    for key, values in rows.items():
+        if key not in seen:
+            delivery.files.append(_patch_entry(key, values, chain, "File row changed by the patch, but its "
+                                                                   "bytes are not in the patch cabinet"))
+
+
+def _patch_entry(key: str, values: dict, chain: "list[str]", unverified: "str | None") -> DeliveredFile:
+    name = long_file_name(values.get("FileName")) if values.get("FileName") else key
+    entry = DeliveredFile(name, list(chain), key=key, table_size=values.get("FileSize"),
+                          table_version=values.get("Version"))
+    if unverified:
+        entry.unverified.append(unverified)
+    return entry
+
+
+# -- matching -------------------------------------------------------------------------------
+def _canon_version(value: "str | None") -> str:
+    if value is None or value == "" or str(value).lower() in ("not applicable", "n/a"):
+        return NOT_APPLICABLE
+    return str(value)
+
+
+def _field_agreement(row: PublishedRow, f: DeliveredFile) -> int:
+    score = 0
+    if row.platform is not None and f.platform is not None and row.platform.lower() == f.platform.lower():
+        score += 1
+    if row.version is not None and _canon_version(row.version) == _canon_version(f.pe_version or f.table_version):
+        score += 1
+    if row.size is not None and row.size in (f.size, f.table_size):
+        score += 1
+    return score
+
+
+def _assign(scores: "list[list[int]]") -> "list[int | None]":
+    """Maximum-score assignment of rows to files (Hungarian method on the negated scores)."""
+    n_rows = len(scores)
+    n_cols = len(scores[0]) if scores else 0
+    if not n_rows or not n_cols:
+        return [None] * n_rows
+    n = max(n_rows, n_cols)
+    big = max(max(r) for r in scores) + 1
+    cost = [[(big - scores[i][j]) if i < n_rows and j < n_cols else big for j in range(n)] for i in range(n)]
+    # O(n^3) Hungarian algorithm (potentials), 1-based internally
+    inf = float("inf")
+    u = [0.0] * (n + 1)
+    v = [0.0] * (n + 1)
+    p = [0] * (n + 1)
+    way = [0] * (n + 1)
+    for i in range(1, n + 1):
+        p[0] = i
+        j0 = 0
+        minv = [inf] * (n + 1)
+        used = [False] * (n + 1)
+        while True:
+            used[j0] = True
+            i0, delta, j1 = p[j0], inf, 0
+            for j in range(1, n + 1):
+                if not used[j]:
+                    cur = cost[i0 - 1][j - 1] - u[i0] - v[j]
+                    if cur < minv[j]:
+                        minv[j], way[j] = cur, j0
+                    if minv[j] < delta:
+                        delta, j1 = minv[j], j
+            for j in range(n + 1):
+                if used[j]:
+                    u[p[j]] += delta
+                    v[j] -= delta
+                else:
+                    minv[j] -= delta
+            j0 = j1
+            if p[j0] == 0:
+                break
+        while True:
+            j1 = way[j0]
+            p[j0] = p[j1]
+            j0 = j1
+            if j0 == 0:
+                break
+    result: list[int | None] = [None] * n_rows
+    for j in range(1, n + 1):
+        i = p[j] - 1
+        if i < n_rows and j - 1 < n_cols:
+            result[i] = j - 1
+    return result
+
+
+def match_rows(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> "list[tuple[int | None, str]]":
+    """For each published row: the index of its payload file (or None) and why."""
+    by_name: dict[str, list[int]] = {}
+    for j, f in enumerate(files):
+        by_name.setdefault(f.name.lower(), []).append(j)
+    rows_by_name: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        rows_by_name.setdefault((row.name or "").lower(), []).append(i)
+    out: list[tuple[int | None, str]] = [(None, "") for _ in rows]
+    for name, row_idx in rows_by_name.items():
+        candidates = by_name.get(name, [])
+        if not candidates:
+            for i in row_idx:
+                out[i] = (None, "no delivered file has this name")
+            continue
+        scores = [[_field_agreement(rows[i], files[j]) for j in candidates] for i in row_idx]
+        assignment = _assign(scores)
+        for k, i in enumerate(row_idx):
+            pick = assignment[k]
+            if pick is None:
+                out[i] = (None, f"{len(candidates)} delivered file(s) named {rows[i].name}, all paired with "
+                                f"other published rows")
+                continue
+            j = candidates[pick]
+            agreeing = scores[k][pick]
+            if len(candidates) == 1 and len(row_idx) == 1:
+                why = "the only delivered file with this name"
+            else:
+                why = (f"{len(row_idx)} published row(s) and {len(candidates)} delivered file(s) named "
+                       f"{rows[i].name}; paired as a whole on platform, version and size "
+                       f"({agreeing} of 3 fields agree)")
+            out[i] = (j, why)
+    return out
+
+
+# -- judging ------------------------------------------------------------------------------------
+def judge(row: PublishedRow, f: "DeliveredFile | None") -> "tuple[str, list[dict]]":
+    if row.ambiguous:
+        return STATUS_AMBIGUOUS, []
+    if f is None:
+        return STATUS_MISSING, []
+    differences = []
+
+    def differ(field_name: str, expected, actual) -> None:
+        differences.append({"field": field_name, "expected": expected, "actual": actual})
+
+    expected_version = _canon_version(row.version)
+    expected_platform = row.platform or NOT_APPLICABLE
+    if f.platform is not None and f.platform.lower() != expected_platform.lower():
+        differ("platform", expected_platform, f.platform)
+    if f.kind != "delta":
+        if f.platform == NOT_APPLICABLE or f.platform is None:
+            actual_pe = NOT_APPLICABLE
+        else:
+            actual_pe = _canon_version(f.pe_version)
+        if f.platform is not None and actual_pe != expected_version:
+            differ("version (PE resource)", expected_version, actual_pe)
+    if f.key is not None and _canon_version(f.table_version) != expected_version:
+        differ("version (File table)", expected_version, _canon_version(f.table_version))
+    if f.size is not None and f.size != row.size:
+        differ("size (bytes)", row.size, f.size)
+    if f.table_size is not None and f.table_size != row.size:
+        differ("size (File table)", row.size, f.table_size)
+    if differences:
+        return STATUS_MISMATCH, differences
+    if f.unverified or f.platform is None or f.size is None:
+        return STATUS_UNVERIFIED, []
+    return STATUS_PASS, []
+
+
+def _sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | PublishedTable", *,
+           depth: int = 0, allow_unlisted: bool = False, limits: Limits = DEFAULT_LIMITS,
+           now: "datetime | None" = None) -> "dict[str, Any]":
+    """Verify *hotfix* against the published *table*; returns the report (the ``verify`` JSON)."""
+    hotfix = os.fspath(hotfix)
+    if isinstance(table, PublishedTable):
+        published, table_path = table, table.source
+    else:
+        table_path = os.fspath(table)
+        published = parse_file(table_path)
+    delivery = walk_delivery(hotfix, depth, limits)
+    files = delivery.files
+    pairing = match_rows(published.rows, files)
+    used: set[int] = set()
+    rows_out = []
+    for row, (index, why) in zip(published.rows, pairing):
+        f = files[index] if index is not None else None
+        if index is not None:
+            used.add(index)
+        status, differences = judge(row, f)
+        expected = {"version": row.version, "size": row.size, "platform": row.platform, "date": row.date,
+                    "time": row.time}
+        actual = None
+        if f is not None:
+            actual = {"version_pe": f.pe_version, "version_file_table": f.table_version, "size": f.size,
+                      "size_file_table": f.table_size, "platform": f.platform,
+                      "machine": f"0x{f.machine:04x}" if f.machine is not None else None,
+                      "date_time": f.date_time}
+        item = {
+            "name": row.name, "platform": row.platform, "section": row.section, "status": status,
+            "expected": expected, "actual": actual, "differences": differences,
+            "found_in": f.found_in if f else [], "sha256": f.sha256 if f else None,
+            "pairing": why, "line": row.line,
+        }
+        if status == STATUS_UNVERIFIED and f is not None:
+            item["reasons"] = list(f.unverified) or ["a check could not be made"]
+        if status == STATUS_AMBIGUOUS:
+            item["readings"] = [r for r in (row.to_dict().get("readings") or [])]
+        if f is not None and f.delta:
+            item["delta"] = f.delta
+        rows_out.append(item)
+    unlisted = [f.to_dict() for j, f in enumerate(files) if j not in used]
+    passed = all(r["status"] == STATUS_PASS for r in rows_out)
+    verdict = "pass" if passed and (allow_unlisted or not unlisted) and rows_out else "fail"
+    return {
+        "verdict": verdict,
+        "rows": rows_out,
+        "unlisted": unlisted,
+        "delivered": [f.to_dict() for f in files],
+        "issues": delivery.issues,
+        "inputs": [
+            {"role": "hotfix", "path": hotfix, "sha256": _sha256_file(hotfix), "size": os.path.getsize(hotfix)},
+            {"role": "published table", "path": table_path,
+             "sha256": _sha256_file(table_path) if os.path.isfile(table_path) else None,
+             "format": published.format},
+        ],
+        "summary": {status: sum(1 for r in rows_out if r["status"] == status)
+                    for status in (STATUS_PASS, STATUS_MISMATCH, STATUS_MISSING, STATUS_AMBIGUOUS,
+                                   STATUS_UNVERIFIED)} | {"unlisted": len(unlisted)},
+        "allow_unlisted": allow_unlisted,
+        "tool": {"name": "msitools", "version": __version__},
+        "time": (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
