@@ -214,10 +214,12 @@ def _survives(mutant: bytes) -> None:
         pass
 
 
-@pytest.mark.parametrize("compression", ["none", "mszip", "quantum"])
+@pytest.mark.parametrize("compression", ["none", "mszip", "quantum", "lzx"])
 def test_random_corruption_raises_only_our_errors(compression):
-    files = [FileSpec("a", TEXT[:6000]), FileSpec("b", TEXT[6000:9000])]
-    data = build_cabinet([FolderSpec(files, compression, window_bits=12)])
+    files = [FileSpec("a", TEXT[:6000]), FileSpec("b", TEXT[6000:9000] + RNG.randbytes(2000))]
+    blocks = (("aligned", 3000), ("uncompressed", 1001), ("verbatim", 4000))
+    data = build_cabinet([FolderSpec(files, compression, window_bits=12 if compression == "quantum" else 15,
+                                     lzx_blocks=blocks, e8_filesize=100000)])
     for mutant in _mutants(data, 250, seed=len(compression)):
         _survives(mutant)
 

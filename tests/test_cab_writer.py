@@ -41,6 +41,13 @@ FILES = [
     FileSpec("ünïcode-名前.txt", b"utf-8 name\n"),
     FileSpec("zeros.bin", bytes(40000), attributes=0x21),
 ]
+# E8 (x86 CALL) opcodes with relative targets near and far, for the E8 translation
+X86_FILES = [
+    FileSpec("code.bin", b"".join(
+        RNG.choice([b"\x55\x8b\xec", b"\xe8" + RNG.randbytes(2) + b"\x00\x00", b"\xe8\xf0\xff\xff\xff",
+                    b"\xe8" + RNG.randbytes(4), b"\xc3\x90", b"\xe8"]) for _ in range(30000))),
+    FileSpec("tail.bin", b"\xe8\x01\x02\x03\x04" * 3),
+]
 # Quantum is coded bit by bit in Python: smaller, but still several frames and a short last one
 Q_FILES = [
     FileSpec("q-small.txt", _text(3000)),
@@ -87,6 +94,14 @@ LAYOUTS = {
     "quantum-10": dict(folders=[FolderSpec(Q_FILES, "quantum", window_bits=10)]),
     "quantum-15": dict(folders=[FolderSpec(Q_FILES[:3], "quantum", window_bits=15)]),
     "quantum-21": dict(folders=[FolderSpec(Q_FILES, "quantum", window_bits=21), FolderSpec(FILES[:1], "mszip")]),
+    # LZX from the fixture encoder: window sizes the corpus lacks, every block kind,
+    # odd-sized uncompressed blocks, blocks spanning frames, E8 translation
+    **{f"lzx-{bits}": dict(folders=[FolderSpec(FILES, "lzx", window_bits=bits)]) for bits in range(15, 22)},
+    "lzx-block-kinds": dict(folders=[FolderSpec(FILES, "lzx", window_bits=17, lzx_blocks=(
+        ("uncompressed", 5001), ("verbatim", 20000), ("aligned", 50001), ("uncompressed", 40001)))]),
+    "lzx-e8": dict(folders=[FolderSpec(X86_FILES, "lzx", window_bits=16, e8_filesize=12_000_000,
+                                       lzx_blocks=(("aligned", 70000), ("verbatim", 30000)))]),
+    "lzx-e8-small-filesize": dict(folders=[FolderSpec(X86_FILES, "lzx", window_bits=21, e8_filesize=5000)]),
 }
 
 
@@ -128,6 +143,7 @@ def test_single_cabinets_read_by_gcab(layout, tmp_path):
 def test_output_is_deterministic():
     assert _build("mszip-two-folders") == _build("mszip-two-folders")
     assert _build("quantum-10") == _build("quantum-10")
+    assert _build("lzx-block-kinds") == _build("lzx-block-kinds")
 
 
 SET_FILES = [
@@ -138,7 +154,7 @@ SET_FILES = [
 ]
 
 
-@pytest.mark.parametrize("compression", ["none", "mszip"])
+@pytest.mark.parametrize("compression", ["none", "mszip", "lzx"])
 def test_split_sets_read_by_cabextract_and_by_us(compression, tmp_path):
     paths = write_cabinet_set(tmp_path, [FolderSpec(SET_FILES, compression)], max_data_per_cabinet=60000,
                               names=lambda i: f"DISK{i + 1}.CAB")

@@ -114,7 +114,7 @@ class LzxDecoder:
         self._block_type = 0
         self._block_length = 0
         self._block_remaining = 0
-        self._pad_pending = False
+        self._pad_consumed = False
         self._total = 0  # bytes output so far
         self._short_frame_seen = False
         # per-call input
@@ -123,6 +123,7 @@ class LzxDecoder:
         self._bb = 0
         self._bc = 0
         self._wi = 0
+        self._base = 0
         self._raw = False
         self._raw_pos = 0
 
@@ -144,7 +145,14 @@ class LzxDecoder:
     # -- bit input ------------------------------------------------------------
 
     def _set_input(self, data: bytes) -> None:
-        raw = bytes(data)
+        self._data = bytes(data)
+        self._load_words(0)
+
+    def _load_words(self, start: int) -> None:
+        """Bit input from byte *start* on: 16-bit LE words read MSB first, as
+        big-endian u32s of the pair-swapped bytes (a word may start at an odd
+        offset after an uncompressed block, so the array is rebuilt from there)."""
+        raw = self._data[start:]
         padded = raw + b"\x00" * (8 + (-len(raw) & 3))
         swapped = bytearray(len(padded))
         swapped[0::2] = padded[1::2]
@@ -152,8 +160,8 @@ class LzxDecoder:
         words = array(_WORD, swapped)
         if _LITTLE:
             words.byteswap()
-        self._data = raw
         self._words = words
+        self._base = start
         self._bb = self._bc = self._wi = 0
 
     def _bits(self, count: int) -> int:
@@ -177,16 +185,19 @@ class LzxDecoder:
         return entry >> 5
 
     def _bit_position(self) -> int:
-        return self._wi * 32 - self._bc
+        return self._base * 8 + self._wi * 32 - self._bc
 
     def _seek_byte(self, pos: int) -> None:
         """Resume bit reading at byte *pos* of the current input."""
-        self._wi = pos >> 2
+        rel = pos - self._base
+        if rel < 0 or rel & 1:
+            self._load_words(pos)
+            return
+        self._wi = rel >> 2
         self._bb = self._bc = 0
-        skip = pos & 3
-        if skip:
-            self._bc = 32 - 8 * skip
-            self._bb = self._words[self._wi] & _MASKS[self._bc]
+        if rel & 3:
+            self._bc = 16
+            self._bb = self._words[self._wi] & 0xFFFF
             self._wi += 1
 
     # -- trees ----------------------------------------------------------------
@@ -227,11 +238,11 @@ class LzxDecoder:
 
     def _read_block_header(self) -> None:
         if self._raw:
-            if self._block_length & 1 and self._pad_pending:
-                self._raw_pos += 1
+            if self._block_length & 1 and not self._pad_consumed:
+                self._raw_pos += 1  # the pad byte after an odd-sized uncompressed block
             self._raw = False
             self._seek_byte(self._raw_pos)
-        self._pad_pending = False
+        self._pad_consumed = False
         block_type = self._bits(3)
         length = (self._bits(16) << 8) | self._bits(8)
         if block_type == BLOCK_ALIGNED:
@@ -248,9 +259,9 @@ class LzxDecoder:
             self._read_lengths(self._len_lens, 0, NUM_SECONDARY_LENGTHS)
             self._len_table = build_table(self._len_lens, _TABLE_BITS, "length tree")
         elif block_type == BLOCK_UNCOMPRESSED:
-            pos = self._bit_position()
+            pos = self._wi * 32 - self._bc  # bits read since the current word stream began
             pos += 16 - (pos & 15)  # 1..16 bits of padding up to a 16-bit boundary
-            start = pos >> 3
+            start = self._base + (pos >> 3)
             stored = self._data[start : start + 12]
             if len(stored) != 12:
                 raise DecompressionError("LZX uncompressed block header runs past the end of the data block")
@@ -303,12 +314,12 @@ class LzxDecoder:
             self._block_remaining -= self._wpos - before
 
         if self._raw:
-            if self._block_remaining == 0 and self._block_length & 1:
-                # the pad byte after an odd-sized uncompressed block
-                if self._raw_pos < len(self._data):
-                    self._raw_pos += 1
-                else:
-                    self._pad_pending = True
+            if self._block_remaining == 0 and self._block_length & 1 and self._raw_pos < len(self._data):
+                # the pad byte after an odd-sized uncompressed block ending with
+                # the frame follows the data in this block (libmspack reads the
+                # input as one stream); otherwise it starts the next block.
+                self._raw_pos += 1
+                self._pad_consumed = True
             self._raw_pos = 0
         elif self._bit_position() > (len(self._data) + 2) * 8:
             raise DecompressionError("LZX frame needs more bits than its data block holds")

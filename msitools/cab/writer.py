@@ -1,4 +1,4 @@
-"""Write cabinets for test fixtures: deterministic, none or MSZIP, reserves, sets.
+"""Write cabinets for test fixtures: deterministic, none/MSZIP (plus Quantum/LZX), reserves, sets.
 
 Layout written (MS-CAB; FORMATS.md §6.1): CFHEADER (+ reserve sizes and
 header reserve when any reserve is asked for, + prev/next names in sets),
@@ -20,6 +20,7 @@ a new folder.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import struct
@@ -61,10 +62,12 @@ class FileSpec:
 class FolderSpec:
     """Files stored back to back in one folder with one compression method.
 
-    *compression*: ``"none"``, ``"mszip"`` or ``"quantum"`` (Quantum is a
-    simple literal/match encoder meant for decoder tests; *window_bits* then
-    gives the Quantum window, 10..21).  *reserve* is this folder's reserve
-    area (all folders of a cabinet must use the same length).
+    *compression*: ``"none"``, ``"mszip"``, ``"quantum"`` or ``"lzx"``
+    (Quantum and LZX use small greedy encoders meant for decoder tests;
+    *window_bits* gives their window, 10..21 and 15..21; *lzx_blocks* the
+    LZX block kinds and sizes, cycled; *e8_filesize* turns on LZX's E8
+    translation).  *reserve* is this folder's reserve area (all folders of a
+    cabinet must use the same length).
     """
 
     files: Sequence[FileSpec]
@@ -72,6 +75,8 @@ class FolderSpec:
     reserve: bytes = b""
     window_bits: int = 16
     level: int = 9
+    lzx_blocks: "tuple[tuple[str, int], ...]" = (("verbatim", 32768),)
+    e8_filesize: int = 0
 
 
 def _type_compress(spec: FolderSpec) -> int:
@@ -83,7 +88,11 @@ def _type_compress(spec: FolderSpec) -> int:
         if not 10 <= spec.window_bits <= 21:
             raise ValueError("Quantum window bits must be 10..21")
         return CompressionType.QUANTUM | (4 << 4) | (spec.window_bits << 8)
-    raise ValueError(f"unsupported compression {spec.compression!r} (none, mszip, quantum)")
+    if spec.compression == "lzx":
+        if not 15 <= spec.window_bits <= 21:
+            raise ValueError("LZX window bits must be 15..21")
+        return CompressionType.LZX | (spec.window_bits << 8)
+    raise ValueError(f"unsupported compression {spec.compression!r} (none, mszip, quantum, lzx)")
 
 
 def _compress(spec: FolderSpec, stream: bytes) -> "list[tuple[bytes, int]]":
@@ -107,6 +116,13 @@ def _compress(spec: FolderSpec, stream: bytes) -> "list[tuple[bytes, int]]":
 
         encoder = QuantumEncoder(spec.window_bits)
         return [(encoder.encode_frame(chunk), len(chunk)) for chunk in chunks]
+    if spec.compression == "lzx":
+        from .lzx_encoder import LzxEncoder
+
+        frames = LzxEncoder(spec.window_bits, blocks=spec.lzx_blocks, e8_filesize=spec.e8_filesize).encode(stream)
+        if len(frames) != len(chunks):  # pragma: no cover - encoder invariant
+            raise AssertionError("LZX encoder produced a wrong number of frames")
+        return [(frame, len(chunk)) for frame, chunk in zip(frames, chunks)]
     raise ValueError(f"unsupported compression {spec.compression!r}")
 
 
@@ -249,8 +265,8 @@ def _plan(folders: Sequence[FolderSpec], budget: "int | None", data_reserve_size
         keep = [f for f in files if f.offset < k_end]
         rest = [f.spec for f in files if f not in keep]
         if rest:
-            queue.insert(0, FolderSpec(rest, spec.compression, spec.reserve, spec.window_bits, spec.level))
-            spec = FolderSpec([f.spec for f in keep], spec.compression, spec.reserve, spec.window_bits, spec.level)
+            queue.insert(0, dataclasses.replace(spec, files=rest))
+            spec = dataclasses.replace(spec, files=[f.spec for f in keep])
             stream, files = _layout(spec)
             blocks = _compress(spec, stream)
         _place_split(cabinets, spec, type_compress, files, blocks, budget, overhead)
