@@ -8,6 +8,7 @@ from .common import MsiToolsGroup
 from .inspect_cmds import COMMANDS as INSPECT_COMMANDS
 from .extract_cmds import COMMANDS as EXTRACT_COMMANDS
 from .patch_cmds import COMMANDS as PATCH_COMMANDS
+from .verify_cmds import COMMANDS as VERIFY_COMMANDS
 
 
 @click.group(cls=MsiToolsGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,7 +21,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for _command in INSPECT_COMMANDS + PATCH_COMMANDS + EXTRACT_COMMANDS:
+for _command in INSPECT_COMMANDS + PATCH_COMMANDS + EXTRACT_COMMANDS + VERIFY_COMMANDS:
     cli.add_command(_command)
 
 

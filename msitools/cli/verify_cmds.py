@@ -1,0 +1,72 @@
+"""``verify`` (the flagship) and ``kb parse``."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..fsutil import write_file
+from ..kb import FIELDS, FORMATS as KB_INPUT_FORMATS, parse_file
+from ..verify import verify as verify_hotfix
+from ..verify_report import RENDERERS
+from .common import EXIT_FINDINGS, echo_text, emit_json, format_option, render_csv, render_table
+
+
+@click.group()
+def kb() -> None:
+    """Published file-information tables (KB articles)."""
+
+
+@kb.command("parse")
+@click.argument("table", type=click.Path(dir_okay=False))
+@format_option(["text", "json", "csv"])
+@click.option("--input-format", type=click.Choice(list(KB_INPUT_FORMATS)), default="auto", show_default=True,
+              help="How the table is written (auto-detected by default).")
+def kb_parse(table: str, fmt: str, input_format: str) -> None:
+    """Parse a published table: HTML, CSV, Markdown, copied text, or the squashed text of archived pages."""
+    parsed = parse_file(table, format=input_format)
+    data = parsed.to_dict()
+    if fmt == "json":
+        emit_json(data)
+        return
+    headers = list(FIELDS) + ["section", "ambiguous"]
+    rows = [[r.get(k) for k in FIELDS] + [r.get("section"), "yes" if r.get("ambiguous") else ""] for r in data["rows"]]
+    echo_text(render_csv(headers, rows) if fmt == "csv" else render_table(headers, rows))
+
+
+@click.command()
+@click.argument("hotfix", type=click.Path(dir_okay=False))
+@click.option("--kb", "table", required=True, type=click.Path(dir_okay=False),
+              help="The published file-information table (HTML, CSV, Markdown, text, squashed text).")
+@format_option(["text", "json", "junit", "markdown", "html"])
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file.")
+@click.option("--force", is_flag=True, help="Overwrite the report file.")
+@click.option("--allow-unlisted", is_flag=True, help="Delivered files the table does not list do not fail the verdict.")
+@click.option("--depth", type=int, default=0, show_default=True,
+              help="How many levels of .msi files inside the delivery to open (patches are always opened).")
+def verify(hotfix: str, table: str, fmt: str, output: "str | None", force: bool, allow_unlisted: bool,
+           depth: int) -> None:
+    """Check that a hotfix delivers exactly the files of its published table.
+
+    Exit 0 when every published row passes and nothing is unlisted; 1 for any
+    other verdict; 2 when an input cannot be read.
+    """
+    report = verify_hotfix(hotfix, table, depth=depth, allow_unlisted=allow_unlisted)
+    if fmt == "json":
+        import json
+
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = RENDERERS[fmt](report)
+        if not text.endswith("\n"):
+            text += "\n"
+    if output:
+        write_file(output, text.encode("utf-8"), force=force)
+        click.echo(f"{report['verdict'].upper()}: report written to {output}")
+    else:
+        click.echo(text, nl=False)
+    if report["verdict"] != "pass":
+        sys.exit(EXIT_FINDINGS)
+
+
+COMMANDS = [kb, verify]
