@@ -225,3 +225,23 @@ def test_cabextract_checks_the_checksums_we_write(tmp_path):
     bad = tmp_path / "bad.cab"
     bad.write_bytes(bytes(data))
     assert subprocess.run([tool, "-t", str(bad)], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_lzx_layouts_agree_with_cabextract(seed, tmp_path):
+    """Random block plans, sizes and windows from the fixture encoder: cabextract decides."""
+    rng = random.Random(seed)
+    kinds = ["verbatim", "aligned", "uncompressed"]
+    plan = tuple((rng.choice(kinds), rng.choice([999, 4096, 32767, 32768, 32769, 50001]))
+                 for _ in range(rng.randint(1, 4)))
+    plan += tuple(("uncompressed", size) for size in rng.sample([1, 2, 7, 31], rng.randint(0, 2)))
+    pieces = [rng.randbytes(rng.randint(0, 9000)), _text(rng.randint(0, 70000)), bytes(rng.randint(0, 5000)),
+              b"\xe8" * rng.randint(0, 50), X86_FILES[0].data[: rng.randint(0, 40000)]]
+    files = [FileSpec(f"f{i}", piece) for i, piece in enumerate(pieces)]
+    spec = FolderSpec(files, "lzx", window_bits=rng.randint(15, 21), lzx_blocks=plan,
+                      e8_filesize=rng.choice([0, 0, 1000, 12_000_000]))
+    data = build_cabinet([spec])
+    (tmp_path / "r.cab").write_bytes(data)
+    expected = {f.name: f.data for f in files}
+    assert cabextract_all(str(tmp_path / "r.cab"), str(tmp_path / "out")) == _digest(expected), plan
+    assert ours(Cabinet.open(io.BytesIO(data), "r.cab")) == expected, plan

@@ -216,6 +216,8 @@ def _serialize(
             raise ValueError("every folder of a cabinet needs a reserve area of the same size")
         folder_records.append(struct.pack("<IHH", offset, len(segment.blocks), segment.type_compress) + reserve)
         for block in segment.blocks:
+            if len(block.data) > 0xFFFF:
+                raise ValueError(f"a data block of {len(block.data)} bytes does not fit in CFDATA.cbData")
             csum = block_checksum(len(block.data), block.cb_uncomp, block.data) if checksums else 0
             part = struct.pack("<IHH", csum, len(block.data), block.cb_uncomp) + data_reserve + block.data
             data_parts.append(part)
