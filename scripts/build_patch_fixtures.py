@@ -406,8 +406,9 @@ def build_all() -> "tuple[dict[str, bytes], dict]":
     }
     expected = {
         "about": ("Intent of each fixture, written by scripts/build_patch_fixtures.py from the builders "
-                  "(target databases), not from the produced files. Binary values are "
-                  "{hex, size, crc32}. Table rows are full rows in column order, sorted by key. "
+                  "(target databases), not from the produced files. Binary cells are "
+                  "{stream, size, crc32, hex}: stream = the logical name Table.key1.key2 of the data "
+                  "stream (inside the transform storage that carries the row). Table rows are full rows in column order, sorted by key. "
                   "patched_tables lists, in full, every table that differs after applying the "
                   "transform(s) to the base. Delta payloads are placeholders (headers are real)."),
         "products": {"base.msi": product_facts(base), "base2.msi": product_facts(base2)},

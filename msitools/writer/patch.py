@@ -56,7 +56,7 @@ from .summary import (
     VALIDATE_UPGRADECODE,
     SummaryInfo,
 )
-from .transform import TransformWriter, transform_summary
+from .transform import TransformWriter, binary_cell, transform_summary
 
 __all__ = ["PatchBuilder", "PatchTarget", "CarriedFile", "FILE_ATTR_PATCH_ADDED",
            "MAIN_VALIDATION", "PAIRED_VALIDATION", "PATCH_ERROR_CONDITIONS"]
@@ -467,9 +467,14 @@ def table_dict(model: TableModel) -> dict:
     def order(key: tuple) -> tuple:
         return tuple((0,) if v is None else (1, v) for v in key)
 
+    keys = model.key_indexes
+
+    def cells(row: tuple) -> list:
+        return [binary_cell(model.name, [row[k] for k in keys], v) if isinstance(v, bytes) else v for v in row]
+
     return {
         "columns": [{"name": c.name, "type": c.type_word, "idt": c.idt_type, "key": c.key} for c in model.columns],
-        "rows": [list(model.rows[k]) for k in sorted(model.rows, key=order)],
+        "rows": [cells(model.rows[k]) for k in sorted(model.rows, key=order)],
     }
 
 

@@ -32,6 +32,7 @@ first ids (used to reproduce byte-exact reference transforms).
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
@@ -57,7 +58,7 @@ from .stringpool import StringPoolWriter
 from .summary import STREAM_NAME as SUMMARY_STREAM, SummaryInfo, transform_revision
 
 __all__ = [
-    "TransformWriter", "RowChange", "SchemaChange", "transform_summary",
+    "TransformWriter", "RowChange", "SchemaChange", "transform_summary", "binary_cell",
     "INSERT", "DELETE", "UPDATE", "CREATE_TABLE", "DROP_TABLE", "ADD_COLUMN",
     "MASK_COLUMNS", "insert_mask",
 ]
@@ -96,6 +97,12 @@ class SchemaChange:
     table: str
     op: str
     columns: "tuple[Column, ...]" = ()
+
+
+def binary_cell(table: str, key: Sequence[Value], data: bytes) -> dict:
+    """A binary cell as plain data: its stream name (``Table.key1.key2``), size, CRC32 and bytes."""
+    return {"stream": binary_stream_name(table, key), "size": len(data), "crc32": zlib.crc32(data),
+            "hex": data.hex()}
 
 
 def _sort_value(value: Value) -> tuple:
@@ -305,8 +312,9 @@ class TransformWriter:
                                          number=c.number) for c in change.columns]
             out.append(entry)
         for change in self.row_changes():
-            out.append({"table": change.table, "op": change.op, "key": list(change.key),
-                        "values": dict(change.values)})
+            values = {name: binary_cell(change.table, change.key, value) if isinstance(value, bytes) else value
+                      for name, value in change.values.items()}
+            out.append({"table": change.table, "op": change.op, "key": list(change.key), "values": values})
         return out
 
     # encoding -----------------------------------------------------------------------------------
