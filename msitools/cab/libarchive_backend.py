@@ -103,9 +103,10 @@ class _Window(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        data = self._f.read(len(buffer))
+        view = memoryview(buffer).cast("B")  # a ctypes array: slice assignment would go byte by byte
+        data = self._f.read(len(view))
         n = len(data)
-        buffer[:n] = data
+        view[:n] = data
         return n
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
