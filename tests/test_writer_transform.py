@@ -278,6 +278,10 @@ def test_editing_errors_are_transform_errors():
         writer.insert("T", "a", 1, None, None, None)
     with pytest.raises(TransformError, match="no table"):
         writer.insert("Nope", "x")
+    with pytest.raises(TransformError, match="no column"):
+        writer.update("T", ("a", 1), {"Missing": 1})
+    with pytest.raises(TransformError, match="Column objects"):
+        TransformWriter({"T": [("K", "s72", True)]})
     wide = DatabaseBuilder()
     wide.add_table("W", [("K", "s72", True)] + [(f"C{i}", "I2") for i in range(2, 19)])
     wide.add_row("W", "k", *([None] * 17))

@@ -87,6 +87,14 @@ def test_products_read_by_msidump(name, tmp_path, expected):
 
 
 @pytest.mark.parametrize("name", ["base.msi", "base2.msi"])
+def test_product_summary_read_by_msiinfo(name, expected):
+    out = msiinfo_suminfo(PATCHES / name)
+    facts = expected["products"][name]
+    assert f"Revision number (UUID): {facts['package_code']}" in out
+    assert "Template: Intel;1033" in out and "Source: 2 (2)" in out and "Version: 200 (c8)" in out
+
+
+@pytest.mark.parametrize("name", ["base.msi", "base2.msi"])
 def test_products_installed_by_msiextract(name, tmp_path, script):
     msiextract = require_tool("msiextract")
     out = subprocess.run([msiextract, "-C", str(tmp_path), str(PATCHES / name)], check=True,

@@ -194,4 +194,8 @@ def test_builder_errors():
         patch.add_target(patch.targets[0].target, patch.targets[0].upgraded, "#bad")
     with pytest.raises(PatchError, match="needs a header"):
         patch.add_delta("z", b"PA19", stream_ref="ref")
+    other, _ = builder()
+    other.compression = "zip"
+    with pytest.raises(PatchError, match="patch cabinet"):
+        other.build()
 

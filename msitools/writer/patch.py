@@ -346,8 +346,11 @@ class PatchBuilder:
     def cabinet_bytes(self) -> bytes:
         """The patch cabinet: carried files named by File key, in sequence order."""
         ordered = sorted(self.files, key=lambda f: self._sequences.get(f.file_key, 0))
-        return build_cabinet([FolderSpec([FileSpec(f.file_key, f.data) for f in ordered],
-                                         compression=self.compression)])
+        try:
+            return build_cabinet([FolderSpec([FileSpec(f.file_key, f.data) for f in ordered],
+                                             compression=self.compression)])
+        except ValueError as exc:   # the cabinet writer's argument errors
+            raise PatchError(f"patch cabinet {self.cabinet!r}: {exc}") from exc
 
     def transform_names(self) -> "list[str]":
         return [n for t in self.targets for n in (t.name, t.paired_name)]

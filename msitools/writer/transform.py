@@ -116,7 +116,12 @@ def _sort_value(value: Value) -> tuple:
 def _schema_from(base: SchemaLike) -> "dict[str, list[Column]]":
     if isinstance(base, DatabaseBuilder):
         return {name: list(t.columns) for name, t in _tables_of(base).items()}
-    return {name: [Column(c.name, c.type_word, i + 1) for i, c in enumerate(cols)] for name, cols in base.items()}
+    schema = {}
+    for name, cols in base.items():
+        if not all(isinstance(c, Column) for c in cols):
+            raise TransformError(f"transform: the schema of {name!r} must be a sequence of Column objects")
+        schema[name] = [Column(c.name, c.type_word, i + 1) for i, c in enumerate(cols)]
+    return schema
 
 
 def _tables_of(db: DatabaseBuilder) -> "dict[str, TableModel]":
@@ -274,7 +279,10 @@ class TransformWriter:
             raise TransformError(f"transform: table {table!r} has no row with key {key!r} to update")
         clean: dict[str, Value] = {}
         for name, value in values.items():
-            index = model.column_index(name)
+            try:
+                index = model.column_index(name)
+            except MsiToolsError as exc:
+                raise TransformError(f"transform: {exc.message}") from exc
             column = model.columns[index]
             if column.key:
                 raise TransformError(f"transform: {table}.{name} is a key column (delete and insert instead)")
