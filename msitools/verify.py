@@ -60,6 +60,7 @@ class DeliveredFile:
     sha256: "str | None" = None
     date_time: "str | None" = None  # cabinet member time (no time zone)
     kind: str = "file"  # file / package / delta
+    name_source: str = "File table"  # where the name comes from
     unverified: "list[str]" = field(default_factory=list)  # why some check cannot be made
     notes: "list[str]" = field(default_factory=list)
     delta: "dict | None" = None
@@ -70,7 +71,7 @@ class DeliveredFile:
             "file_table_size": self.table_size, "file_table_version": self.table_version,
             "pe_version": self.pe_version, "platform": self.platform,
             "machine": f"0x{self.machine:04x}" if self.machine is not None else None,
-            "sha256": self.sha256, "date_time": self.date_time, "kind": self.kind,
+            "sha256": self.sha256, "date_time": self.date_time, "kind": self.kind, "name_source": self.name_source,
             "unverified": self.unverified, "notes": self.notes,
             **({"delta": self.delta} if self.delta else {}),
         }
@@ -95,30 +96,32 @@ def _sha256_and_spool(chunks: Iterable[bytes], limit: int) -> "tuple[str, int, A
     return digest.hexdigest(), size, spool
 
 
-def _describe_pe(entry: DeliveredFile, spool, limits: Limits) -> None:
+def _describe_pe(entry: DeliveredFile, spool, limits: Limits):
+    """Platform and version from the bytes (PE images); returns the PeInfo or None."""
     spool.seek(0)
     head = spool.read(2)
     if head != b"MZ":
         entry.platform = NOT_APPLICABLE
-        return
+        return None
     if entry.size is not None and entry.size > limits.pe_read_size:
         entry.unverified.append(f"PE image larger than the pe_read_size limit ({limits.pe_read_size} bytes)")
-        return
+        return None
     spool.seek(0)
     data = spool.read()
     try:
         info = read_pe_info(data, entry.name, limits)
     except MsiToolsError as exc:
         entry.unverified.append(f"unreadable PE image: {exc.message}")
-        return
+        return None
     if info is None:
         entry.platform = NOT_APPLICABLE
-        return
+        return None
     entry.platform = info.platform
     entry.machine = info.machine
     entry.pe_version = info.file_version
     if info.file_version is None:
         entry.notes.append("PE image without a version resource")
+    return info
 
 
 def _is_package(spool) -> bool:
@@ -249,7 +252,12 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
                                                     "exist only after applying it to the installed file")
                             entry.size = None
                         else:
-                            _describe_pe(entry, spool, limits)
+                            info = _describe_pe(entry, spool, limits)
+                            if entry.name_source == "File key" and info is not None and info.original_filename:
+                                # a patch that only updates a File row does not carry its FileName
+                                entry.name = info.original_filename
+                                entry.name_source = "PE OriginalFilename (the patch does not carry FileName)"
+                                entry.found_in[-1] = entry.name
                     delivery.files.append(entry)
             except MsiToolsError as exc:
                 delivery.issues.append(f"{' > '.join(chain + [stream])}: {exc}")
@@ -262,7 +270,8 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
 def _patch_entry(key: str, values: dict, chain: "list[str]", unverified: "str | None") -> DeliveredFile:
     name = long_file_name(values.get("FileName")) if values.get("FileName") else key
     entry = DeliveredFile(name, list(chain), key=key, table_size=values.get("FileSize"),
-                          table_version=values.get("Version"))
+                          table_version=values.get("Version"),
+                          name_source="File table" if values.get("FileName") else "File key")
     if unverified:
         entry.unverified.append(unverified)
     return entry

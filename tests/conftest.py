@@ -48,3 +48,18 @@ def require_tool(name: str) -> str:
 @pytest.fixture
 def corpus():
     return corpus_file
+
+
+def load_script(name: str):
+    """Import scripts/<name>.py as a module (the fixture build scripts)."""
+    import importlib.util
+    import sys
+
+    module_name = f"_scripts_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module

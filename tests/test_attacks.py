@@ -6,7 +6,6 @@ and nothing takes long or much memory (the bomb is never inflated past its decla
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -17,16 +16,13 @@ from click.testing import CliRunner
 
 from msitools.cli import cli
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, load_script
 
 ATTACKS = FIXTURES / "attacks"
 
 
 def load_builder():
-    spec = importlib.util.spec_from_file_location("build_attack_fixtures", ROOT / "scripts" / "build_attack_fixtures.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("build_attack_fixtures")
 
 
 def test_fixtures_rebuild_identically(tmp_path):
