@@ -280,6 +280,11 @@ def test_editing_errors_are_transform_errors():
         writer.insert("Nope", "x")
     with pytest.raises(TransformError, match="no column"):
         writer.update("T", ("a", 1), {"Missing": 1})
+    base.add_table("Gone", [("Id", "s72", True)])
+    dropper = TransformWriter(base)
+    dropper.drop_table("Gone")
+    with pytest.raises(TransformError, match="re-created"):
+        dropper.create_table("Gone", [("Id", "s72", True)])
     with pytest.raises(TransformError, match="Column objects"):
         TransformWriter({"T": [("K", "s72", True)]})
     wide = DatabaseBuilder()

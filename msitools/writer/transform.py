@@ -174,6 +174,8 @@ class TransformWriter:
         """Add a table: ``columns`` as for :meth:`DatabaseBuilder.add_table`."""
         if name in self._schema:
             raise TransformError(f"transform: table {name!r} already exists")
+        if name in self._dropped:
+            raise TransformError(f"transform: table {name!r} is dropped by this transform and cannot be re-created")
         if name in (TABLES_TABLE, COLUMNS_TABLE):
             raise TransformError(f"transform: {name} cannot be created")
         try:
@@ -185,7 +187,6 @@ class TransformWriter:
         if cfb.name_units(encode_stream_name(name, True)) > MAX_STREAM_NAME_UNITS:
             raise TransformError(f"transform: table name {name!r} is too long for a stream name")
         self._schema[name] = cols
-        self._dropped.discard(name)
         self._schema_changes.append(SchemaChange(name, CREATE_TABLE, tuple(cols)))
         return cols
 
