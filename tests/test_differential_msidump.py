@@ -28,7 +28,7 @@ def fixture_packages() -> "list[Path]":
     if not FIXTURES.exists():
         return []
     return sorted(p for p in FIXTURES.rglob("*") if p.suffix.lower() in (".msi", ".msp", ".msm")
-                  and "malformed" not in p.parts)
+                  and "malformed" not in p.parts and "attacks" not in p.parts)
 
 
 PACKAGES = [pytest.param(name, id=name) for name in CORPUS_PACKAGES] + [
