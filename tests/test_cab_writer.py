@@ -16,7 +16,7 @@ import pytest
 
 from conftest import FIXTURES, require_tool
 from msitools.cab import Cabinet, CabinetSet, directory_resolver
-from msitools.cab.writer import FileSpec, FolderSpec, build_cabinet, build_cabinet_set, write_cabinet_set
+from msitools.cab.writer import FileSpec, FolderSpec, build_cabinet, write_cabinet_set
 
 RNG = random.Random(20240229)
 

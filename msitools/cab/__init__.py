@@ -10,9 +10,11 @@ Public API::
     cabinet_or_set.read_member(name) -> bytes
 
 Modules: ``header`` (CFHEADER/CFFOLDER/CFFILE), ``cfdata`` (CFDATA blocks),
-``checksum``, ``mszip``, ``lzx``, ``quantum`` (decoders), ``reader``
-(folders, sets, streaming), ``libarchive_backend`` (fast path), ``writer``
-(deterministic cabinets for test fixtures).
+``checksum``, ``mszip``, ``lzx``, ``quantum`` (decoders), ``folder`` (block
+streaming of one folder across cabinets), ``reader`` (cabinets, sets,
+members), ``libarchive_backend`` (fast path), ``writer`` (deterministic
+cabinets for test fixtures) with ``lzx_encoder``/``quantum_encoder`` (small
+encoders that exist only so the decoders can be checked against cabextract).
 """
 from __future__ import annotations
 

@@ -152,13 +152,13 @@ class _Run:
     """State of one libarchive pass over a cabinet, with the Python fallback."""
 
     def __init__(self, cabset: "CabinetSet", fallback: bool, verify: bool):
-        from .reader import _Budget
+        from .folder import Budget
 
         self.cabset = cabset
         self.cab = cabset.cabinets[0]
         self.fallback = fallback
         self.verify = verify
-        self.budget = _Budget(cabset.limits, self.cab.name)
+        self.budget = Budget(cabset.limits, self.cab.name)
         self.entries: "Iterator | None" = None
         self.next_index = 0  # index of the next entry libarchive will return
         self.python = False
@@ -206,13 +206,13 @@ class _Run:
                 self.budget.add(len(block))
 
     def _python_chunks(self, member: "CabinetMember", skip: int) -> Iterator[bytes]:
-        from .reader import _FolderState
+        from .folder import FolderState
 
         folder = self.cabset.folders[member.folder]
         state = self._py_states.get(folder.index)
         if state is None:
             self._py_states.clear()
-            state = _FolderState(self.cabset, folder, self.verify, self.budget)
+            state = FolderState(self.cabset, folder, self.verify, self.budget)
             self._py_states[folder.index] = state
         token = object()
         state.current = token

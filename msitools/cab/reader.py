@@ -20,22 +20,19 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Collection, Iterable, Iterator, Sequence, Union
+from typing import BinaryIO, Callable, Collection, Iterator, Sequence, Union
 
-from ..errors import CabinetError, DecompressionError, LimitExceeded, MsiToolsError, UsageError
+from ..errors import CabinetError, MsiToolsError, UsageError
 from ..limits import DEFAULT_LIMITS, Limits
 from . import header as _h
-from .cfdata import INPUT_MAX, DataBlock, read_data_block
-from .header import CabinetHeader, CompressionType, FileEntry, FolderEntry
-from .lzx import LzxDecoder
-from .mszip import MszipDecoder
-from .quantum import QuantumDecoder
+from .cfdata import DataBlock, read_data_block
+from .folder import Budget, FolderState, decoded_blocks
+from .header import CabinetHeader, FileEntry, FolderEntry
 
 Selection = Union[None, Collection[str], Callable[["CabinetMember"], bool]]
 Resolver = Callable[[str], "BinaryIO | None"]
 Chunks = Iterator[bytes]
 
-RATIO_FLOOR = 1 << 20  # the compression-ratio limit applies once a folder produced 1 MiB
 
 
 @dataclass(frozen=True)
@@ -83,29 +80,6 @@ class CabinetMember:
     @property
     def name_is_utf8(self) -> bool:
         return bool(self.attributes & _h.ATTR_NAME_IS_UTF)
-
-
-class _StoredDecoder:
-    """typeCompress 0: the block data is the output."""
-
-    def decode(self, data: bytes, out_size: int) -> bytes:
-        if len(data) != out_size:
-            raise DecompressionError(f"stored block holds {len(data)} bytes, {out_size} declared")
-        return data
-
-
-def make_decoder(folder: FolderEntry):
-    """A fresh decoder for *folder*'s compression method (has ``decode(data, out_size)``)."""
-    kind = folder.compression
-    if kind == CompressionType.NONE:
-        return _StoredDecoder()
-    if kind == CompressionType.MSZIP:
-        return MszipDecoder()
-    if kind == CompressionType.LZX:
-        return LzxDecoder(folder.window_bits)
-    if kind == CompressionType.QUANTUM:
-        return QuantumDecoder(folder.window_bits)
-    raise DecompressionError(f"unknown compression type {kind} (typeCompress 0x{folder.type_compress:04x})")
 
 
 class Cabinet:
@@ -243,19 +217,6 @@ class SetFolder:
 
     def describe(self) -> str:
         return self.entry.describe()
-
-
-class _Budget:
-    """Total decompressed output of one iteration, checked against the limit."""
-
-    def __init__(self, limits: Limits, name: str):
-        self.limits = limits
-        self.name = name
-        self.total = 0
-
-    def add(self, count: int) -> None:
-        self.total += count
-        self.limits.check("decompressed_total", self.total, "decompressed cabinet data", self.name)
 
 
 def directory_resolver(directory: "str | os.PathLike[str]") -> Resolver:
@@ -488,12 +449,12 @@ class CabinetSet:
 
     def _iter_python(self, wanted: Callable[[CabinetMember], bool],
                      verify: bool) -> Iterator["tuple[CabinetMember, Chunks]"]:
-        budget = _Budget(self.limits, self.name)
+        budget = Budget(self.limits, self.name)
         for folder in self.folders:
             picked = [(pos, m) for pos, m in enumerate(folder.members) if wanted(m)]
             if not picked:
                 continue
-            state = _FolderState(self, folder, verify, budget)
+            state = FolderState(self, folder, verify, budget)
             for position, member in picked:
                 token = object()
                 state.current = token
@@ -502,7 +463,7 @@ class CabinetSet:
 
     def folder_stream(self, folder: int, *, verify_checksums: bool = True) -> Iterator[bytes]:
         """The decoded blocks of one (merged) folder, in order."""
-        return _decoded_blocks(self, self.folders[folder], verify_checksums, _Budget(self.limits, self.name))
+        return decoded_blocks(self, self.folders[folder], verify_checksums, Budget(self.limits, self.name))
 
 
 def _selector(selection: Selection) -> Callable[[CabinetMember], bool]:
@@ -512,137 +473,3 @@ def _selector(selection: Selection) -> Callable[[CabinetMember], bool]:
         return selection
     names = set(selection)
     return lambda member: member.name in names
-
-
-def _join_blocks(folder: SetFolder, verify: bool, limits: Limits) -> Iterator["tuple[bytes, int, str, str]"]:
-    """(data, cbUncomp, where, cabinet) for each logical block, split blocks joined."""
-    pending: "list[DataBlock]" = []
-    count = 0
-    last = len(folder.segments) - 1
-    for seg_index, (cab, entry) in enumerate(folder.segments):
-        offset = entry.coff_cab_start
-        for index in range(entry.c_cf_data):
-            block = read_data_block(cab._fileobj, base=cab._base, offset=offset,
-                                    reserve_size=cab.header.cb_cf_data, cabinet=cab.name,
-                                    folder=entry.index, index=index)
-            offset = block.end
-            if verify:
-                block.verify()
-            if pending and index != 0:
-                raise CabinetError(
-                    f"{pending[0].where()} continues in the next cabinet but is followed by more blocks",
-                    pending[0].cabinet,
-                )
-            if block.cb_uncomp == 0:
-                if index != entry.c_cf_data - 1:
-                    raise CabinetError(
-                        f"{block.where()} is a split block (cbUncomp 0) but is not the folder's last block",
-                        cab.name,
-                    )
-                pending.append(block)
-                continue
-            if pending:
-                parts = pending + [block]
-                pending = []
-                data = b"".join(p.data for p in parts)
-                if len(data) > INPUT_MAX:
-                    raise CabinetError(f"joined {parts[0].where()} holds {len(data)} bytes (at most {INPUT_MAX})",
-                                       parts[0].cabinet)
-                first = parts[0]
-                where, name = f"{first.where()} (joined with {cab.name})", first.cabinet
-            else:
-                data, where, name = block.data, block.where(), block.cabinet
-            count += 1
-            limits.check("cab_blocks_per_folder", count, f"blocks in folder {folder.index}", name)
-            yield data, block.cb_uncomp, where, name
-        if pending and seg_index == last:
-            nxt = cab.next_cabinet or "?"
-            raise CabinetError(
-                f"{pending[0].where()} continues in next cabinet {nxt!r}, which is not part of this set",
-                cab.name,
-            )
-
-
-def _decoded_blocks(cabset: CabinetSet, folder: SetFolder, verify: bool, budget: _Budget) -> Iterator[bytes]:
-    if folder.missing_prev:
-        raise CabinetError(f"folder {folder.index}: {folder.missing_prev}", folder.cabinet.name)
-    decoder = make_decoder(folder.entry)
-    limits = cabset.limits
-    consumed = produced = 0
-    for data, out_size, where, name in _join_blocks(folder, verify, limits):
-        try:
-            piece = decoder.decode(data, out_size)
-        except DecompressionError as exc:
-            raise type(exc)(f"{where}: {exc.message}", name) from exc
-        consumed += len(data) + 8
-        produced += len(piece)
-        if produced > RATIO_FLOOR:
-            limits.check("compression_ratio", produced // consumed, f"folder {folder.index}", name)
-        budget.add(len(piece))
-        yield piece
-
-
-class _FolderState:
-    """Streaming position in one folder, shared by the members' chunk iterators."""
-
-    def __init__(self, cabset: CabinetSet, folder: SetFolder, verify: bool, budget: _Budget):
-        self.cabset = cabset
-        self.folder = folder
-        self.verify = verify
-        self.budget = budget
-        self.current: object = None
-        self.error: "MsiToolsError | None" = None
-        self._blocks: "Iterator[bytes] | None" = None
-        self._buf = b""
-        self._buf_start = 0  # folder offset of _buf[0]
-
-    def _next_block(self, member: CabinetMember) -> None:
-        if self._blocks is None:
-            self._blocks = _decoded_blocks(self.cabset, self.folder, self.verify, self.budget)
-        self._buf_start += len(self._buf)
-        self._buf = b""
-        try:
-            self._buf = next(self._blocks)
-        except StopIteration:
-            raise CabinetError(
-                f"member {member.name!r} needs bytes {member.offset}..{member.end} of folder "
-                f"{self.folder.index}, but the folder's data ends at {self._buf_start}",
-                self.folder.cabinet.name,
-            ) from None
-
-    def _failed_earlier(self, member: CabinetMember) -> MsiToolsError:
-        err = self.error
-        if isinstance(err, LimitExceeded) or not isinstance(err, CabinetError):
-            return err  # type: ignore[return-value]
-        return type(err)(
-            f"member {member.name!r} not extracted: folder {self.folder.index} failed earlier: {err.message}",
-            err.path,
-        )
-
-    def chunks(self, position: int, member: CabinetMember, token: object, skip: int = 0) -> Chunks:
-        problem = self.folder.problems.get(position)
-        if problem:
-            raise CabinetError(problem, member.cabinet)
-        if self.error is not None:
-            raise self._failed_earlier(member)
-        if member.offset < self._buf_start:
-            raise CabinetError(f"member {member.name!r} starts before data already streamed", member.cabinet)
-        pos, end = member.offset + skip, member.end
-        try:
-            while pos < end:
-                buf_end = self._buf_start + len(self._buf)
-                if pos >= buf_end:
-                    self._next_block(member)
-                    continue
-                lo = pos - self._buf_start
-                hi = min(len(self._buf), end - self._buf_start)
-                piece = self._buf[lo:hi]
-                pos += len(piece)
-                yield piece
-                if self.current is not token:
-                    raise UsageError(f"chunks of member {member.name!r} used after the iteration moved on")
-        except UsageError:
-            raise
-        except MsiToolsError as exc:
-            self.error = exc
-            raise
