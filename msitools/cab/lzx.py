@@ -174,7 +174,7 @@ class LzxDecoder:
         self._bc = bc
         return (self._bb >> bc) & _MASKS[count]
 
-    def _symbol(self, table: "list[int]", lengths: "list[int]") -> int:
+    def _symbol(self, table: "list[int]") -> int:
         bc = self._bc
         if bc < _TABLE_BITS:
             self._bb = ((self._bb & _MASKS[bc]) << 32) | self._words[self._wi]
@@ -209,7 +209,7 @@ class LzxDecoder:
             raise DecompressionError("LZX pretree is empty")
         x = first
         while x < last:
-            z = self._symbol(pre, pre_lens)
+            z = self._symbol(pre)
             if z == 17:
                 run = self._bits(4) + 4
                 value = -1
@@ -218,7 +218,7 @@ class LzxDecoder:
                 value = -1
             elif z == 19:
                 run = self._bits(1) + 4
-                z = self._symbol(pre, pre_lens)
+                z = self._symbol(pre)
                 if z > 16:
                     raise DecompressionError("LZX pretree run repeats a run code")
                 value = z
