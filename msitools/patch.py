@@ -452,7 +452,7 @@ def _files_changed(changes, view: "PatchedDatabase | None", members: dict, delta
             "language": final.get("Language"),
             "attributes": final.get("Attributes"),
             "sequence": final.get("Sequence"),
-            "changed_columns": sorted(values),
+            "changed_columns": sorted(k for k in values if k != "File"),
         }
         if tree is not None and component in component_dirs:
             entry["directory"] = "\\".join(tree.path_of(component_dirs[component]))

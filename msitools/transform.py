@@ -456,6 +456,7 @@ def transform_report(transform: Transform, base=None) -> "dict[str, Any]":
             "action": change.action,
             "schema": change.schema_source,
             "columns": [c.name for c in change.columns],
+            "key_columns": [c.name for c in change.columns if c.key],
             "added_columns": [c.describe() for c in change.added_columns],
             "counts": change.counts,
             "changes": rows,
