@@ -167,7 +167,7 @@ def patch_bytes(variant: PatchVariant = PatchVariant(), target_size: int = 90419
                                     "subject": "KB2586709", "author": COMPANY,
                                     "comments": "Task sequence fails with \"Failed to install WinPE\"",
                                     "created": STAMP, "last_saved": STAMP},
-                           )
+                           file_date_time=STAMP)
     builder.add_target(base, upgraded, "SP2ToKB2586709")
     for b in binaries():
         builder.add_file(b.key, new_images[b.key])

@@ -150,7 +150,7 @@ class PatchBuilder:
                  summary: Optional[dict] = None, word_count: int = 4, compression: str = "mszip",
                  main_validation: int = MAIN_VALIDATION, paired_validation: int = PAIRED_VALIDATION,
                  error_conditions: int = PATCH_ERROR_CONDITIONS, create_patch_tables: bool = True,
-                 patch_files_sequence: int = 4010):
+                 patch_files_sequence: int = 4010, file_date_time=None):
         if not (isinstance(patch_code, str) and len(patch_code) == 38 and patch_code[0] == "{"
                 and patch_code[-1] == "}"):
             raise PatchError(f"patch code {patch_code!r} is not a {{GUID}}")
@@ -174,6 +174,7 @@ class PatchBuilder:
         self.error_conditions = error_conditions
         self.create_patch_tables = create_patch_tables
         self.patch_files_sequence = patch_files_sequence
+        self.file_date_time = file_date_time  # cabinet member time (default: the cabinet writer's fixed time)
         self.targets: list[PatchTarget] = []
         self.files: list[CarriedFile] = []
         self._planned = False
@@ -346,8 +347,9 @@ class PatchBuilder:
     def cabinet_bytes(self) -> bytes:
         """The patch cabinet: carried files named by File key, in sequence order."""
         ordered = sorted(self.files, key=lambda f: self._sequences.get(f.file_key, 0))
+        stamp = {"date_time": self.file_date_time} if self.file_date_time is not None else {}
         try:
-            return build_cabinet([FolderSpec([FileSpec(f.file_key, f.data) for f in ordered],
+            return build_cabinet([FolderSpec([FileSpec(f.file_key, f.data, **stamp) for f in ordered],
                                              compression=self.compression)])
         except ValueError as exc:   # the cabinet writer's argument errors
             raise PatchError(f"patch cabinet {self.cabinet!r}: {exc}") from exc
