@@ -233,3 +233,18 @@ def test_lzx_memory_is_bounded_by_the_window():
             peak = max(peak, _rss())
     assert total > 6_900_000
     assert peak - start < 5_500_000, peak - start
+
+
+def test_resolver_loop_is_detected():
+    cabs = build_cabinet_set([FolderSpec(SET_FILES, "mszip")], max_data_per_cabinet=40000,
+                             names=lambda i: f"s{i + 1}.cab")
+    first_bytes = cabs[0][1]
+    first = Cabinet.open(io.BytesIO(first_bytes), "/somewhere/s1.cab")
+    with pytest.raises(CabinetError, match="loops back to 's2.cab'"):
+        CabinetSet(first, resolver=lambda name: io.BytesIO(first_bytes))  # every "next" is s1 again
+
+
+def test_members_in_cffile_order_even_with_duplicate_cabinet_names():
+    cabs = [Cabinet.open(io.BytesIO(data), "same-name") for _, data in build_cabinet_set(
+        [FolderSpec(SET_FILES, "mszip")], max_data_per_cabinet=40000)]
+    assert [m.name for m in CabinetSet(cabs).list_members()] == [f.name for f in SET_FILES]

@@ -290,11 +290,11 @@ class CabinetSet:
         self.close()
 
     def _follow(self, cabs: "list[Cabinet]", resolver: Resolver) -> None:
-        seen = {c.name.lower() for c in cabs}
+        seen = {os.path.basename(c.name).lower() for c in cabs}
         last = cabs[-1]
         while last.header.has_next and last.next_cabinet:
             name = last.next_cabinet
-            if name.lower() in seen:
+            if os.path.basename(name).lower() in seen:
                 raise CabinetError(f"cabinet set loops back to {name!r}", last.name)
             if len(cabs) >= self.limits.cab_set_members:
                 self.limits.check("cab_set_members", len(cabs) + 1, "cabinets in the set", cabs[0].name)
@@ -309,13 +309,15 @@ class CabinetSet:
                 return
             self._opened.append(fileobj)
             cab = Cabinet.open(fileobj, name, limits=self.limits, codepage=last.codepage)
-            seen.add(name.lower())
+            seen.add(os.path.basename(name).lower())
             cabs.append(cab)
             last = cab
 
     def _build(self) -> None:
         carry: "SetFolder | None" = None  # previous cabinet's last folder, if it continues
+        self._position: dict[int, int] = {}  # id(member) -> position of its cabinet in the set
         for position, cab in enumerate(self.cabinets):
+            self._cab_position = position
             if position and cab.set_id != self.cabinets[0].set_id:
                 self.anomalies.append(f"{cab.name}: set ID {cab.set_id} differs from {self.cabinets[0].set_id}")
             nfolders = len(cab.folders)
@@ -356,11 +358,14 @@ class CabinetSet:
                 if continues_out:
                     next_carry = target
             carry = next_carry
-        rank = {cab.name: position for position, cab in enumerate(self.cabinets)}
-        self.members.sort(key=lambda m: (rank[m.cabinet], m.file_index))
+        # members were added folder by folder: list them in CFFILE order, and
+        # each folder's in offset order (ties keep the order of appearance)
+        order = {id(member): seq for seq, member in enumerate(self.members)}
+        self.members.sort(key=lambda m: (self._position[id(m)], m.file_index))
         for folder in self.folders:
-            folder.members.sort(key=lambda m: (m.offset, m.size, rank[m.cabinet], m.file_index))
+            folder.members.sort(key=lambda m: (m.offset, m.size, order[id(m)]))
             self._check_overlaps(folder)
+        del self._position, self._cab_position
 
     def _add_member(self, folder: SetFolder, cab: Cabinet, entry: FileEntry) -> None:
         member = CabinetMember(
@@ -371,6 +376,7 @@ class CabinetSet:
         )
         folder.members.append(member)
         self.members.append(member)
+        self._position[id(member)] = self._cab_position
 
     @staticmethod
     def _check_overlaps(folder: SetFolder) -> None:
