@@ -13,6 +13,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from .errors import SummaryInfoError
 from .propset import PropertySet, parse_property_set
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -74,6 +75,10 @@ MSP_INSTALLER_REQUIREMENT = {
     4: "Windows Installer 3.0",
     5: "Windows Installer 3.1",
 }
+
+# value types the decoding relies on (MSI summary property set; None = VT_EMPTY is allowed)
+STRING_PIDS = (2, 3, 4, 5, 6, 7, 8, 9, 18)
+INTEGER_PIDS = (14, 15, 16, 19)
 
 GUID_RE = re.compile(r"\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}")
 
@@ -139,7 +144,13 @@ class SummaryInformation:
     @classmethod
     def parse(cls, data: bytes, kind: str, path=None, limits: Limits = DEFAULT_LIMITS,
               what: str = "summary information") -> "SummaryInformation":
-        return cls(parse_property_set(data, path, limits, what), kind)
+        props = parse_property_set(data, path, limits, what)
+        for pid, expected in [(p, str) for p in STRING_PIDS] + [(p, int) for p in INTEGER_PIDS]:
+            value = props.values.get(pid)
+            if value is not None and not isinstance(value, expected):
+                raise SummaryInfoError(f"{what}: property {pid} ({PID_NAMES[pid]}) has type {props.types[pid]}, "
+                                       f"expected {'a string' if expected is str else 'an integer'}", path)
+        return cls(props, kind)
 
     @classmethod
     def empty(cls, kind: str) -> "SummaryInformation":
