@@ -24,12 +24,13 @@ Python decoders, resuming the current member where libarchive stopped.
 from __future__ import annotations
 
 import io
+import logging
 import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
 from ..errors import CabinetError, ChecksumError, DecompressionError, MsiToolsError, UsageError
-from .header import IFOLD_CONTINUED_FROM_PREV, CompressionType
+from .header import ATTR_NAME_IS_UTF, IFOLD_CONTINUED_FROM_PREV, CompressionType
 
 if TYPE_CHECKING:  # pragma: no cover
     from .reader import CabinetMember, CabinetSet
@@ -75,6 +76,8 @@ def unsuitable(cabset: "CabinetSet", verify_checksums: bool = True) -> "str | No
             expected_folder, expected_offset = entry.i_folder, 0
         if entry.uoff_folder_start != expected_offset:
             return "its files are not stored back to back"
+        if entry.attribs & ATTR_NAME_IS_UTF and not _valid_utf8(entry.name_raw):
+            return "a name flagged UTF-8 is not valid UTF-8 (libarchive would log warnings)"
         if entry.cb_file > 0x7FFF8000:
             return "a file is larger than libarchive accepts"
         expected_offset += entry.cb_file
@@ -85,6 +88,14 @@ def unsuitable(cabset: "CabinetSet", verify_checksums: bool = True) -> "str | No
     if any(f.problems for f in cabset.folders):
         return "it has overlapping files"
     return None
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class _Window(io.RawIOBase):
@@ -123,6 +134,12 @@ class _Window(io.RawIOBase):
 @contextmanager
 def _open_archive(fileobj: BinaryIO, base: int):
     import libarchive
+
+    # libarchive-c logs libarchive's warnings on the "libarchive" logger and
+    # configures no handler, so Python's last-resort handler would print them.
+    logger = logging.getLogger("libarchive")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
     fd = None
     if base == 0:
