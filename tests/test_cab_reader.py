@@ -248,3 +248,16 @@ def test_members_in_cffile_order_even_with_duplicate_cabinet_names():
     cabs = [Cabinet.open(io.BytesIO(data), "same-name") for _, data in build_cabinet_set(
         [FolderSpec(SET_FILES, "mszip")], max_data_per_cabinet=40000)]
     assert [m.name for m in CabinetSet(cabs).list_members()] == [f.name for f in SET_FILES]
+
+
+def test_invalid_utf8_name_is_read_without_printing(capfd):
+    data = bytearray(build_cabinet([FolderSpec([FileSpec("ok-\u00e9.txt", b"payload")], "mszip")]))
+    cab = open_cab(bytes(data))
+    name_at = cab.header.coff_files + 16
+    data[name_at + 3] = 0xFF  # first byte of the two-byte UTF-8 "é": now invalid UTF-8
+    cab = open_cab(bytes(data))
+    assert cab.files[0].name == "ok-\ufffd\ufffd.txt"
+    assert "not valid UTF-8" in libarchive_backend.unsuitable(cab.as_set())
+    assert [b"".join(c) for _, c in cab.iter_members()] == [b"payload"]
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
