@@ -29,11 +29,10 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import os
-import sys
-import threading
 from dataclasses import dataclass
 from typing import Union
 
+from ._signify import load_signify, one_line as _one_line
 from .errors import MsiToolsError, SignatureError
 from .limits import DEFAULT_LIMITS, Limits
 from .pe import looks_like_pe
@@ -127,73 +126,10 @@ class PeSignatureStatus:
 
 # --------------------------------------------------------------------------- signify import
 
-_IMPORT_LOCK = threading.Lock()
-_SIGNIFY = None
-# oscrypto 1.3.0 (the newest release) reads the OpenSSL version with this regex,
-# which cannot match "3.0.19" (two-digit patch) and raises LibraryNotFoundError at
-# import time.  Upstream fixed the pattern after the release; we apply the same fix.
-_OSCRYPTO_BAD_PATTERN = "'\\\\b(\\\\d\\\\.\\\\d\\\\.\\\\d[a-z]*)\\\\b'"
-_OSCRYPTO_FIXED_PATTERN = "'\\\\b(\\\\d+\\\\.\\\\d+\\\\.\\\\d+[a-z]*)\\\\b'"
-
-
-def _load_oscrypto_openssl() -> None:
-    """Import oscrypto's OpenSSL binding, working around its version-detection bug."""
-    import importlib
-    import importlib.util
-
-    import oscrypto
-    from oscrypto.errors import LibraryNotFoundError
-
-    if oscrypto.backend() != "openssl":
-        return
-    try:
-        importlib.import_module("oscrypto._openssl._libcrypto")
-        return
-    except LibraryNotFoundError as exc:
-        if "version" not in str(exc):
-            raise
-    name = "oscrypto._openssl._libcrypto_cffi" if oscrypto.ffi() == "cffi" else "oscrypto._openssl._libcrypto_ctypes"
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.origin is None:
-        raise LibraryNotFoundError("oscrypto cannot detect the OpenSSL version and its binding was not found")
-    with open(spec.origin, encoding="utf-8") as handle:
-        source = handle.read()
-    if _OSCRYPTO_BAD_PATTERN not in source:
-        raise LibraryNotFoundError("oscrypto cannot detect the OpenSSL version (unknown oscrypto release)")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        exec(compile(source.replace(_OSCRYPTO_BAD_PATTERN, _OSCRYPTO_FIXED_PATTERN), spec.origin, "exec"),
-             module.__dict__)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    importlib.import_module("oscrypto._openssl._libcrypto")
-
-
 def _signify():
-    """The signify names we use, imported once (SignatureError when unavailable)."""
-    global _SIGNIFY
-    if _SIGNIFY is not None:
-        return _SIGNIFY
-    with _IMPORT_LOCK:
-        if _SIGNIFY is not None:
-            return _SIGNIFY
-        try:
-            _load_oscrypto_openssl()
-            from signify import exceptions
-            from signify.authenticode.signed_file import SignedPEFile
-            from signify.x509 import CertificateStore
-        except ImportError as exc:
-            raise SignatureError(f"Authenticode checks need the 'signify' package ({exc})") from None
-        except Exception as exc:
-            raise SignatureError(f"signify cannot be loaded: {type(exc).__name__}: {_one_line(exc)}") from None
-        _SIGNIFY = (SignedPEFile, CertificateStore, exceptions)
-        return _SIGNIFY
-
-
-def _one_line(value) -> str:
-    return " ".join(str(value).split())
+    """The signify names we use (SignatureError when unavailable); loaded by msitools._signify."""
+    names = load_signify()
+    return names.SignedPEFile, names.CertificateStore, names.exceptions
 
 
 # --------------------------------------------------------------------------- status
