@@ -13,7 +13,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from .columns import KIND_INT, KIND_STRING
 from .directory import DirectoryTree, long_file_name, resolve_directories
+from .errors import TableError
 from .package import Package
 from .patched import PatchedDatabase
 
@@ -22,6 +24,16 @@ ATTR_NONCOMPRESSED = 0x2000
 ATTR_COMPRESSED = 0x4000
 SOURCE_SHORT_NAMES = 0x1
 SOURCE_COMPRESSED = 0x2
+
+# column kinds the listing relies on (the standard schema); a package that
+# redefines them is refused rather than misread
+EXPECTED_KINDS = {
+    "Directory": {"Directory": KIND_STRING, "Directory_Parent": KIND_STRING, "DefaultDir": KIND_STRING},
+    "Component": {"Component": KIND_STRING, "Directory_": KIND_STRING},
+    "Media": {"DiskId": KIND_INT, "LastSequence": KIND_INT, "Cabinet": KIND_STRING, "Source": KIND_STRING},
+    "File": {"File": KIND_STRING, "Component_": KIND_STRING, "FileName": KIND_STRING, "FileSize": KIND_INT,
+             "Version": KIND_STRING, "Language": KIND_STRING, "Attributes": KIND_INT, "Sequence": KIND_INT},
+}
 
 
 @dataclass
@@ -112,13 +124,23 @@ class _Rows:
             if not self.view.has_table(name):
                 return []
             table = self.view.table(name)
+            self._check_kinds(name, table.columns)
             names = table.column_names
             return [(dict(zip(names, r.values)), r.op, self.view.origin_of(r))
                     for r in table.iter_rows(False)]
         table = self.pkg.get_table(name)
         if table is None:
             return []
+        self._check_kinds(name, table.columns)
         return [(rec, "none", self.pkg) for rec in table.records()]
+
+    def _check_kinds(self, name: str, columns) -> None:
+        expected = EXPECTED_KINDS.get(name, {})
+        for column in columns:
+            kind = expected.get(column.name)
+            if kind is not None and column.kind != kind:
+                raise TableError(f"table {name!r}: column {column.name!r} is a {column.kind} column, "
+                                 f"the standard schema has a {kind} column", self.pkg.path)
 
 
 def list_package_files(pkg: Package, view: "PatchedDatabase | None" = None) -> FileListing:
