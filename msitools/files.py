@@ -139,8 +139,8 @@ class _Rows:
         for column in columns:
             kind = expected.get(column.name)
             if kind is not None and column.kind != kind:
-                raise TableError(f"table {name!r}: column {column.name!r} is a {column.kind} column, "
-                                 f"the standard schema has a {kind} column", self.pkg.path)
+                raise TableError(f"table {name!r}: column {column.name!r} is of kind {column.kind}, "
+                                 f"the standard schema says {kind}", self.pkg.path)
 
 
 def list_package_files(pkg: Package, view: "PatchedDatabase | None" = None) -> FileListing:
