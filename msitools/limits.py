@@ -44,6 +44,8 @@ class Limits:
     pe_resource_depth: int = 3
     pe_resource_entries: int = 10_000
     pe_read_size: int = 64 * MiB
+    # Authenticode on packages: the DER signature stream is parsed in memory
+    signature_stream_size: int = 16 * MiB
 
     def check(self, name: str, value: int, what: str = "", path=None) -> int:
         """Raise :class:`LimitExceeded` if *value* exceeds the limit called *name*."""
