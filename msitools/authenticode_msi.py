@@ -90,6 +90,7 @@ __all__ = [
     "compute_digests",
     "read_signature",
     "signature_report",
+    "trust_store_from_pem",
 ]
 
 DIGITAL_SIGNATURE = "\x05DigitalSignature"
@@ -413,6 +414,14 @@ def _signer_signature_broken(sig, exceptions) -> bool:
     return False
 
 
+def _all_certificates(sig) -> list:
+    """The signature's certificates plus those an RFC 3161 timestamp token carries."""
+    certs = list(sig.certificates)
+    countersigner = getattr(sig.signer_info, "countersigner", None)
+    certs.extend(getattr(countersigner, "certificates", None) or [])
+    return certs
+
+
 def _chain_subjects(chains) -> "list[str]":
     for chain in chains:  # signify gives root first
         return [str(cert.subject) for cert in reversed(list(chain))]
@@ -444,7 +453,7 @@ def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> 
     if _signer_signature_broken(sig, exceptions):
         return False, ("the signer's signature over the signed attributes does not verify: "
                        "the signature was modified"), None
-    roots = [cert for cert in sig.certificates if _self_signed(cert)]
+    roots = [cert for cert in _all_certificates(sig) if _self_signed(cert)]
     if roots:
         try:
             chains = list(sig.verify(expected_hash=computed,
@@ -457,6 +466,20 @@ def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> 
             return False, (f"digest matches; the chain ends at the self-signed root '{root}', "
                            "which is not in the offline trust store"), subjects
     return None, f"digest matches but no chain to a trusted root can be built offline: {first}", None
+
+
+def trust_store_from_pem(data: bytes):
+    """A trust store (for :func:`signature_report`'s *trust_store*) holding the PEM certificates in *data*."""
+    names = load_signify()
+    from signify.x509 import Certificate
+
+    try:
+        certs = list(Certificate.from_pems(data))
+    except Exception as exc:
+        raise SignatureError(f"not a PEM certificate file: {type(exc).__name__}: {one_line(exc)}") from None
+    if not certs:
+        raise SignatureError("no PEM certificate found")
+    return names.CertificateStore(certs, trusted=True)
 
 
 def _unsigned_report(path: "str | None", reason: str) -> dict:
@@ -549,6 +572,8 @@ def _signed_report(cfb: CompoundFile, path: str, signature: MsiSignature, sig, t
     if timestamp is not None and timestamp["time"] is not None and cert is not None:
         time = _dt.datetime.fromisoformat(timestamp["time"].replace("Z", "+00:00"))
         within = _aware(cert.valid_from) <= time <= _aware(cert.valid_to)
+    if within is False:
+        reason += "; the timestamp lies outside the signer certificate's validity period"
     if ex is not None and not ex_matches:
         reason += ("; the stored MsiDigitalSignatureEx differs from the recomputed metadata pre-hash"
                    + (f" (it is {len(ex)} bytes, the {algorithm} digest size is {len(computed)})"

@@ -89,3 +89,22 @@ class Cfb:
 
     def bytes(self) -> bytes:
         return bytes(self.data)
+
+
+def minifat(cfb: Cfb, msect: int) -> int:
+    """The mini FAT entry of mini sector *msect*."""
+    return struct.unpack_from("<I", cfb.data, cfb.minifat_entry_offset(msect))[0]
+
+
+def stream_byte_offset(cfb: Cfb, name: str, pos: int = 0) -> int:
+    """File offset of byte *pos* of the stream called *name* (mini stream or regular sectors)."""
+    _off, _name, _etype, start, size = cfb.entry(name)
+    assert 0 <= pos < size, (name, pos, size)
+    if size >= 4096:
+        return cfb.sector_offset(cfb.chain(start)[pos // SECTOR]) + pos % SECTOR
+    msect = start
+    for _ in range(pos // 64):
+        msect = minifat(cfb, msect)
+    mini_pos = msect * 64 + pos % 64
+    root_start = next(item[3] for item in cfb.entries() if item[2] == 5)
+    return cfb.sector_offset(cfb.chain(root_start)[mini_pos // SECTOR]) + mini_pos % SECTOR
