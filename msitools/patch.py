@@ -149,7 +149,7 @@ class Msp:
         """Standard metadata (Company NULL) by property name; vendor rows keyed ``Company/Property``."""
         out: dict[str, Any] = {}
         for row in self.metadata_rows():
-            key = row["Property"] if row.get("Company") is None else f"{row['Company']}/{row['Property']}"
+            key = row.get("Property") if row.get("Company") is None else f"{row['Company']}/{row.get('Property')}"
             out[key] = row.get("Value")
         return out
 
@@ -262,7 +262,7 @@ def _delta_header_streams(msp: Msp, changes) -> "dict[tuple[str, Any], dict[str,
         if change.table == "MsiPatchHeaders":
             for rc in change.rows:
                 if rc.op == OP_INSERT and rc.values.get("Header"):
-                    headers_by_ref[rc.values["StreamRef"]] = (t, rc.values["Header"])
+                    headers_by_ref[rc.values.get("StreamRef")] = (t, rc.values["Header"])
     out: dict[tuple[str, Any], dict[str, Any]] = {}
     for t, change in changes:
         if change.table != "Patch":
