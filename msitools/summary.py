@@ -100,7 +100,7 @@ def split_platform_languages(template: "str | None") -> "tuple[str | None, list[
     languages = []
     for part in langs.split(","):
         part = part.strip()
-        if part.isdigit():
+        if part.isascii() and part.isdigit():
             languages.append(int(part))
     return platform or None, languages
 
