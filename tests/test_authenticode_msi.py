@@ -622,3 +622,95 @@ def test_hash_order_is_byte_order_of_utf16le_names(pki, tmp_path):
     _ok, blocks, out = _ossl_verify(signed)
     _assert_agrees(report, blocks[0])
     assert report["computed_digest"] == compute_digest(path, "sha256").hex()  # the signature streams are skipped
+
+
+def _ossl_extract_digest(path: Path, tmp_path: Path, algorithm: str, dse: bool) -> str:
+    """osslsigncode's digest of an (unsigned or signed) compound file, from ``extract-data``:
+    the SpcIndirectDataContent it would sign, read with asn1crypto (signify registers the type)."""
+    from asn1crypto import cms
+
+    from msitools._signify import load_signify
+
+    load_signify()
+    tool = require_tool("osslsigncode")
+    out = tmp_path / f"data-{algorithm}-{int(dse)}.der"
+    out.unlink(missing_ok=True)
+    cmd = [tool, "extract-data", "-h", algorithm] + (["-add-msi-dse"] if dse else []) + ["-in", str(path), "-out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    content = cms.ContentInfo.load(out.read_bytes())["content"]["encap_content_info"]["content"]
+    assert content["message_digest"]["digest_algorithm"]["algorithm"].native == algorithm
+    return content["message_digest"]["digest"].native.hex()
+
+
+def _tree(path: Path) -> Path:
+    """Storages inside storages, an empty storage, CLSIDs, state bits and times everywhere."""
+    writer = CompoundFileWriter("{000C1082-0000-0000-C000-000000000046}", root_modified=0x01D0000012345678)
+    writer.add_stream("top", b"top stream")
+    outer = writer.add_storage("Outer", "{11111111-2222-3333-4444-555555555555}", state_bits=7,
+                               created=0x01D0000000000001, modified=0x01D0000000000002)
+    outer.add_stream("inner", b"inner stream " * 400, state_bits=3, modified=0x01D0000000000003)
+    outer.add_storage("Empty", "{AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}")
+    deeper = outer.add_storage("Deeper", "{99999999-8888-7777-6666-555555555555}")
+    deeper.add_stream("leaf", b"leaf")
+    deeper.add_stream("zero", b"")
+    writer.write(path)
+    return path
+
+
+EXTRACT_CASES = [("corpus", name) for name in ["msi_with_external_cab.msi", *SIGNED_CORPUS]] + [
+    ("fixture", "wixl/hello.msi"), ("fixture", "patches/change.mst"), ("fixture", "patches/whole.msp"),
+    ("tree", "tree.mst")]
+
+
+@pytest.mark.parametrize("source,name", EXTRACT_CASES)
+@pytest.mark.parametrize("algorithm,dse", [("sha1", False), ("sha256", False), ("sha256", True)])
+def test_digest_equals_osslsigncode_extract_data(tmp_path, source, name, algorithm, dse):
+    """Content digest and MsiDigitalSignatureEx digest of any compound file (unsigned ones, 4096-byte
+    sectors, transforms, nested and empty storages) equal osslsigncode's, without signing."""
+    if source == "corpus":
+        path = corpus_file(name)
+    elif source == "fixture":
+        path = FIXTURES / name
+    else:
+        path = _tree(tmp_path / name)
+    prehash = compute_prehash(path, algorithm) if dse else None
+    ours = compute_digest(path, algorithm, prehash).hex()
+    assert ours == _ossl_extract_digest(path, tmp_path, algorithm, dse)
+
+
+def test_empty_and_nested_storages_are_covered(tmp_path):
+    """An empty storage's CLSID, and a storage two levels down, both change the digest
+    (osslsigncode extract-data agrees on the changed files)."""
+    path = _tree(tmp_path / "tree.mst")
+    base = compute_digest(path, "sha256").hex()
+    for name, tag in (("Empty", "clsid"), ("leaf", "byte")):
+        def edit(cfb, name=name, tag=tag):
+            if tag == "clsid":
+                cfb.data[cfb.entry(name)[0] + 0x50] ^= 0x01
+            else:
+                cfb.data[stream_byte_offset(cfb, name, 0)] ^= 0x01
+
+        bad = _patched(path, tmp_path / f"bad-{name}.mst", edit)
+        digest = compute_digest(bad, "sha256").hex()
+        assert digest != base
+        assert digest == _ossl_extract_digest(bad, tmp_path, "sha256", False)
+
+
+def test_signed_transform_fixture(pki, tmp_path):
+    signed = _sign(pki, FIXTURES / "patches" / "change.mst", tmp_path / "change.mst", dse=True)
+    report = signature_report(signed)
+    assert report["digest_matches"] is True and report["ex_matches"] is True
+    _ok, blocks, out = _ossl_verify(signed)
+    _assert_agrees(report, blocks[0])
+
+
+def test_signature_stream_size_limit(pki, tmp_path):
+    import dataclasses
+
+    from msitools.errors import LimitExceeded
+    from msitools.limits import DEFAULT_LIMITS
+
+    signed = _sign(pki, HELLO, tmp_path / "signed.msi")
+    with pytest.raises(LimitExceeded) as info:
+        signature_report(signed, limits=dataclasses.replace(DEFAULT_LIMITS, signature_stream_size=100))
+    assert "signature_stream_size" in str(info.value) and str(signed) in str(info.value)
