@@ -149,7 +149,9 @@ class Msp:
         """Standard metadata (Company NULL) by property name; vendor rows keyed ``Company/Property``."""
         out: dict[str, Any] = {}
         for row in self.metadata_rows():
-            key = row.get("Property") if row.get("Company") is None else f"{row['Company']}/{row.get('Property')}"
+            if "Property" not in row:
+                raise PatchError("table 'MsiPatchMetadata' has no Property column", self.path)
+            key = row["Property"] if row.get("Company") is None else f"{row['Company']}/{row['Property']}"
             out[key] = row.get("Value")
         return out
 
@@ -262,7 +264,9 @@ def _delta_header_streams(msp: Msp, changes) -> "dict[tuple[str, Any], dict[str,
         if change.table == "MsiPatchHeaders":
             for rc in change.rows:
                 if rc.op == OP_INSERT and rc.values.get("Header"):
-                    headers_by_ref[rc.values.get("StreamRef")] = (t, rc.values["Header"])
+                    if "StreamRef" not in rc.values:
+                        raise PatchError(f"transform {t.name!r}: MsiPatchHeaders has no StreamRef column", msp.path)
+                    headers_by_ref[rc.values["StreamRef"]] = (t, rc.values["Header"])
     out: dict[tuple[str, Any], dict[str, Any]] = {}
     for t, change in changes:
         if change.table != "Patch":
