@@ -1,0 +1,43 @@
+"""Run one fuzz target under atheris (libFuzzer): ``python fuzz/run_target.py NAME [libFuzzer args]``.
+
+Also replays files: ``python fuzz/run_target.py NAME file...`` runs the target
+once per file (libFuzzer's own behaviour for file arguments), which is how a
+crash is reproduced and minimised (``-minimize_crash=1 -runs=N``).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import atheris  # noqa: E402
+
+with atheris.instrument_imports(include=["msitools", "olefile", "pefile"]):
+    import msitools.cab  # noqa: F401
+    import msitools.delta  # noqa: F401
+    import msitools.kb  # noqa: F401
+    import msitools.package  # noqa: F401
+    import msitools.patch  # noqa: F401
+    import msitools.pe  # noqa: F401
+    import msitools.verify  # noqa: F401
+    import olefile  # noqa: F401
+    import pefile  # noqa: F401
+
+from fuzz.targets import TARGETS, setup  # noqa: E402
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in TARGETS:
+        sys.exit(f"usage: run_target.py {{{','.join(TARGETS)}}} [libFuzzer options] [corpus dirs or files]")
+    target = TARGETS[sys.argv[1]]
+    setup()
+    argv = [sys.argv[0]] + sys.argv[2:]
+    if not any(a.startswith("-max_len=") for a in argv):
+        argv.insert(1, f"-max_len={target.max_len}")
+    atheris.Setup(argv, target.function)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
