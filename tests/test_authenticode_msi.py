@@ -296,7 +296,7 @@ def test_unsigned_corpus_package():
     assert not blocks and "MSI file has no signature" in out
 
 
-def test_accepts_a_package_object_and_a_compound_file():
+def test_accepts_a_package_a_compound_file_and_bytes():
     from msitools import open_package
 
     path = corpus_file("WPF2_32.msp")
@@ -306,6 +306,7 @@ def test_accepts_a_package_object_and_a_compound_file():
         assert package.cfb.root.child(DIGITAL_SIGNATURE) is not None  # still open and usable
     with CompoundFile(path) as cfb:
         assert compute_digest(cfb, "sha1").hex() == expected
+    assert signature_report(path.read_bytes())["computed_digest"] == expected
 
 
 # =========================================================================== tampering a corpus package
