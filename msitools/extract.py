@@ -22,7 +22,7 @@ from .delta import is_delta, parse_delta
 from .directory import long_file_name
 from .errors import ExtractionError, LimitExceeded, MsiToolsError, UnsafePathError, UsageError
 from .files import FileListing, MediaInfo, PackageFile, list_package_files, source_tree_path
-from .fsutil import AtomicWriter, check_component, safe_join
+from .fsutil import AtomicWriter, OutputTree, check_component, safe_join
 from .limits import DEFAULT_LIMITS, Limits
 from .package import Package, open_package
 from .patched import PatchedDatabase
@@ -241,14 +241,12 @@ class _Destinations:
     """Output paths: safe, never reused, case-insensitive collisions disambiguated."""
 
     def __init__(self, root: Path, report: ExtractReport):
-        self.root = root
+        self.tree = OutputTree(root)
         self.used: set[str] = set()
         self.report = report
 
-    def claim(self, parts: "list[str]", what: str) -> Path:
-        for part in parts:
-            check_component(part)
-        candidate = list(parts)
+    def claim(self, parts: "list[str]", what: str) -> str:
+        candidate = list(parts)  # OutputTree.file checks every component
         n = 0
         while "/".join(candidate).lower() in self.used:
             n += 1  # lessmsi's scheme: name, name.duplicate1, name.duplicate2 ...
@@ -257,12 +255,10 @@ class _Destinations:
             self.report.issues.append(f"{what}: {'/'.join(parts)} is already taken (names collide, ignoring "
                                       f"case); written as {candidate[-1]}")
         self.used.add("/".join(candidate).lower())
-        path = safe_join(self.root, candidate)  # refuses symlinks among the existing components
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return safe_join(self.root, candidate)
+        return self.tree.file(candidate)
 
 
-def _write(dest: Path, chunks, expected: "int | None", force: bool) -> int:
+def _write(dest: str, chunks, expected: "int | None", force: bool) -> int:
     with AtomicWriter(dest, expected_size=expected, force=force) as out:
         for chunk in chunks:
             out.write(chunk)
@@ -326,13 +322,12 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
             report.failures.append({"file": f.display_path, "key": f.key, "error": item.error})
             continue
         try:
-            parts = [f.file_name] if flat else list(f.path)
-            dest = dests.claim(parts, f.key)
+            dest = dests.claim([f.file_name] if flat else list(f.path), f.key)
             size = _write(dest, item.chunks, f.size, force)
         except MsiToolsError as exc:
             report.failures.append({"file": f.display_path, "key": f.key, "error": exc.message})
             continue
-        report.written.append(ExtractedFile(f.display_path, str(dest), size, item.source))
+        report.written.append(ExtractedFile(f.display_path, dest, size, item.source))
 
 
 def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limits, progress,

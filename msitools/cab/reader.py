@@ -27,7 +27,7 @@ from ..limits import DEFAULT_LIMITS, Limits
 from . import header as _h
 from .cfdata import DataBlock, read_data_block
 from .folder import Budget, FolderState, decoded_blocks
-from .header import CabinetHeader, FileEntry, FolderEntry
+from .header import CabinetHeader, CompressionType, FileEntry, FolderEntry
 
 Selection = Union[None, Collection[str], Callable[["CabinetMember"], bool]]
 Resolver = Callable[[str], "BinaryIO | None"]
@@ -425,6 +425,10 @@ class CabinetSet:
         if backend not in ("auto", "python", "libarchive"):
             raise UsageError(f"unknown cabinet backend {backend!r} (auto, python, libarchive)")
         wanted = _selector(selection)
+        if backend == "auto" and not any(f.entry.compression == CompressionType.LZX for f in self.folders):
+            # stored and MSZIP folders decode in C either way (zlib); the Python path has less
+            # per-member overhead than libarchive's, which matters for thousands of small files
+            backend = "python"
         if backend != "python":
             from . import libarchive_backend
 
