@@ -114,8 +114,13 @@ class OutputTree:
             raise UnsafePathError(f"the output folder {root} is a symlink")
         self.root = os.path.realpath(root)
         self._verified = {self.root}
+        self._dirs: dict[tuple, str] = {}
 
     def directory(self, parts: "list[str]") -> str:
+        key = tuple(parts)
+        known = self._dirs.get(key)
+        if known is not None:
+            return known
         path = self.root
         for part in parts:
             check_component(part)
@@ -132,6 +137,7 @@ class OutputTree:
                         raise ExtractionError(f"{child} exists and is not a folder")
                 self._verified.add(child)
             path = child
+        self._dirs[key] = path
         return path
 
     def file(self, parts: "list[str]") -> str:

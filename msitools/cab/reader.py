@@ -216,7 +216,10 @@ class SetFolder:
         return self.segments[0][0]
 
     def describe(self) -> str:
-        return self.entry.describe()
+        text = self.__dict__.get("_described")
+        if text is None:
+            text = self.__dict__["_described"] = self.entry.describe()
+        return text
 
 
 def directory_resolver(directory: "str | os.PathLike[str]") -> Resolver:
