@@ -19,7 +19,7 @@ import os
 import struct
 import uuid
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 import olefile
 from olefile.olefile import OleFileError
@@ -232,31 +232,34 @@ class CompoundFile:
                 stack.extend(reversed(entry.children))
 
     # -- stream data -----------------------------------------------------
-    def _chain(self, start: int, size: int, fat, unit: int, what: str) -> list[int]:
-        """Sector numbers of a chain, validated: bounds, loops, length."""
+    def _chain(self, start: int, size: int, fat, unit: int, what: str) -> Iterator[int]:
+        """Sector numbers of a chain, validated as they are walked: bounds, loops, length.
+
+        Loops are caught with a one-byte-per-sector map, not a set of every
+        sector: a 2 GB stream must not cost a 4-million-entry set.
+        """
         needed = (size + unit - 1) // unit
         if needed == 0:
-            return []
+            return
         limit = len(fat)
         if needed > limit:
             raise CompoundFileError(f"stream {what!r} declares {size} bytes, more than the file holds", self.name)
-        chain = []
+        seen = bytearray(limit)
         sect = start
-        visited = set()
         for _ in range(needed):
             if sect >= limit or sect > MAXREGSECT:
                 if sect == ENDOFCHAIN:
                     raise CompoundFileError(f"stream {what!r} is truncated: its sector chain ends early", self.name)
-                raise CompoundFileError(f"broken sector chain in stream {what!r}: sector {sect:#x} out of range", self.name)
-            if sect in visited:
+                raise CompoundFileError(f"broken sector chain in stream {what!r}: sector {sect:#x} out of range",
+                                        self.name)
+            if seen[sect]:
                 raise CompoundFileError(f"sector chain of stream {what!r} loops (sector {sect:#x})", self.name)
-            visited.add(sect)
-            chain.append(sect)
+            seen[sect] = 1
+            yield sect
             sect = fat[sect]
-        return chain
 
     @staticmethod
-    def _runs(chain: list[int], unit: int, base_of) -> list[tuple[int, int, int]]:
+    def _runs(chain: "Iterable[int]", unit: int, base_of) -> list[tuple[int, int, int]]:
         """Coalesce a sector chain into (stream_offset, file_offset, length) runs."""
         runs: list[tuple[int, int, int]] = []
         pos = 0

@@ -157,7 +157,127 @@ def section_read(repeat: int) -> dict:
     }
 
 
-SECTIONS = {"read": section_read}
+def _corpus() -> Path:
+    corpus = ROOT.parent / "shared" / "corpus"
+    if not corpus.exists():
+        raise SystemExit(f"{corpus} is needed for the LZX measurements")
+    return corpus
+
+
+def _fresh(tmp: Path, counter=[0]) -> Path:
+    counter[0] += 1
+    d = tmp / f"run{counter[0]}"
+    d.mkdir()
+    return d
+
+
+def _pair(repeat: int, ours, theirs, tmp: Path) -> dict:
+    """Alternate the two commands *repeat* times; best wall time and max peak RSS of each."""
+    results = {"ours": [], "theirs": []}
+    for _ in range(repeat):
+        for key, make in (("ours", ours), ("theirs", theirs)):
+            d = _fresh(tmp)
+            results[key].append(run_measured(make(d), cwd=d))
+    best = {k: min(t for t, _ in v) for k, v in results.items()}
+    peak = {k: max(m for _, m in v) for k, v in results.items()}
+    return {"seconds": best, "peak_rss": peak, "ratio": best["ours"] / best["theirs"]}
+
+
+def _lzx_decode_rate(cab_bytes: bytes, repeat: int) -> dict:
+    """MB/s of our pure-Python LZX decoder and of pymsi's (binref refinery) on the same folder."""
+    import io
+
+    from msitools.cab import Cabinet
+    from pymsi.thirdparty.refinery.lzx import LzxDecoder
+
+    cab = Cabinet.open(io.BytesIO(cab_bytes), "bench.cab")
+    folder = cab.folders[0]
+    blocks = list(cab.data_blocks(0))
+    out_size = sum(b.cb_uncomp for b in blocks)
+
+    def ours() -> None:
+        for _ in cab.as_set().folder_stream(0, verify_checksums=False):
+            pass
+
+    def theirs() -> None:
+        dec = LzxDecoder(False)
+        dec.set_params_and_alloc(folder.window_bits)
+        for i, block in enumerate(blocks):
+            if i:
+                dec.keep_history = True
+            dec.decompress(memoryview(block.data), block.cb_uncomp)
+
+    rates = {}
+    for name, fn in (("msitools_python_lzx", ours), ("pymsi_lzx", theirs)):
+        best = min(_timed(fn) for _ in range(repeat))
+        rates[name] = out_size / best / 1e6
+    rates["speedup"] = rates["msitools_python_lzx"] / rates["pymsi_lzx"]
+    rates["window_bits"] = folder.window_bits
+    rates["output_bytes"] = out_size
+    return rates
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def section_extract(repeat: int) -> dict:
+    msiextract = need("msiextract")
+    cabextract = need("cabextract")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-extract-", dir=OUT))
+    msi = build_large_msi()
+    out: dict = {}
+    out["mszip_20000_files_vs_msiextract"] = _pair(
+        repeat, lambda d: [PY, "-m", "msitools", "extract", str(msi), "-o", str(d / "out")],
+        lambda d: [msiextract, "-C", str(d), str(msi)], tmp)
+    corpus = _corpus()
+    vcredist = corpus / "vcredist.msi"
+    out["lzx_vcredist_msi_vs_msiextract"] = _pair(
+        repeat, lambda d: [PY, "-m", "msitools", "extract", str(vcredist), "-o", str(d / "out")],
+        lambda d: [msiextract, "-C", str(d), str(vcredist)], tmp)
+    # the largest embedded LZX:21 cabinet, as a bare .cab, against cabextract
+    import msitools
+
+    with msitools.open_package(vcredist) as pkg:
+        biggest = max((s for s in pkg.streams if s.name.endswith(".msm")), key=lambda s: s.size)
+        cab_bytes = pkg.read_stream(biggest.name)
+    cab = tmp / "mfc.cab"
+    cab.write_bytes(cab_bytes)
+    out["lzx_cab_vs_cabextract"] = _pair(
+        repeat, lambda d: [PY, "-m", "msitools", "extract", str(cab), "-o", str(d / "out")],
+        lambda d: [cabextract, "-q", "-d", str(d), str(cab)], tmp)
+    out["lzx_cab_python_path_vs_cabextract"] = _pair(
+        repeat, lambda d: [PY, "-m", "msitools", "extract", str(cab), "-o", str(d / "out"), "--backend", "python"],
+        lambda d: [cabextract, "-q", "-d", str(d), str(cab)], tmp)
+    out["pure_python_lzx_decode"] = _lzx_decode_rate(cab_bytes, repeat)
+    out["memory_flat"] = _memory_flat(tmp)
+    shutil.rmtree(tmp)
+    return out
+
+
+def _memory_flat(tmp: Path) -> dict:
+    """Peak RSS of `extract` for the same layout with 8x more payload (incompressible data)."""
+    sys.path.insert(0, str(ROOT))
+    from msitools.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
+
+    peaks = {}
+    for per_file in (16 * 1024, 128 * 1024):
+        rng = __import__("random").Random(per_file)
+        files = [PayloadFile("ProgramFilesFolder", f"f{i}.bin", rng.randbytes(per_file)) for i in range(500)]
+        path = tmp / f"payload-{per_file}.msi"
+        build_package(files, directories=STANDARD_DIRECTORIES, compression="mszip").write(path)
+        d = _fresh(tmp)
+        _, peak = run_measured([PY, "-m", "msitools", "extract", str(path), "-o", str(d / "out")], cwd=d)
+        peaks[f"payload_{500 * per_file // (1 << 20)}MiB_peak_rss"] = peak
+        path.unlink()
+    values = list(peaks.values())
+    peaks["growth_ratio_for_8x_payload"] = values[1] / values[0]
+    return peaks
+
+
+SECTIONS = {"read": section_read, "extract": section_extract}
 
 
 def main() -> None:

@@ -47,6 +47,12 @@ class MsiToolsGroup(click.Group):
             ctx.exit(EXIT_BAD_INPUT)
 
 
+PATCH_OPTION = click.option("--patch", "patches", multiple=True, type=click.Path(dir_okay=False),
+                            help="Apply this .msp (repeatable; after all --transform files, in order).")
+TRANSFORM_OPTION = click.option("--transform", "transforms", multiple=True, type=click.Path(dir_okay=False),
+                                help="Apply this .mst (repeatable; in order, before patches, as Windows does).")
+
+
 def format_option(choices: Sequence[str], default: str = "text"):
     return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default,
                         show_default=True, help="Output format.")

@@ -14,8 +14,8 @@ from ..extract import CAB_MAGIC, extract as extract_files
 from ..files import list_package_files
 from ..package import open_package
 from ..patch import Msp, apply_patches_and_transforms, cabinet_members
-from .common import EXIT_BAD_INPUT, echo_text, emit_json, format_option, render_csv, render_table
-from .patch_cmds import PATCH_OPTION, TRANSFORM_OPTION
+from .common import (EXIT_BAD_INPUT, PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option,
+                     render_csv, render_table)
 
 FILE_COLUMNS = ["path", "name", "size", "version", "language", "component", "sequence", "cabinet"]
 CAB_COLUMNS = ["name", "size", "date", "folder", "compression"]

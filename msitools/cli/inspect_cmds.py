@@ -10,8 +10,7 @@ from ..export import export_package
 from ..fsutil import write_file
 from ..package import open_package
 from ..views import package_info, table_dict, tables_list
-from .patch_cmds import PATCH_OPTION, TRANSFORM_OPTION, table_view, tables_view
-from .common import (echo_text, emit_json, format_option, key_value_lines, parse_name_argument,
+from .common import (PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option, key_value_lines, parse_name_argument,
                      printable, render_csv, render_table, write_binary_stdout)
 
 PKG = click.argument("package", type=click.Path(dir_okay=False, path_type=str))
@@ -56,6 +55,8 @@ def info(package: str, fmt: str) -> None:
 def tables(package: str, fmt: str, patches, transforms) -> None:
     """List the tables with their row and column counts (of the patched database with --patch/--transform)."""
     if patches or transforms:
+        from .patch_cmds import tables_view
+
         tables_view(package, patches, transforms, fmt)
         return
     with open_package(package) as pkg:
@@ -82,6 +83,8 @@ def table(package: str, name: str, fmt: str, patches, transforms) -> None:
     operation ("@op" in JSON: insert, update, delete or none).
     """
     if patches or transforms:
+        from .patch_cmds import table_view
+
         table_view(package, name, patches, transforms, fmt)
         return
     with open_package(package) as pkg:

@@ -11,13 +11,8 @@ from ..package import open_package
 from ..patch import Msp, apply_patches_and_transforms, patch_report
 from ..patched import PatchedDatabase, row_dicts_with_op
 from ..transform import Transform, transform_report
-from .common import (echo_text, emit_json, format_option, key_value_lines, printable, render_csv,
+from .common import (PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option, key_value_lines, printable, render_csv,
                      render_table, show_value)
-
-PATCH_OPTION = click.option("--patch", "patches", multiple=True, type=click.Path(dir_okay=False),
-                            help="Apply this .msp (repeatable; after all --transform files, in order).")
-TRANSFORM_OPTION = click.option("--transform", "transforms", multiple=True, type=click.Path(dir_okay=False),
-                                help="Apply this .mst (repeatable; in order, before patches, as Windows does).")
 
 OP_MARK = {"insert": "+", "update": "~", "delete": "-", "none": ""}
 
