@@ -64,6 +64,7 @@ class DeliveredFile:
     unverified: "list[str]" = field(default_factory=list)  # why some check cannot be made
     notes: "list[str]" = field(default_factory=list)
     delta: "dict | None" = None
+    signature: "dict | None" = None  # Authenticode: of the PE image, or of the package
 
     def to_dict(self) -> "dict[str, Any]":
         return {
@@ -74,6 +75,7 @@ class DeliveredFile:
             "sha256": self.sha256, "date_time": self.date_time, "kind": self.kind, "name_source": self.name_source,
             "unverified": self.unverified, "notes": self.notes,
             **({"delta": self.delta} if self.delta else {}),
+            **({"signature": self.signature} if self.signature else {}),
         }
 
 
@@ -81,6 +83,28 @@ class DeliveredFile:
 class Delivery:
     files: "list[DeliveredFile]" = field(default_factory=list)
     issues: "list[str]" = field(default_factory=list)
+    packages: "list[dict]" = field(default_factory=list)  # the signature of every package opened
+
+
+def _package_signature(pkg: Package, chain: "list[str]") -> dict:
+    from .authenticode_msi import signature_report
+
+    try:
+        report = signature_report(pkg)
+    except MsiToolsError as exc:
+        report = {"signed": None, "digest_matches": None, "reason": f"signature unreadable: {exc.message}"}
+    keep = ("signed", "digest_algorithm", "digest_matches", "trusted", "reason", "signer", "timestamp")
+    return {"package": " > ".join(chain), **{k: report.get(k) for k in keep}}
+
+
+def _pe_signature(data: bytes, name: str) -> dict:
+    from .authenticode_pe import pe_signature_status
+
+    try:
+        status = pe_signature_status(data, name)
+    except MsiToolsError as exc:
+        return {"status": "unreadable", "reason": exc.message}
+    return {"status": status.status, "reason": status.reason, "signer": status.signer_subject}
 
 
 def _sha256_and_spool(chunks: Iterable[bytes], limit: int) -> "tuple[str, int, Any]":
@@ -119,6 +143,7 @@ def _describe_pe(entry: DeliveredFile, spool, limits: Limits):
     entry.platform = info.platform
     entry.machine = info.machine
     entry.pe_version = info.file_version
+    entry.signature = _pe_signature(data, entry.name)
     if info.file_version is None:
         entry.notes.append("PE image without a version resource")
     return info
@@ -135,6 +160,7 @@ def walk_delivery(path: "str | os.PathLike[str]", depth: int = 0, limits: Limits
     path = os.fspath(path)
     with open_package(path, limits) as pkg:
         label = os.path.basename(path)
+        delivery.packages.append(_package_signature(pkg, [label]))
         if pkg.kind == "msp":
             _walk_msp(pkg, [label], delivery, depth, limits)
         elif pkg.kind in ("msi", "msm"):
@@ -182,6 +208,8 @@ def _descend(spool, entry: DeliveredFile, delivery: Delivery, depth: int, limits
         return
     with nested:
         entry.notes.append(f"a {nested.kind.upper()} package")
+        entry.signature = _package_signature(nested, entry.found_in)
+        delivery.packages.append(entry.signature)
         if nested.kind == "msp":
             _walk_msp(nested, entry.found_in, delivery, depth, limits)
         elif nested.kind in ("msi", "msm") and depth > 0:
@@ -418,6 +446,23 @@ def judge(row: PublishedRow, f: "DeliveredFile | None") -> "tuple[str, list[dict
     return STATUS_PASS, []
 
 
+def _signature_problem(f: DeliveredFile) -> "str | None":
+    """Why a delivered file fails --require-signature (PE images only), or None."""
+    if f.kind == "package":
+        sig = f.signature or {}
+        if not sig.get("signed"):
+            return "unsigned package"
+        if not sig.get("digest_matches"):
+            return "package altered after signing"
+        return None
+    if f.signature is None:
+        return None  # not a PE image
+    status = f.signature.get("status")
+    if status in ("unsigned", "signed_altered", "unreadable"):
+        return status
+    return None
+
+
 def _sha256_file(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -427,9 +472,13 @@ def _sha256_file(path: str) -> str:
 
 
 def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | PublishedTable", *,
-           depth: int = 0, allow_unlisted: bool = False, limits: Limits = DEFAULT_LIMITS,
-           now: "datetime | None" = None) -> "dict[str, Any]":
-    """Verify *hotfix* against the published *table*; returns the report (the ``verify`` JSON)."""
+           depth: int = 0, allow_unlisted: bool = False, require_signature: bool = False,
+           limits: Limits = DEFAULT_LIMITS, now: "datetime | None" = None) -> "dict[str, Any]":
+    """Verify *hotfix* against the published *table*; returns the report (the ``verify`` JSON).
+
+    With *require_signature*, a row whose PE image is unsigned or altered after signing is a
+    mismatch (field ``signature``), and an unsigned or altered package fails the verdict.
+    """
     hotfix = os.fspath(hotfix)
     if isinstance(table, PublishedTable):
         published, table_path = table, table.source
@@ -446,6 +495,12 @@ def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | Pu
         if index is not None:
             used.add(index)
         status, differences = judge(row, f)
+        if require_signature and f is not None and status in (STATUS_PASS, STATUS_MISMATCH):
+            problem = _signature_problem(f)
+            if problem is not None:
+                differences = differences + [{"field": "signature", "expected": "signed, digest intact",
+                                              "actual": problem}]
+                status = STATUS_MISMATCH
         expected = {"version": row.version, "size": row.size, "platform": row.platform, "date": row.date,
                     "time": row.time}
         actual = None
@@ -466,10 +521,20 @@ def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | Pu
             item["readings"] = [r for r in (row.to_dict().get("readings") or [])]
         if f is not None and f.delta:
             item["delta"] = f.delta
+        if f is not None and f.signature:
+            item["signature"] = f.signature
         rows_out.append(item)
     unlisted = [f.to_dict() for j, f in enumerate(files) if j not in used]
     passed = all(r["status"] == STATUS_PASS for r in rows_out)
-    verdict = "pass" if passed and (allow_unlisted or not unlisted) and rows_out else "fail"
+    signature_findings = []
+    if require_signature:
+        for sig in delivery.packages:
+            if not sig.get("signed"):
+                signature_findings.append(f"{sig['package']}: unsigned ({sig.get('reason')})")
+            elif not sig.get("digest_matches"):
+                signature_findings.append(f"{sig['package']}: altered after signing ({sig.get('reason')})")
+    verdict = ("pass" if passed and (allow_unlisted or not unlisted) and rows_out and not signature_findings
+               else "fail")
     return {
         "verdict": verdict,
         "rows": rows_out,
@@ -486,6 +551,9 @@ def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | Pu
                     for status in (STATUS_PASS, STATUS_MISMATCH, STATUS_MISSING, STATUS_AMBIGUOUS,
                                    STATUS_UNVERIFIED)} | {"unlisted": len(unlisted)},
         "allow_unlisted": allow_unlisted,
+        "require_signature": require_signature,
+        "signatures": delivery.packages,
+        "signature_findings": signature_findings,
         "tool": {"name": "msitools", "version": __version__},
         "time": (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

@@ -39,6 +39,14 @@ def _detail(row: dict) -> str:
     return ""
 
 
+def _package_sig(sig: dict) -> str:
+    if not sig.get("signed"):
+        return f"{sig['package']}: unsigned"
+    state = "intact" if sig.get("digest_matches") else "ALTERED after signing"
+    signer = (sig.get("signer") or {}).get("subject")
+    return f"{sig['package']}: signed by {signer}, {state}"
+
+
 def _summary_line(report: dict) -> str:
     s = report["summary"]
     parts = [f"{s[k]} {k}" for k in STATUS_ORDER if s.get(k)]
@@ -65,6 +73,9 @@ def render_text(report: dict) -> str:
                               disable_numparse=True))
     if report["issues"]:
         lines += ["", "Issues:"] + [f"  - {i}" for i in report["issues"]]
+    lines += ["", "Package signatures" + (" (required):" if report.get("require_signature") else ":")]
+    lines += [f"  {_package_sig(s)}" for s in report.get("signatures", [])]
+    lines += [f"  FAIL: {f}" for f in report.get("signature_findings", [])]
     lines += ["", "Pairing:"] + [f"  {r['name']} ({r['platform']}): {r['pairing']}" for r in report["rows"]]
     lines += ["", "Inputs:"] + [f"  {i['role']}: {i['path']} sha256 {i['sha256']}" for i in report["inputs"]]
     lines += ["", "SHA-256 of delivered files:"] + [

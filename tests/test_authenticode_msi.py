@@ -21,6 +21,7 @@ import pytest
 
 from conftest import FIXTURES, corpus_file, require_tool
 from malform import Cfb, stream_byte_offset
+from signing import NOW, _cert, _name, _pem, make_pki, sign as _sign
 from msitools.authenticode_msi import (
     DIGITAL_SIGNATURE,
     DIGITAL_SIGNATURE_EX,
@@ -41,7 +42,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
 SIGNED_CORPUS = ["vcredist.msi", "putty-0.68-installer.msi", "WPF2_32.msp", "SQL2008_AS.msp"]
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 HELLO = FIXTURES / "wixl" / "hello.msi"
 
 
@@ -109,67 +109,9 @@ def _assert_agrees(report: dict, block: dict) -> None:
 
 # --------------------------------------------------------------------------- certificates
 
-def _name(cn: str) -> "x509.Name":
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "msitools tests")])
-
-
-def _cert(subject, issuer, key, signing_key, serial, *, ca=False, eku=ExtendedKeyUsageOID.CODE_SIGNING):
-    usage = x509.KeyUsage(digital_signature=not ca, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                          encipher_only=False, decipher_only=False)
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-               .public_key(key.public_key()).serial_number(serial)
-               .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=30))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-               .add_extension(usage, critical=True))
-    if not ca:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([eku]),
-                                        critical=eku == ExtendedKeyUsageOID.TIME_STAMPING)
-    return builder.sign(signing_key, hashes.SHA256())
-
-
-def _pem(cert) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    """Self-signed signer; CA + CA-issued signer; self-signed TSA (files *.pem / *.key)."""
-    root = tmp_path_factory.mktemp("pki")
-
-    def key():
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def write_key(name: str, k) -> None:
-        (root / name).write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
-
-    self_key, ca_key, leaf_key, tsa_key = key(), key(), key(), key()
-    self_cert = _cert(_name("msitools MSI signer"), _name("msitools MSI signer"), self_key, self_key, 0x0A1B2C3D)
-    ca_cert = _cert(_name("msitools MSI test CA"), _name("msitools MSI test CA"), ca_key, ca_key, 0x51, ca=True)
-    leaf_cert = _cert(_name("msitools CA-issued MSI signer"), _name("msitools MSI test CA"), leaf_key, ca_key,
-                      0x00C0FFEE)
-    tsa_cert = _cert(_name("msitools test TSA"), _name("msitools test TSA"), tsa_key, tsa_key, 0x7A,
-                     eku=ExtendedKeyUsageOID.TIME_STAMPING)
-    for name, cert in (("self", self_cert), ("ca", ca_cert), ("leaf", leaf_cert), ("tsa", tsa_cert)):
-        (root / f"{name}.pem").write_bytes(_pem(cert))
-    for name, k in (("self", self_key), ("leaf", leaf_key), ("tsa", tsa_key)):
-        write_key(f"{name}.key", k)
-    return {"dir": root, "self": self_cert, "ca": ca_cert, "leaf": leaf_cert, "tsa": tsa_cert}
-
-
-def _sign(pki, src: Path, out: Path, *, digest="sha256", dse=False, certs="self.pem", key="self.key",
-          tsa_time: "int | None" = None) -> Path:
-    tool = require_tool("osslsigncode")
-    cmd = [tool, "sign", "-certs", str(pki["dir"] / certs), "-key", str(pki["dir"] / key), "-h", digest]
-    if dse:
-        cmd.append("-add-msi-dse")
-    if tsa_time is not None:
-        cmd += ["-TSA-certs", str(pki["dir"] / "tsa.pem"), "-TSA-key", str(pki["dir"] / "tsa.key"),
-                "-TSA-time", str(tsa_time)]
-    subprocess.run(cmd + ["-in", str(src), "-out", str(out)], check=True, capture_output=True)
-    return out
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,324 @@
+"""The security review: what a package (or what a patch adds or changes) will run and touch.
+
+* signatures: the package's Authenticode status and every payload PE's;
+* custom actions decoded by type (pymsi's catalogue, through :mod:`msitools._pymsi`),
+  with source, target, where they are scheduled and under which condition, and the
+  SHA-256 of embedded binaries and scripts;
+* services installed (ServiceInstall) or controlled (ServiceControl);
+* registry values written under sensitive keys (Run, Services, policies, ...);
+* files installed into system folders.
+
+For a patch, only what it inserts or updates counts: rows are taken from its
+transforms (or, with a base, from the patched view, rows whose operation is not
+``none``).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from ._pymsi import custom_action_module
+from .authenticode_msi import signature_report
+from .directory import long_file_name
+from .errors import MsiToolsError
+from .extract import iter_payload
+from .files import list_package_files
+from .package import Package
+from .patched import PatchedDatabase
+
+SEQUENCE_TABLES = ("InstallExecuteSequence", "InstallUISequence", "AdminExecuteSequence", "AdminUISequence",
+                   "AdvtExecuteSequence", "AdvtUISequence")
+SYSTEM_FOLDERS = {"SystemFolder", "System64Folder", "System16Folder", "WindowsFolder", "WindowsVolume",
+                  "FontsFolder", "CommonFilesFolder", "CommonFiles64Folder", "StartupFolder"}
+REGISTRY_ROOTS = {-1: "HKCU/HKLM (per-user or per-machine)", 0: "HKCR", 1: "HKCU", 2: "HKLM", 3: "HKU"}
+SENSITIVE_KEYS = [
+    ("\\currentversion\\run", "autostart (Run/RunOnce)"),
+    ("\\currentversion\\runonce", "autostart (Run/RunOnce)"),
+    ("\\currentversion\\runservices", "autostart (RunServices)"),
+    ("currentcontrolset\\services", "services"),
+    ("\\policies\\", "policies"),
+    ("software\\policies", "policies"),
+    ("\\winlogon", "Winlogon"),
+    ("image file execution options", "Image File Execution Options (debugger hijack)"),
+    ("appinit_dlls", "AppInit_DLLs"),
+    ("\\shellserviceobjectdelayload", "shell service objects"),
+    ("\\explorer\\shellexecutehooks", "shell execute hooks"),
+    ("\\browser helper objects", "browser helper objects"),
+    ("currentcontrolset\\control\\session manager", "Session Manager"),
+    ("\\lsa", "LSA"),
+    ("\\scheduled tasks", "scheduled tasks"),
+]
+SERVICE_CONTROL_EVENTS = [(0x1, "start on install"), (0x2, "stop on install"), (0x8, "delete on install"),
+                          (0x10, "start on uninstall"), (0x20, "stop on uninstall"), (0x80, "delete on uninstall")]
+SERVICE_START = {0: "boot", 1: "system", 2: "automatic", 3: "on demand", 4: "disabled"}
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class _Source:
+    """Where rows come from: a package, a patched view (changed rows only), or a patch's transforms."""
+
+    rows: Callable[[str], "list[tuple[dict, str]]"]  # table -> [(record, op)]
+    binary: Callable[[str], "bytes | None"]  # Binary.<key> stream data
+    scope: str
+
+
+def _package_source(pkg: Package) -> _Source:
+    def rows(name: str):
+        table = pkg.get_table(name)
+        return [(r, "none") for r in table.records()] if table is not None else []
+
+    def binary(key: str):
+        info = pkg.find_stream(f"Binary.{key}")
+        return pkg.read_stream(info.name) if info is not None else None
+
+    return _Source(rows, binary, "package")
+
+
+def _view_source(view: PatchedDatabase) -> _Source:
+    def rows(name: str):
+        if not view.has_table(name):
+            return []
+        table = view.table(name)
+        names = table.column_names
+        return [(dict(zip(names, r.base if r.deleted else r.values)), r.op) for r in table.iter_rows()
+                if r.op != "none"]
+
+    def binary(key: str):
+        table = view.table("Binary") if view.has_table("Binary") else None
+        row = table.rows.get((key,)) if table is not None else None
+        if row is None:
+            return None
+        origin = view.origin_of(row)
+        for candidate in [origin] + [view.base]:
+            info = candidate.find_stream(f"Binary.{key}")
+            if info is not None:
+                return candidate.read_stream(info.name)
+        for record in view.applied:  # binary cells added by a transform live in its storage
+            data = record.transform.read_stream(f"Binary.{key}")
+            if data is not None:
+                return data
+        return None
+
+    return _Source(rows, binary, "changes applied by the patch/transform")
+
+
+def _patch_source(msp) -> _Source:
+    changes = [(t, c) for t in msp.transforms for c in t.changes()]
+
+    def rows(name: str):
+        out = []
+        for _t, change in changes:
+            if change.table == name:
+                out.extend((dict(rc.values), rc.op) for rc in change.rows if rc.op in ("insert", "update"))
+        return out
+
+    def binary(key: str):
+        for t, _ in changes:
+            data = t.read_stream(f"Binary.{key}")
+            if data is not None:
+                return data
+        return None
+
+    return _Source(rows, binary, "rows the patch inserts or updates (no base given)")
+
+
+# -- sections -----------------------------------------------------------------------------
+def _schedules(source: _Source) -> "dict[str, list[dict]]":
+    out: dict[str, list[dict]] = {}
+    for table in SEQUENCE_TABLES:
+        for rec, op in source.rows(table):
+            action = rec.get("Action")
+            if action:
+                out.setdefault(action, []).append({"table": table, "sequence": rec.get("Sequence"),
+                                                   "condition": rec.get("Condition")})
+    for rec, op in source.rows("ControlEvent"):
+        if rec.get("Event") == "DoAction" and rec.get("Argument"):
+            out.setdefault(rec["Argument"], []).append({"table": "ControlEvent", "dialog": rec.get("Dialog_"),
+                                                        "control": rec.get("Control_"),
+                                                        "condition": rec.get("Condition")})
+    return out
+
+
+def custom_actions(source: _Source) -> "list[dict[str, Any]]":
+    ca = custom_action_module()
+    schedules = _schedules(source)
+    properties = {rec.get("Property"): rec.get("Value") or "" for rec, _ in source.rows("Property")}
+    out = []
+    for rec, op in source.rows("CustomAction"):
+        action = rec.get("Action")
+        type_value = rec.get("Type") or 0
+        try:
+            info = ca.decode_custom_action_type(type_value, rec.get("ExtendedType") or 0).to_dict()
+        except Exception as exc:  # pymsi rejects out-of-range words: report, do not fail the review
+            info = {"kind": "invalid", "name": f"undecodable type {type_value}: {exc}", "source_kind": None,
+                    "source_table": None, "execution": None, "capabilities": []}
+        entry: dict[str, Any] = {
+            "action": action, "type": type_value, "type_hex": f"0x{type_value & 0xFFFF:04x}",
+            "kind": info.get("kind"), "description": info.get("name"), "execution": info.get("execution"),
+            "flags": info.get("flags", []), "capabilities": info.get("capabilities", []),
+            "source": rec.get("Source"), "source_kind": info.get("source_kind"), "target": rec.get("Target"),
+            "scheduled": schedules.get(action, []), "@op": op,
+        }
+        if info.get("source_table") == "Binary" and rec.get("Source"):
+            data = source.binary(rec["Source"])
+            if data is None:
+                entry["embedded"] = {"stream": f"Binary.{rec['Source']}", "missing": True}
+            else:
+                entry["embedded"] = {"stream": f"Binary.{rec['Source']}", "size": len(data), "sha256": _sha256(data),
+                                     "is_pe": data[:2] == b"MZ"}
+                if data[:2] == b"MZ":
+                    entry["embedded"]["signature"] = _pe_signature(data, f"Binary.{rec['Source']}")
+        number = info.get("type_number")
+        if number in (37, 38) and rec.get("Target"):  # inline script: the text is in Target
+            entry["script_sha256"] = _sha256(rec["Target"].encode("utf-8"))
+        elif number in (53, 54) and rec.get("Source") in properties:  # script held in a property
+            entry["script_sha256"] = _sha256(properties[rec["Source"]].encode("utf-8"))
+        out.append(entry)
+    return out
+
+
+def services(source: _Source) -> "dict[str, list[dict]]":
+    installed = []
+    for rec, op in source.rows("ServiceInstall"):
+        installed.append({"service": rec.get("Name"), "display_name": rec.get("DisplayName"),
+                          "start": SERVICE_START.get(rec.get("StartType"), rec.get("StartType")),
+                          "account": rec.get("StartName"), "arguments": rec.get("Arguments"),
+                          "component": rec.get("Component_"), "@op": op})
+    controlled = []
+    for rec, op in source.rows("ServiceControl"):
+        events = rec.get("Event") or 0
+        controlled.append({"service": rec.get("Name"), "events": [n for bit, n in SERVICE_CONTROL_EVENTS if events & bit],
+                           "wait": bool(rec.get("Wait")), "arguments": rec.get("Arguments"),
+                           "component": rec.get("Component_"), "@op": op})
+    return {"installed": installed, "controlled": controlled}
+
+
+def sensitive_registry(source: _Source) -> "list[dict]":
+    out = []
+    for rec, op in source.rows("Registry"):
+        key = rec.get("Key") or ""
+        lowered = "\\" + key.lower().strip("\\") + "\\"
+        reasons = sorted({why for needle, why in SENSITIVE_KEYS if needle in lowered})
+        if reasons:
+            out.append({"registry": rec.get("Registry"), "root": REGISTRY_ROOTS.get(rec.get("Root"), rec.get("Root")),
+                        "key": key, "name": rec.get("Name"), "value": rec.get("Value"),
+                        "component": rec.get("Component_"), "why": reasons, "@op": op})
+    return out
+
+
+def system_files(source: _Source) -> "list[dict]":
+    parents = {rec.get("Directory"): (rec.get("Directory_Parent"), rec.get("DefaultDir"))
+               for rec, _ in _all_rows(source, "Directory")}
+    component_dir = {rec.get("Component"): rec.get("Directory_") for rec, _ in _all_rows(source, "Component")}
+    out = []
+    for rec, op in source.rows("File"):
+        directory = component_dir.get(rec.get("Component_"))
+        chain, node, seen = [], directory, set()
+        while node and node not in seen:
+            seen.add(node)
+            chain.append(node)
+            node = parents.get(node, (None, None))[0]
+        hits = [d.split(".")[0] for d in chain if d.split(".")[0] in SYSTEM_FOLDERS]
+        if hits:
+            out.append({"file": rec.get("File"), "name": long_file_name(rec.get("FileName")) if rec.get("FileName")
+                        else rec.get("File"), "directory": directory, "system_folder": hits[0],
+                        "component": rec.get("Component_"), "@op": op})
+    return out
+
+
+def _all_rows(source: _Source, table: str):
+    return source.rows(table)
+
+
+def _pe_signature(data: bytes, name: str) -> dict:
+    from .authenticode_pe import pe_signature_status
+
+    try:
+        status = pe_signature_status(data, name)
+    except MsiToolsError as exc:
+        return {"status": "unreadable", "reason": exc.message}
+    return {"status": status.status, "reason": status.reason, "signer": status.signer_subject,
+            "digest_algorithm": status.digest_algorithm}
+
+
+def payload_signatures(pkg: Package, view: "PatchedDatabase | None" = None, only_changed: bool = False) -> "list[dict]":
+    out = []
+    listing = list_package_files(pkg, view)
+    for item in iter_payload(pkg, view, listing):
+        f = item.file
+        if only_changed and f.op == "none":
+            continue
+        if item.error is not None:
+            out.append({"file": f.display_path, "status": "unreadable", "reason": item.error, "source": item.source})
+            continue
+        data = b"".join(item.chunks) if f.size is None or f.size <= 256 << 20 else None
+        if data is None or data[:2] != b"MZ":
+            continue
+        out.append({"file": f.display_path, "source": item.source, **_pe_signature(data, f.display_path)})
+    return out
+
+
+def patch_payload_signatures(msp) -> "list[dict]":
+    out = []
+    for stream in msp.cabinet_streams():
+        try:
+            cab = msp.open_cabinet(stream)
+        except MsiToolsError as exc:
+            out.append({"file": stream, "status": "unreadable", "reason": str(exc)})
+            continue
+        with cab:
+            for member, chunks in cab.iter_members():
+                try:
+                    data = b"".join(chunks)
+                except MsiToolsError as exc:
+                    out.append({"file": member.name, "status": "unreadable", "reason": exc.message})
+                    continue
+                if data[:2] == b"MZ":
+                    out.append({"file": member.name, "source": f"{os.path.basename(msp.path)} > {stream}",
+                                **_pe_signature(data, member.name)})
+    return out
+
+
+def review(pkg: Package, view: "PatchedDatabase | None" = None) -> "dict[str, Any]":
+    """Review a package; with *view* (patches/transforms applied), only what they change."""
+    if pkg.kind == "msp":
+        from .patch import Msp
+
+        msp = Msp(pkg)
+        source = _patch_source(msp)
+        payload = patch_payload_signatures(msp)
+    elif view is not None:
+        source = _view_source(view)
+        payload = payload_signatures(pkg, view, only_changed=True)
+    else:
+        source = _package_source(pkg)
+        payload = payload_signatures(pkg)
+    signatures = [{"package": pkg.path, **_safe_signature(pkg)}]
+    if view is not None:
+        for label, origin in view.origins.items():
+            if origin is not pkg and all(s["package"] != origin.path for s in signatures):
+                signatures.append({"package": origin.path, **_safe_signature(origin)})
+    return {
+        "path": pkg.path,
+        "kind": pkg.kind,
+        "scope": source.scope,
+        "signatures": signatures,
+        "payload_signatures": payload,
+        "custom_actions": custom_actions(source),
+        "services": services(source),
+        "registry": sensitive_registry(source),
+        "system_files": system_files(source),
+    }
+
+
+def _safe_signature(pkg: Package) -> dict:
+    try:
+        return signature_report(pkg)
+    except MsiToolsError as exc:
+        return {"signed": None, "digest_matches": None, "reason": f"signature unreadable: {exc.message}"}

@@ -1,0 +1,97 @@
+"""Text and Markdown renderings of the security review and the signature report (strings; no printing)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _sig_line(sig: dict) -> str:
+    if not sig.get("signed"):
+        return f"unsigned ({sig.get('reason')})"
+    state = "digest matches" if sig.get("digest_matches") else "DIGEST MISMATCH (altered after signing)"
+    trust = {True: "chain trusted", False: "chain NOT trusted", None: "chain not verifiable offline"}[sig.get("trusted")]
+    signer = (sig.get("signer") or {}).get("subject")
+    return f"signed by {signer}; {state}; {trust}" + (f" ({sig.get('reason')})" if sig.get("reason") else "")
+
+
+def signature_text(report: dict) -> str:
+    lines = [f"{report.get('path')}: {_sig_line(report)}"]
+    if report.get("signed"):
+        signer = report.get("signer") or {}
+        lines += [
+            f"  digest algorithm: {report.get('digest_algorithm')}",
+            f"  signed digest:    {report.get('signed_digest')}",
+            f"  computed digest:  {report.get('computed_digest')}",
+            f"  MsiDigitalSignatureEx: {'present' if report.get('ex_present') else 'absent'}"
+            + (f" (pre-hash {'matches' if report.get('ex_matches') else 'does not match'})"
+               if report.get("ex_present") else ""),
+            f"  signer: {signer.get('subject')}",
+            f"  issuer: {signer.get('issuer')}",
+            f"  serial: {signer.get('serial')}",
+            f"  valid:  {signer.get('not_before')} .. {signer.get('not_after')}",
+        ]
+        ts = report.get("timestamp")
+        if ts:
+            lines.append(f"  timestamp: {ts.get('time')} ({ts.get('type')}, by {ts.get('signer')})"
+                         + ("" if report.get("signing_time_within_validity") in (None, True)
+                            else " — OUTSIDE the certificate's validity"))
+        else:
+            lines.append("  timestamp: none")
+        for subject in report.get("chain") or []:
+            lines.append(f"  chain: {subject}")
+    return "\n".join(lines)
+
+
+def _op(row: dict) -> str:
+    op = row.get("@op")
+    return f" [{op}]" if op and op != "none" else ""
+
+
+def review_lines(r: dict, md: bool = False) -> "list[str]":
+    h = (lambda t: f"## {t}") if md else (lambda t: f"\n{t}:")
+    bullet = "- " if md else "  - "
+    out = [f"# Security review: {r['path']}" if md else f"Security review of {r['path']} ({r['kind']})",
+           f"Scope: {r['scope']}"]
+    out.append(h("Package signatures"))
+    for sig in r["signatures"]:
+        out.append(f"{bullet}{sig['package']}: {_sig_line(sig)}")
+    out.append(h(f"Payload executables ({len(r['payload_signatures'])})"))
+    for p in r["payload_signatures"]:
+        out.append(f"{bullet}{p['file']}: {p['status']}" + (f" — {p.get('signer')}" if p.get("signer") else "")
+                   + (f" ({p['reason']})" if p.get("reason") and p["status"] != "signed_valid" else ""))
+    out.append(h(f"Custom actions ({len(r['custom_actions'])})"))
+    for ca in r["custom_actions"]:
+        where = "; ".join(f"{s['table']}" + (f" #{s['sequence']}" if s.get("sequence") is not None else "")
+                          + (f" if {s['condition']}" if s.get("condition") else "") for s in ca["scheduled"]) or "not scheduled"
+        line = (f"{bullet}{ca['action']}{_op(ca)}: {ca['description']} ({ca['type_hex']}, {ca['execution']}); "
+                f"source={ca['source']!r} target={ca['target']!r}; {where}")
+        if ca.get("embedded"):
+            e = ca["embedded"]
+            line += (f"; {e['stream']} missing" if e.get("missing") else
+                     f"; {e['stream']} {e['size']} bytes sha256 {e['sha256']}"
+                     + (f" ({e['signature']['status']})" if e.get("signature") else ""))
+        if ca.get("script_sha256"):
+            line += f"; inline script sha256 {ca['script_sha256']}"
+        out.append(line)
+    svc = r["services"]
+    out.append(h(f"Services installed ({len(svc['installed'])}) and controlled ({len(svc['controlled'])})"))
+    for s in svc["installed"]:
+        out.append(f"{bullet}installs {s['service']}{_op(s)} ({s['display_name']}), start {s['start']}, "
+                   f"account {s['account'] or 'LocalSystem'}")
+    for s in svc["controlled"]:
+        out.append(f"{bullet}controls {s['service']}{_op(s)}: {', '.join(s['events']) or 'no events'}")
+    out.append(h(f"Registry under sensitive keys ({len(r['registry'])})"))
+    for reg in r["registry"]:
+        out.append(f"{bullet}{reg['root']}\\{reg['key']} {reg['name'] or '(default)'} = {reg['value']!r}{_op(reg)} "
+                   f"({', '.join(reg['why'])})")
+    out.append(h(f"Files into system folders ({len(r['system_files'])})"))
+    for f in r["system_files"]:
+        out.append(f"{bullet}{f['name']}{_op(f)} -> {f['system_folder']} ({f['directory']})")
+    return out
+
+
+def review_text(r: dict) -> str:
+    return "\n".join(review_lines(r))
+
+
+def review_markdown(r: dict) -> str:
+    return "\n".join(review_lines(r, md=True)) + "\n"
