@@ -65,6 +65,7 @@ class DeliveredFile:
     notes: "list[str]" = field(default_factory=list)
     delta: "dict | None" = None
     signature: "dict | None" = None  # Authenticode: of the PE image, or of the package
+    file_hash: "str | None" = None  # MsiFileHash check: match / mismatch (None: no row)
 
     def to_dict(self) -> "dict[str, Any]":
         return {
@@ -76,6 +77,7 @@ class DeliveredFile:
             "unverified": self.unverified, "notes": self.notes,
             **({"delta": self.delta} if self.delta else {}),
             **({"signature": self.signature} if self.signature else {}),
+            **({"msi_file_hash": self.file_hash} if self.file_hash else {}),
         }
 
 
@@ -84,6 +86,7 @@ class Delivery:
     files: "list[DeliveredFile]" = field(default_factory=list)
     issues: "list[str]" = field(default_factory=list)
     packages: "list[dict]" = field(default_factory=list)  # the signature of every package opened
+    unreadable: "list[str]" = field(default_factory=list)  # parts of the delivery that could not be read
 
 
 def _package_signature(pkg: Package, chain: "list[str]") -> dict:
@@ -170,9 +173,26 @@ def walk_delivery(path: "str | os.PathLike[str]", depth: int = 0, limits: Limits
     return delivery
 
 
+def _recorded_hashes(pkg: Package) -> "dict[str, tuple]":
+    """MsiFileHash rows (unversioned files): File key -> the four recorded parts."""
+    table = pkg.get_table("MsiFileHash")
+    if table is None:
+        return {}
+    out = {}
+    for rec in table.records():
+        if rec.get("File_") and (rec.get("Options") or 0) == 0:
+            out[rec["File_"]] = tuple(rec.get(f"HashPart{i}") or 0 for i in range(1, 5))
+    return out
+
+
 def _walk_msi(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, limits: Limits) -> None:
+    from .filehash import file_hash_parts
+
+    hashes = _recorded_hashes(pkg)
     for item in iter_payload(pkg):
         f = item.file
+        if item.error is not None:
+            delivery.unreadable.append(f"{' > '.join(chain + [f.file_name])}: {item.error}")
         # "hotfix.msi > payload.cab > Name.ext": the cabinet and the file's own name (not its File key)
         where = item.source.split(" > ")[1:-1] or [item.source]
         entry = DeliveredFile(f.file_name, chain + where + [f.file_name], key=f.key,
@@ -185,10 +205,15 @@ def _walk_msi(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
             entry.sha256, entry.size, spool = _sha256_and_spool(item.chunks, SPOOL_IN_MEMORY)
         except MsiToolsError as exc:
             entry.unverified.append(f"bytes unreadable: {exc.message}")
+            delivery.unreadable.append(f"{' > '.join(entry.found_in)}: {exc.message}")
             delivery.files.append(entry)
             continue
         if item.member_time is not None:
             entry.date_time = item.member_time.strftime("%Y-%m-%d %H:%M")
+        if f.key in hashes:
+            spool.seek(0)
+            actual = file_hash_parts(iter(lambda: spool.read(1 << 20), b""))
+            entry.file_hash = "match" if actual == hashes[f.key] else "mismatch"
         with spool:
             if _is_package(spool):
                 entry.kind = "package"
@@ -205,6 +230,7 @@ def _descend(spool, entry: DeliveredFile, delivery: Delivery, depth: int, limits
         nested = open_package(spool, limits, name=entry.name)
     except MsiToolsError as exc:
         entry.notes.append(f"looks like a compound file but does not open: {exc.message}")
+        delivery.unreadable.append(f"{' > '.join(entry.found_in)}: {exc.message}")
         return
     with nested:
         entry.notes.append(f"a {nested.kind.upper()} package")
@@ -224,6 +250,7 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
         changes = [(t, c) for t in msp.transforms for c in t.changes()]
     except MsiToolsError as exc:
         delivery.issues.append(f"{' > '.join(chain)}: patch unreadable: {exc.message}")
+        delivery.unreadable.append(f"{' > '.join(chain)}: {exc.message}")
         return
     rows: dict[str, dict[str, Any]] = {}
     for t, change in changes:
@@ -238,6 +265,7 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
         try:
             cab = msp.open_cabinet(stream)
         except MsiToolsError as exc:
+            delivery.unreadable.append(f"{' > '.join(chain + [stream])}: {exc.message}")
             for key, values in rows.items():
                 if key not in seen:
                     seen.add(key)
@@ -265,6 +293,7 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
                         entry.sha256, entry.size, spool = _sha256_and_spool(chunks, SPOOL_IN_MEMORY)
                     except MsiToolsError as exc:
                         entry.unverified.append(f"bytes unreadable: {exc.message}")
+                        delivery.unreadable.append(f"{' > '.join(entry.found_in)}: {exc.message}")
                         delivery.files.append(entry)
                         continue
                     with spool:
@@ -289,6 +318,7 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
                     delivery.files.append(entry)
             except MsiToolsError as exc:
                 delivery.issues.append(f"{' > '.join(chain + [stream])}: {exc}")
+                delivery.unreadable.append(f"{' > '.join(chain + [stream])}: {exc.message}")
     for key, values in rows.items():
         if key not in seen:
             delivery.files.append(_patch_entry(key, values, chain, "File row changed by the patch, but its "
@@ -437,6 +467,8 @@ def judge(row: PublishedRow, f: "DeliveredFile | None") -> "tuple[str, list[dict
         differ("version (File table)", expected_version, _canon_version(f.table_version))
     if f.size is not None and f.size != row.size:
         differ("size (bytes)", row.size, f.size)
+    if f.file_hash == "mismatch":
+        differ("MsiFileHash", "the MD5 the package records", "different bytes")
     if f.table_size is not None and f.table_size != row.size:
         differ("size (File table)", row.size, f.table_size)
     if differences:
@@ -495,6 +527,9 @@ def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | Pu
         if index is not None:
             used.add(index)
         status, differences = judge(row, f)
+        if status == STATUS_MISSING and delivery.unreadable:
+            # fail closed: the file may sit in the part we could not read
+            status = STATUS_UNVERIFIED
         if require_signature and f is not None and status in (STATUS_PASS, STATUS_MISMATCH):
             problem = _signature_problem(f)
             if problem is not None:
@@ -515,8 +550,12 @@ def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | Pu
             "found_in": f.found_in if f else [], "sha256": f.sha256 if f else None,
             "pairing": why, "line": row.line,
         }
-        if status == STATUS_UNVERIFIED and f is not None:
-            item["reasons"] = list(f.unverified) or ["a check could not be made"]
+        if status == STATUS_UNVERIFIED:
+            if f is not None:
+                item["reasons"] = list(f.unverified) or ["a check could not be made"]
+            else:
+                item["reasons"] = ["not found, but part of the delivery could not be read: "
+                                   + "; ".join(delivery.unreadable)]
         if status == STATUS_AMBIGUOUS:
             item["readings"] = [r for r in (row.to_dict().get("readings") or [])]
         if f is not None and f.delta:
@@ -524,7 +563,10 @@ def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | Pu
         if f is not None and f.signature:
             item["signature"] = f.signature
         rows_out.append(item)
-    unlisted = [f.to_dict() for j, f in enumerate(files) if j not in used]
+    # a file whose bytes could not be read and whose name is only its File key cannot be named:
+    # it is reported under "delivered" and "unreadable", and the rows it may answer are unverified
+    unlisted = [f.to_dict() for j, f in enumerate(files)
+                if j not in used and not (f.unverified and f.name_source == "File key")]
     passed = all(r["status"] == STATUS_PASS for r in rows_out)
     signature_findings = []
     if require_signature:
@@ -541,6 +583,7 @@ def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | Pu
         "unlisted": unlisted,
         "delivered": [f.to_dict() for f in files],
         "issues": delivery.issues,
+        "unreadable": delivery.unreadable,
         "inputs": [
             {"role": "hotfix", "path": hotfix, "sha256": _sha256_file(hotfix), "size": os.path.getsize(hotfix)},
             {"role": "published table", "path": table_path,
