@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .cab import Cabinet, CabinetSet, directory_resolver
 from .cfb import CFB_MAGIC
@@ -25,7 +25,9 @@ from .files import FileListing, MediaInfo, PackageFile, list_package_files, sour
 from .fsutil import AtomicWriter, OutputTree, check_component, safe_join
 from .limits import DEFAULT_LIMITS, Limits
 from .package import Package, open_package
-from .patched import PatchedDatabase
+
+if TYPE_CHECKING:  # the patched view is needed only for type hints here
+    from .patched import PatchedDatabase
 
 CAB_MAGIC = b"MSCF"
 CHUNK = 1 << 20

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .columns import KIND_INT, KIND_STRING
 from .directory import DirectoryTree, long_file_name, resolve_directories
 from .errors import TableError
 from .package import Package
-from .patched import PatchedDatabase
+
+if TYPE_CHECKING:  # the patched view is needed only for type hints here
+    from .patched import PatchedDatabase
 
 ATTR_PATCH_ADDED = 0x1000
 ATTR_NONCOMPRESSED = 0x2000

@@ -21,7 +21,6 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from . import schema_catalogue
 from .cfb import CompoundFile, Entry
 from .columns import Column, type_word_from_idt
 from .database import COLUMNS_SCHEMA, TABLES_SCHEMA, classify_children
@@ -83,6 +82,8 @@ class TableChanges:
 
 
 def _catalogue_schema(name: str, variant_i4: "frozenset[str]" = frozenset()) -> "list[Column] | None":
+    from . import schema_catalogue  # only transforms read without a base need it
+
     spec = schema_catalogue.TABLES.get(name)
     if spec is None:
         return None
@@ -99,6 +100,8 @@ def catalogue_candidates(name: str) -> "list[list[Column]]":
     base = _catalogue_schema(name)
     if base is None:
         return []
+    from . import schema_catalogue
+
     variable = sorted(col for table, col in schema_catalogue.WIDTH_VARIANTS if table == name)
     out = [base]
     if variable:

@@ -16,9 +16,7 @@ from ..errors import CabinetError, DecompressionError, LimitExceeded, MsiToolsEr
 from ..limits import Limits
 from .cfdata import INPUT_MAX, DataBlock, read_data_block
 from .header import CompressionType, FolderEntry
-from .lzx import LzxDecoder
 from .mszip import MszipDecoder
-from .quantum import QuantumDecoder
 
 if TYPE_CHECKING:  # pragma: no cover
     from .reader import CabinetMember, CabinetSet, SetFolder
@@ -43,8 +41,12 @@ def make_decoder(folder: FolderEntry):
     if kind == CompressionType.MSZIP:
         return MszipDecoder()
     if kind == CompressionType.LZX:
+        from .lzx import LzxDecoder  # imported on first use: most cabinets never need it
+
         return LzxDecoder(folder.window_bits)
     if kind == CompressionType.QUANTUM:
+        from .quantum import QuantumDecoder
+
         return QuantumDecoder(folder.window_bits)
     raise DecompressionError(f"unknown compression type {kind} (typeCompress 0x{folder.type_compress:04x})")
 
