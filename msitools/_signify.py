@@ -100,3 +100,51 @@ def load_signify() -> SimpleNamespace:
             exceptions=exceptions,
         )
         return _SIGNIFY
+
+
+# -- helpers shared by the MSI and PE Authenticode checks ------------------------------------------
+def all_certificates(sig) -> list:
+    """The signature's certificates plus those an RFC 3161 timestamp token carries."""
+    certs = list(sig.certificates)
+    countersigner = getattr(sig.signer_info, "countersigner", None)
+    certs.extend(getattr(countersigner, "certificates", None) or [])
+    return certs
+
+
+def self_signed(cert) -> bool:
+    try:
+        return cert.asn1.self_signed in ("yes", "maybe")
+    except Exception:
+        return False
+
+
+def signer_certificate(sig):
+    """The certificate (among those the signature carries) that signed it, or None."""
+    signer = sig.signer_info
+    for cert in sig.certificates:
+        if cert.issuer == signer.issuer and cert.serial_number == signer.serial_number:
+            return cert
+    return None
+
+
+def signer_signature_broken(sig, exceptions) -> bool:
+    """True when the signer certificate is present and its signature over the attributes fails."""
+    cert = signer_certificate(sig)
+    signer = sig.signer_info
+    attributes = getattr(signer, "_encoded_authenticated_attributes", None)
+    if cert is None or attributes is None:
+        return False
+    try:
+        cert.verify_signature(signer.encrypted_digest, attributes, signer.digest_algorithm, allow_legacy=True)
+    except exceptions.VerificationError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def chain_subjects(chains) -> "tuple[str, ...]":
+    """Subjects of the first chain signify built, signer first (signify gives the root first)."""
+    for chain in chains:
+        return tuple(str(cert.subject) for cert in reversed(list(chain)))
+    return ()

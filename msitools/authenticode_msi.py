@@ -81,6 +81,9 @@ from ._signify import load_signify, one_line
 from .cfb import KIND_ROOT, KIND_STORAGE, KIND_STREAM, CompoundFile, Entry
 from .errors import MsiToolsError, SignatureError
 from .limits import DEFAULT_LIMITS, Limits
+from ._signify import (all_certificates as _all_certificates, chain_subjects as _chain_subjects,
+                       self_signed as _self_signed, signer_certificate as _signer_certificate,
+                       signer_signature_broken as _signer_signature_broken)
 
 __all__ = [
     "DIGITAL_SIGNATURE",
@@ -331,12 +334,6 @@ def _sip_guid(sig) -> "bytes | None":
         return None
 
 
-def _signer_certificate(sig):
-    signer = sig.signer_info
-    for cert in sig.certificates:
-        if cert.issuer == signer.issuer and cert.serial_number == signer.serial_number:
-            return cert
-    return None
 
 
 def _serial(number: int) -> str:
@@ -355,11 +352,6 @@ def _cert_facts(cert) -> dict:
     }
 
 
-def _self_signed(cert) -> bool:
-    try:
-        return cert.asn1.self_signed in ("yes", "maybe")
-    except Exception:
-        return False
 
 
 def _issuer_walk(sig, start) -> "list[str]":
@@ -402,33 +394,10 @@ def _timestamp(sig) -> "dict | None":
     }
 
 
-def _signer_signature_broken(sig, exceptions) -> bool:
-    cert = _signer_certificate(sig)
-    signer = sig.signer_info
-    attributes = getattr(signer, "_encoded_authenticated_attributes", None)
-    if cert is None or attributes is None:
-        return False
-    try:
-        cert.verify_signature(signer.encrypted_digest, attributes, signer.digest_algorithm, allow_legacy=True)
-    except exceptions.VerificationError:
-        return True
-    except Exception:
-        return False
-    return False
 
 
-def _all_certificates(sig) -> list:
-    """The signature's certificates plus those an RFC 3161 timestamp token carries."""
-    certs = list(sig.certificates)
-    countersigner = getattr(sig.signer_info, "countersigner", None)
-    certs.extend(getattr(countersigner, "certificates", None) or [])
-    return certs
 
 
-def _chain_subjects(chains) -> "list[str]":
-    for chain in chains:  # signify gives root first
-        return [str(cert.subject) for cert in reversed(list(chain))]
-    return []
 
 
 def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> "tuple[bool | None, str, list | None]":
@@ -451,7 +420,7 @@ def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> 
     except Exception as exc:  # signify/certvalidator internals
         return None, f"the chain could not be checked: {type(exc).__name__}: {one_line(exc)}", None
     else:
-        return True, "digest matches and the chain reaches a trusted root (offline trust store)", _chain_subjects(chains)
+        return True, "digest matches and the chain reaches a trusted root (offline trust store)", list(_chain_subjects(chains))
 
     if _signer_signature_broken(sig, exceptions):
         return False, ("the signer's signature over the signed attributes does not verify: "
@@ -464,7 +433,7 @@ def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> 
         except Exception:
             pass
         else:
-            subjects = _chain_subjects(chains)
+            subjects = list(_chain_subjects(chains))
             root = subjects[-1] if subjects else str(roots[0].subject)
             return False, (f"digest matches; the chain ends at the self-signed root '{root}', "
                            "which is not in the offline trust store"), subjects

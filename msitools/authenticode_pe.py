@@ -36,6 +36,10 @@ from ._signify import load_signify, one_line as _one_line
 from .errors import MsiToolsError, SignatureError
 from .limits import DEFAULT_LIMITS, Limits
 from .pe import looks_like_pe
+from ._signify import (all_certificates as _all_certificates, chain_subjects as _chain_subjects,
+                       self_signed as _self_signed, signer_certificate as _signer_certificate,
+                       signer_signature_broken as _signer_signature_broken)
+from .pe import load_image
 
 __all__ = [
     "PeSignatureStatus",
@@ -134,19 +138,6 @@ def _signify():
 
 # --------------------------------------------------------------------------- status
 
-def _load(source: Source, name, limits: Limits) -> "tuple[bytes, str | None]":
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-        limits.check("pe_read_size", len(data), "PE image", name)
-        return data, name
-    path = os.fspath(source)
-    label = name if name is not None else path
-    try:
-        limits.check("pe_read_size", os.path.getsize(path), "PE image", label)
-        with open(path, "rb") as handle:
-            return handle.read(), label
-    except OSError as exc:
-        raise SignatureError(f"cannot read file: {exc.strerror or exc}", label) from None
 
 
 def pe_signature_status(source: Source, name: "str | None" = None,
@@ -156,7 +147,7 @@ def pe_signature_status(source: Source, name: "str | None" = None,
     Works offline: no CRL/OCSP fetching.  Raises :class:`SignatureError` when
     the data is not a PE image or its signature cannot be parsed.
     """
-    data, label = _load(source, name, limits)
+    data, label = load_image(source, name, limits, SignatureError)
     if not looks_like_pe(data):
         raise SignatureError("not a PE image (no MZ/PE signature)", label)
     SignedPEFile, _store, exceptions = _signify()
@@ -237,49 +228,14 @@ def _check_signature(signed, sig) -> SignatureDetail:
                                                 f"offline: {first_error}", **info)
 
 
-def _all_certificates(sig) -> list:
-    certs = list(sig.certificates)
-    countersigner = getattr(sig.signer_info, "countersigner", None)
-    certs.extend(getattr(countersigner, "certificates", None) or [])
-    return certs
 
 
-def _self_signed(cert) -> bool:
-    try:
-        return cert.asn1.self_signed in ("yes", "maybe")
-    except Exception:
-        return False
 
 
-def _signer_certificate(sig):
-    signer = sig.signer_info
-    for cert in sig.certificates:
-        if cert.issuer == signer.issuer and cert.serial_number == signer.serial_number:
-            return cert
-    return None
 
 
-def _signer_signature_broken(sig, exceptions) -> bool:
-    """True when the signer certificate is present and its signature over the attributes fails."""
-    cert = _signer_certificate(sig)
-    signer = sig.signer_info
-    attributes = getattr(signer, "_encoded_authenticated_attributes", None)
-    if cert is None or attributes is None:
-        return False
-    try:
-        cert.verify_signature(signer.encrypted_digest, attributes, signer.digest_algorithm, allow_legacy=True)
-    except exceptions.VerificationError:
-        return True
-    except Exception:
-        return False
-    return False
 
 
-def _chain_subjects(chains) -> "tuple[str, ...]":
-    for chain in chains:
-        # signify returns root first; report signer first
-        return tuple(str(cert.subject) for cert in reversed(list(chain)))
-    return ()
 
 
 def _describe(sig) -> dict:

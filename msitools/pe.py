@@ -168,7 +168,9 @@ def looks_like_pe(data: "bytes | bytearray | memoryview") -> bool:
     return lfanew + 4 <= len(data) and bytes(data[lfanew:lfanew + 4]) == b"PE\0\0"
 
 
-def _load(source: Source, name, limits: Limits) -> "tuple[bytes, str | None]":
+def load_image(source: Source, name, limits: Limits, error=PeError) -> "tuple[bytes, str | None]":
+    """The bytes of a PE image given as bytes or a path (bounded by ``pe_read_size``), and its label;
+    an unreadable file raises *error*."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         limits.check("pe_read_size", len(data), "PE image", name)
@@ -181,7 +183,7 @@ def _load(source: Source, name, limits: Limits) -> "tuple[bytes, str | None]":
         with open(path, "rb") as handle:
             return handle.read(), label
     except OSError as exc:
-        raise PeError(f"cannot read file: {exc.strerror or exc}", label) from None
+        raise error(f"cannot read file: {exc.strerror or exc}", label) from None
 
 
 def read_pe_info(source: Source, name: "str | None" = None,
@@ -193,7 +195,7 @@ def read_pe_info(source: Source, name: "str | None" = None,
     header or no ``PE\\0\\0`` signature).  Raises :class:`PeError` for a
     malformed image and :class:`LimitExceeded` past a resource limit.
     """
-    data, label = _load(source, name, limits)
+    data, label = load_image(source, name, limits)
     if not looks_like_pe(data):
         return None
     try:

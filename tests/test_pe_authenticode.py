@@ -35,28 +35,13 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+from signing import NOW, _cert, _name  # noqa: E402
 
 
 # --------------------------------------------------------------------------- certificates
 
-def _name(cn: str) -> "x509.Name":
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "msitools tests")])
 
 
-def _cert(subject, issuer, key, signing_key, serial, *, ca: bool):
-    usage = x509.KeyUsage(digital_signature=not ca, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                          encipher_only=False, decipher_only=False)
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-               .public_key(key.public_key()).serial_number(serial)
-               .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=30))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-               .add_extension(usage, critical=True))
-    if not ca:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
-    return builder.sign(signing_key, hashes.SHA256())
 
 
 def _pem(cert) -> bytes:
