@@ -102,15 +102,3 @@ def resolve_directories(rows: Iterable["tuple[str, str | None, str | None]"], so
         if directory not in paths:
             resolve(directory)
     return tree
-
-
-def directory_tree_from_table(table) -> DirectoryTree:
-    """From a Table (or any object with ``records()``) of the Directory table."""
-    if table is None:
-        return DirectoryTree()
-    return resolve_directories((r.get("Directory"), r.get("Directory_Parent"), r.get("DefaultDir"))
-                               for r in table.records())
-
-
-def directory_tree_from_mapping(rows: "Mapping[str, tuple]") -> DirectoryTree:
-    return resolve_directories((k, v[0], v[1]) for k, v in rows.items())

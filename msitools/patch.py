@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from .cab import Cabinet
 from .delta import DeltaHeader, is_delta, parse_delta
-from .directory import directory_tree_from_table, long_file_name
+from .directory import long_file_name, resolve_directories
 from .errors import MsiToolsError, PatchError, UsageError
 from .package import Package
 from .patched import PatchedDatabase
@@ -429,7 +429,8 @@ def _files_changed(changes, view: "PatchedDatabase | None", members: dict, delta
     component_dirs: dict[str, str] = {}
     patched_files: dict[str, dict] = {}
     if view is not None:
-        tree = directory_tree_from_table(_patched_as_table(view, "Directory"))
+        tree = resolve_directories((r.get("Directory"), r.get("Directory_Parent"), r.get("DefaultDir"))
+                                   for r in view.records("Directory"))
         if view.has_table("Component"):
             comp = view.table("Component")
             names = comp.column_names
@@ -482,19 +483,3 @@ def _base_keys(view: PatchedDatabase) -> "set[str]":
     if not view.db.has_table("File"):
         return set()
     return {row[0] for row in view.db.table("File").rows}
-
-
-class _RecordsAdapter:
-    def __init__(self, rows):
-        self._rows = rows
-
-    def records(self):
-        return self._rows
-
-
-def _patched_as_table(view: PatchedDatabase, name: str):
-    if not view.has_table(name):
-        return None
-    table = view.table(name)
-    names = table.column_names
-    return _RecordsAdapter([dict(zip(names, r.values)) for r in table.iter_rows(False)])
