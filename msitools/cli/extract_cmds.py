@@ -13,7 +13,6 @@ from ..errors import UsageError
 from ..extract import CAB_MAGIC, extract as extract_files
 from ..files import list_package_files
 from ..package import open_package
-from ..patch import Msp, apply_patches_and_transforms, cabinet_members
 from .common import (EXIT_BAD_INPUT, PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option,
                      render_csv, render_table)
 
@@ -57,14 +56,19 @@ def files(package: str, fmt: str, patches, transforms) -> None:
         with ExitStack() as stack:
             pkg = stack.enter_context(open_package(package))
             if pkg.kind == "msp":
+                from ..patch import Msp, cabinet_members
+
                 members, issues = cabinet_members(Msp(pkg))
                 rows = members
                 columns = ["cabinet", "name", "size", "date", "compression", "kind"]
             elif pkg.kind == "mst":
                 raise UsageError("a transform holds no files; use `msitools transform`", package)
             else:
-                view = stack.enter_context(apply_patches_and_transforms(pkg, patches, transforms)) \
-                    if (patches or transforms) else None
+                view = None
+                if patches or transforms:
+                    from ..patch import apply_patches_and_transforms
+
+                    view = stack.enter_context(apply_patches_and_transforms(pkg, patches, transforms))
                 listing = list_package_files(pkg, view)
                 rows = [dict(f.to_dict(), path=f.display_path) for f in listing.files]
                 columns = FILE_COLUMNS + (["@op"] if view is not None else [])
