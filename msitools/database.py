@@ -160,6 +160,15 @@ class Database:
         for name in self.table_names:
             yield self.table(name)
 
+    def validation(self) -> "dict[tuple[str, str], dict]":
+        """``_Validation`` rows by (table, column): nullable, ranges, key table, category, set, description.
+
+        Empty when the package has no ``_Validation`` table (it is optional)."""
+        table = self.get_table("_Validation")
+        if table is None:
+            return {}
+        return {(r.get("Table"), r.get("Column")): r for r in table.records()}
+
     # -- streams ----------------------------------------------------------
     def find_stream(self, name: str) -> "StreamInfo | None":
         for info in self.streams:

@@ -99,6 +99,25 @@ class Package:
                 return entry
         raise UsageError(f"no substorage named {name!r}", self.path)
 
+    def storage_bytes(self, name: str) -> bytes:
+        """A substorage as a standalone compound file (e.g. an MSP's transform as an .mst):
+        its streams and sub-storages with their names, CLSIDs, state bits and times."""
+        from .writer.cfb import CompoundFileWriter
+
+        source = self.storage(name)
+        out = CompoundFileWriter(source.clsid, root_state_bits=source.state_bits, root_created=source.created,
+                                 root_modified=source.modified)
+        todo = [(source, out.root)]
+        while todo:
+            src, dst = todo.pop()
+            for child in src.children:
+                meta = {"state_bits": child.state_bits, "created": child.created, "modified": child.modified}
+                if child.is_stream:
+                    dst.add_stream(child.name, self.cfb.read_stream(child), **meta)
+                elif child.is_storage:
+                    todo.append((child, dst.add_storage(child.name, child.clsid, **meta)))
+        return out.to_bytes()
+
     def find_stream(self, name: str) -> "StreamInfo | None":
         for info in self._streams:
             if info.name == name:

@@ -104,6 +104,21 @@ def test_stream_extraction_matches_msiinfo(tmp_path):
     assert summary.read_bytes()[:2] == b"\xfe\xff"
 
 
+def test_transform_substorage_written_as_standalone_mst(tmp_path, corpus):
+    msiinfo = require_tool("msiinfo")
+    out = tmp_path / "t.mst"
+    assert run("stream", corpus("WPF2_32.msp"), ":#T1ToU1", "-o", out).exit_code == 0
+    info = json.loads(run("info", out, "--format", "json").output)
+    assert info["kind"] == "mst"
+    assert info["summary"]["validation"] == ["language", "product", "platform", "update_version",
+                                             "new_equal_base_version", "upgrade_code"]
+    # an independent reader opens it and agrees on the summary
+    text = subprocess.run([msiinfo, "suminfo", str(out)], capture_output=True, text=True, check=True).stdout
+    assert "{2BA00471-0328-3743-93BD-FA813353A783}3.1.21022" in text
+    transform = json.loads(run("transform", out, "--format", "json").output)
+    assert {t["table"] for t in transform["tables"]} >= {"Patch", "PatchPackage", "Media", "Property"}
+
+
 def test_export_matches_msidump_streams(tmp_path, corpus):
     msidump = require_tool("msidump")
     pkg = corpus("putty-0.68-installer.msi")
@@ -198,7 +213,7 @@ def _has_mix_stderr() -> bool:
 
 @pytest.mark.parametrize("args,message", [
     (["table", "@", "NoSuchTable"], "no table named 'NoSuchTable'"),
-    (["stream", "@", "nope", "-o", "-"], "no stream named 'nope'"),
+    (["stream", "@", "nope", "-o", "-"], "no stream or substorage named 'nope'"),
     (["info", "@missing"], "No such file"),
 ])
 def test_usage_errors_exit_2(tmp_path, args, message):

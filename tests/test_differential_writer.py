@@ -69,6 +69,10 @@ def test_writer_package_read_alike_by_msidump_and_us(case, tmp_path):
         tables = {t.name: idt.table_text(t.name, t.columns, t.rows) for t in pkg.tables()}
         if case == "long-refs":
             assert pkg.database.pool.long_refs
+    if case == "long-string-binary-validation":
+        with open_package(path) as pkg:
+            rules = pkg.database.validation()
+        assert ("Numbers", "Big") in rules and rules[("Property", "Property")]["Nullable"] == "N"
     for name, text in tables.items():
         theirs = (ref / f"{name}.idt").read_bytes().decode("utf-8")
         assert text == theirs, f"{case}: table {name} differs from msidump"

@@ -126,16 +126,28 @@ def streams(package: str, fmt: str) -> None:
               help="File to write ('-' for standard output).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 def stream(package: str, name: str, output: str, force: bool) -> None:
-    """Write one stream's bytes (e.g. an embedded cabinet) to a file."""
+    """Write one stream's bytes (e.g. an embedded cabinet) to a file.
+
+    NAME may also be a substorage (an .msp's transform, e.g. ':#T1ToU1' or '#T1ToU1'):
+    it is written as a standalone compound file (an .mst).
+    """
     name = parse_name_argument(name)
     with open_package(package) as pkg:
         info_ = pkg.find_stream(name)
         if info_ is None and not name.startswith("\x05") and pkg.find_stream("\x05" + name):
             info_ = pkg.find_stream("\x05" + name)
+        storage = name[1:] if name.startswith(":") else name
+        if info_ is None and storage in pkg.storage_names:
+            data = pkg.storage_bytes(storage)
+            if output == "-":
+                write_binary_stdout([data])
+            else:
+                write_file(output, data, force=force)
+            return
         if info_ is None:
             from ..errors import UsageError
 
-            raise UsageError(f"no stream named {name!r} (see `msitools streams`)", package)
+            raise UsageError(f"no stream or substorage named {name!r} (see `msitools streams`)", package)
         with pkg.cfb.open_stream(info_.entry) as reader:
             chunks = iter(lambda: reader.read(1 << 20), b"")
             if output == "-":
