@@ -260,8 +260,8 @@ class _Destinations:
         return self.tree.file(candidate)
 
 
-def _write(dest: str, chunks, expected: "int | None", force: bool) -> int:
-    with AtomicWriter(dest, expected_size=expected, force=force) as out:
+def _write(dest: str, chunks, expected: "int | None", force: bool, known_absent: bool = False) -> int:
+    with AtomicWriter(dest, expected_size=expected, force=force, known_absent=known_absent) as out:
         for chunk in chunks:
             out.write(chunk)
     return out.written
@@ -325,7 +325,7 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
             continue
         try:
             dest = dests.claim([f.file_name] if flat else list(f.path), f.key)
-            size = _write(dest, item.chunks, f.size, force)
+            size = _write(dest, item.chunks, f.size, force, os.path.dirname(dest) in dests.tree.fresh)
         except MsiToolsError as exc:
             report.failures.append({"file": f.display_path, "key": f.key, "error": exc.message})
             continue

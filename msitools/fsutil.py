@@ -115,6 +115,7 @@ class OutputTree:
         self.root = os.path.realpath(root)
         self._verified = {self.root}
         self._dirs: dict[tuple, str] = {}
+        self.fresh: set[str] = set()  # folders this tree created: nothing else can be in them
 
     def directory(self, parts: "list[str]") -> str:
         key = tuple(parts)
@@ -130,6 +131,7 @@ class OutputTree:
                     st = os.lstat(child)
                 except FileNotFoundError:
                     os.mkdir(child)
+                    self.fresh.add(child)
                 else:
                     if stat.S_ISLNK(st.st_mode):
                         raise UnsafePathError(f"refusing to write through the symlink {child}")
@@ -157,8 +159,10 @@ class AtomicWriter:
     a symlink).
     """
 
-    def __init__(self, dest: "str | os.PathLike[str]", expected_size: "int | None" = None, force: bool = False):
+    def __init__(self, dest: "str | os.PathLike[str]", expected_size: "int | None" = None, force: bool = False,
+                 known_absent: bool = False):
         self.dest = os.fspath(dest)
+        self.known_absent = known_absent  # the caller made the folder itself and never wrote this name
         self.expected_size = expected_size
         self.force = force
         self.written = 0
@@ -168,10 +172,10 @@ class AtomicWriter:
     def __enter__(self) -> "AtomicWriter":
         dest = self.dest
         try:
-            st = os.lstat(dest)
+            st = None if self.known_absent else os.lstat(dest)
         except FileNotFoundError:
-            pass
-        else:
+            st = None
+        if st is not None:
             if stat.S_ISLNK(st.st_mode):
                 raise UnsafePathError(f"refusing to write through the symlink {dest}")
             if stat.S_ISDIR(st.st_mode):

@@ -35,7 +35,7 @@ Chunks = Iterator[bytes]
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CabinetMember:
     """One file stored in a cabinet (or a cabinet set)."""
 
