@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from click.testing import CliRunner
+
 from msitools import open_package
+from msitools.cli import cli
 from msitools import codepage as cp
 from msitools import idt
 
@@ -54,8 +57,14 @@ def test_every_table_matches_msidump(name, tmp_path):
     msidump(path, tmp_path / "ref")
     with open_package(path) as pkg:
         codepage = pkg.database.pool.codepage
-        ours = {t.name: idt.table_text(t.name, t.columns, t.rows) for t in pkg.tables()}
+        names = pkg.table_names
         summary_values = pkg.summary.props.values
+    runner = CliRunner()
+    ours = {}
+    for name in names:  # exactly what `msitools table PKG NAME --format idt` prints
+        result = runner.invoke(cli, ["table", str(path), name, "--format", "idt"])
+        assert result.exit_code == 0, result.output
+        ours[name] = result.stdout_bytes.decode("utf-8")
     ref_files = {p.stem: p for p in (tmp_path / "ref").glob("*.idt")}
     pseudo = {"_SummaryInformation", "_ForceCodepage"}
     assert set(ref_files) - pseudo == set(ours), "table sets differ"
