@@ -10,7 +10,9 @@ from .table import Table
 def package_info(pkg: Package) -> "dict[str, Any]":
     """``{"path", "kind", "summary", "tables": {NAME: ROWS}, "streams": [...], "storages": [...]}``."""
     tables: dict[str, Any] = {}
-    for name in pkg.table_names:
+    if pkg.kind == "mst":
+        tables = {t["name"]: t["rows"] for t in tables_list(pkg)["tables"]}
+    for name in pkg.table_names if pkg.kind != "mst" else []:
         table = pkg.get_table(name)
         tables[name] = table.row_count if table is not None else None
     return {
@@ -25,7 +27,16 @@ def package_info(pkg: Package) -> "dict[str, Any]":
 
 
 def tables_list(pkg: Package) -> "dict[str, Any]":
-    """``{"tables": [{"name", "rows", "columns"}]}`` (columns = the column names)."""
+    """``{"tables": [{"name", "rows", "columns"}]}`` (columns = the column names).
+
+    For a transform: the tables it changes, ``rows`` = its records for that table, plus ``action``.
+    """
+    if pkg.kind == "mst":
+        from .transform import Transform
+
+        changes = Transform(pkg.cfb, pkg.cfb.root, pkg.path, pkg.path, pkg.limits).changes()
+        return {"tables": [{"name": c.table, "rows": len(c.rows), "columns": [col.name for col in c.columns],
+                            "action": c.action} for c in changes]}
     out = []
     for name in pkg.table_names:
         table = pkg.get_table(name)

@@ -104,6 +104,15 @@ def test_stream_extraction_matches_msiinfo(tmp_path):
     assert summary.read_bytes()[:2] == b"\xfe\xff"
 
 
+def test_tables_of_a_transform_are_its_changed_tables(tmp_path, corpus):
+    out = tmp_path / "t.mst"
+    assert run("stream", corpus("WPF2_32.msp"), "#T1ToU1", "-o", out).exit_code == 0
+    listing = json.loads(run("tables", out, "--format", "json").output)["tables"]
+    assert {t["name"]: t["rows"] for t in listing} == {"Patch": 0, "MsiPatchHeaders": 0, "PatchPackage": 1,
+                                                        "AdminExecuteSequence": 1, "Media": 1, "Property": 3}
+    assert [t["action"] for t in listing][:2] == ["create", "create"]
+
+
 def test_transform_substorage_written_as_standalone_mst(tmp_path, corpus):
     msiinfo = require_tool("msiinfo")
     out = tmp_path / "t.mst"
