@@ -257,7 +257,12 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
         if change.table == "File":
             for rc in change.rows:
                 if rc.op in ("insert", "update"):
-                    rows.setdefault(rc.key[0], {}).update(rc.values)
+                    key = rc.key[0] if rc.key else None
+                    if not isinstance(key, str):
+                        delivery.unreadable.append(f"{' > '.join(chain)} > {t.name} > File: a row has the key "
+                                                   f"{key!r}, not a file key")
+                        continue
+                    rows.setdefault(key, {}).update(rc.values)
             for issue in change.issues:
                 delivery.issues.append(f"{' > '.join(chain)} > {t.name} > File: {issue}")
     seen: set[str] = set()
