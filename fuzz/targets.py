@@ -24,6 +24,7 @@ KB_TABLE = FIXTURES / "kb2586709" / "kb2586709.txt"
 TRANSFORM_BASE = FIXTURES / "patches" / "base.msi"
 
 _state: dict = {}
+MAX_FRAMES = 8  # decoder targets: frames per input (each up to 32 KiB of output)
 
 
 def setup() -> None:
@@ -153,7 +154,7 @@ def frames(data: bytes) -> "tuple[int, list[tuple[bytes, int]]]":
     param = data[0] if data else 0
     pos = 1
     out = []
-    while pos + 4 <= len(data) and len(out) < 64:
+    while pos + 4 <= len(data) and len(out) < MAX_FRAMES:
         length, size = struct.unpack_from("<HH", data, pos)
         pos += 4
         out.append((data[pos:pos + length], (size & 0x7FFF) + 1))
