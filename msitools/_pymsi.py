@@ -44,3 +44,6 @@ def reference_stream_name_codec():
 # Kept here for callers that import the codec from the boundary module; the
 # implementation is ours (msitools.streamname), checked against pymsi in tests.
 from .streamname import decode_stream_name, encode_stream_name  # noqa: E402,F401
+
+__all__ = ["codec_for_codepage", "custom_action_module", "reference_stream_name_codec",
+           "decode_stream_name", "encode_stream_name"]

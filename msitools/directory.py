@@ -11,7 +11,7 @@ recorded as issues, never silently dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable
 
 ROOT_NAME = "SourceDir"
 

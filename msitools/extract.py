@@ -267,7 +267,7 @@ def _write(dest: str, chunks, expected: "int | None", force: bool, known_absent:
     return out.written
 
 
-Progress = Callable[[str], None]
+Progress = Callable[[str, int], None]  # (name of the file being written, how many files in this container)
 
 
 def extract(path: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *, flat: bool = False,
@@ -319,7 +319,7 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
     for item in iter_payload(pkg, view, listing, backend=backend):
         f = item.file
         if progress:
-            progress(f.display_path)
+            progress(f.display_path, len(listing.files))
         if item.error is not None:
             report.failures.append({"file": f.display_path, "key": f.key, "error": item.error})
             continue
@@ -346,7 +346,7 @@ def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limi
                 for member, chunks in cabset.iter_members(backend=backend):
                     seen.add(id(member))
                     if progress:
-                        progress(member.name)
+                        progress(member.name, len(members))
                     parts = [p for p in member.name.replace("/", "\\").split("\\") if p not in ("",)]
                     if flat:
                         parts = parts[-1:]
@@ -389,7 +389,7 @@ def _extract_patch(pkg: Package, out: Path, force: bool, progress, backend: str)
             try:
                 for member, chunks in cab.iter_members(backend=backend):
                     if progress:
-                        progress(member.name)
+                        progress(member.name, len(cab.list_members()))
                     name = names.get(member.name, member.name)
                     try:
                         first = next(chunks, b"")

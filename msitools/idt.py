@@ -10,7 +10,7 @@ pool codepage) and ``_SummaryInformation`` (PropertyId / Value).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from .columns import Column
 

@@ -8,11 +8,11 @@ Patch/MsiPatchHeaders for deltas).  FORMATS.md §3.7 and §4.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .cab import Cabinet
-from .delta import DeltaHeader, is_delta, parse_delta
+from .delta import is_delta, parse_delta
 from .directory import long_file_name, resolve_directories
 from .errors import MsiToolsError, PatchError, UsageError
 from .package import Package

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from ._pymsi import custom_action_module
 from .authenticode_msi import signature_report

@@ -1,8 +1,6 @@
 """Text and Markdown renderings of the security review and the signature report (strings; no printing)."""
 from __future__ import annotations
 
-from typing import Any
-
 
 def _sig_line(sig: dict) -> str:
     if not sig.get("signed"):

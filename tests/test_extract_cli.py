@@ -192,3 +192,20 @@ def test_files_listing(tmp_path):
     assert putty["cabinet"].endswith("putty.cab")
     text = run("files", corpus_file("vcredist.msi")).output
     assert "vcredis1.cab" in text  # the external cabinet
+
+
+def test_no_progress_bar_when_not_a_terminal(tmp_path):
+    import subprocess as sp
+
+    proc = sp.run([sys.executable, "-m", "msitools", "extract", str(FIXTURES / "wixl" / "hello.msi"), "-o",
+                   str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.startswith("extracted 3 files")
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    script = require_tool("script")  # util-linux: runs the command on a pseudo-terminal
+    proc = subprocess.run([script, "-qec", f"{sys.executable} -m msitools extract {FIXTURES / 'wixl' / 'hello.msi'}"
+                           f" -o {tmp_path / 'out'}", "/dev/null"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert "extracting" in proc.stdout and "3/3" in proc.stdout

@@ -169,7 +169,7 @@ class FolderState:
             err.path,
         )
 
-    def chunks(self, position: int, member: "CabinetMember", token: object, skip: int = 0) -> Chunks:
+    def chunks(self, position: int, member: "CabinetMember", token: object, skip: int = 0) -> Iterator[bytes]:
         problem = self.folder.problems.get(position)
         if problem:
             raise CabinetError(problem, member.cabinet)

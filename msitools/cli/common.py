@@ -1,8 +1,6 @@
 """Shared pieces of the CLI: error handling, output formats, opening packages."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from typing import Any, Callable, Iterable, Sequence
@@ -10,6 +8,11 @@ from typing import Any, Callable, Iterable, Sequence
 import click
 
 from ..errors import MsiToolsError
+from ..textutil import key_value_lines, printable, render_csv, render_table, show_value
+
+__all__ = ["MsiToolsGroup", "format_option", "parse_name_argument", "emit_json", "echo_text",
+           "write_binary_stdout", "key_value_lines", "printable", "render_csv", "render_table", "show_value",
+           "PATCH_OPTION", "TRANSFORM_OPTION", "EXIT_OK", "EXIT_FINDINGS", "EXIT_BAD_INPUT"]
 
 FORMATS_TEXT_JSON = ["text", "json"]
 EXIT_OK = 0
@@ -58,23 +61,8 @@ def format_option(choices: Sequence[str], default: str = "text"):
                         show_default=True, help="Output format.")
 
 
-def printable(value: Any) -> str:
-    """Text-mode rendering of a value: NULL as empty, control characters escaped."""
-    if value is None:
-        return ""
-    text = str(value)
-    if any(ord(ch) < 32 for ch in text):
-        text = "".join(ch if ord(ch) >= 32 else f"\\x{ord(ch):02x}" for ch in text)
-    return text
 
 
-def show_value(value: Any) -> str:
-    """A value in a sentence: NULL, numbers bare, strings quoted."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, str):
-        return repr(printable(value))
-    return str(value)
 
 
 def parse_name_argument(name: str) -> str:
@@ -99,20 +87,8 @@ def _json_default(value: Any):
     return str(value)
 
 
-def render_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    from tabulate import tabulate
-
-    return tabulate([[printable(v) for v in row] for row in rows], headers=list(headers),
-                    tablefmt="simple", disable_numparse=True)
 
 
-def render_csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return buf.getvalue()
 
 
 def echo_text(text: str) -> None:
@@ -126,10 +102,6 @@ def write_binary_stdout(chunks: Iterable[bytes]) -> None:
     out.flush()
 
 
-def key_value_lines(pairs: Iterable[tuple[str, Any]]) -> str:
-    pairs = list(pairs)
-    width = max((len(k) for k, _ in pairs), default=0)
-    return "\n".join(f"{k + ':':<{width + 1}} {printable(v)}" for k, v in pairs)
 
 
 Renderer = Callable[[], str]

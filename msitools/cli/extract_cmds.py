@@ -97,21 +97,26 @@ def files(package: str, fmt: str, patches, transforms) -> None:
 def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool, backend: str, patches,
             transforms, fmt: str) -> None:
     """Extract a package's files (SourceDir/... layout), a patch's payload, or a cabinet's members."""
-    bar = None
-    progress = None
-    if sys.stderr.isatty() and fmt == "text":
-        bar = click.progressbar(length=0, label="extracting", file=sys.stderr, show_pos=True)
-        bar.__enter__()
+    state: dict = {}
 
-        def progress(name: str) -> None:
-            bar.length = (bar.length or 0) + 1
-            bar.update(1)
+    def progress(name: str, total: int) -> None:
+        """A click progress bar on a terminal, one per container (nested packages get their own)."""
+        bar = state.get("bar")
+        if bar is None or state.get("total") != total or bar.pos >= total:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+            bar = click.progressbar(length=total, label="extracting", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+            state.update(bar=bar, total=total)
+        bar.update(1)
+
     try:
         report = extract_files(package, out_dir, flat=flat, recursive=recursive, force=force, patches=patches,
-                               transforms=transforms, backend=backend, progress=progress)
+                               transforms=transforms, backend=backend,
+                               progress=progress if sys.stderr.isatty() and fmt == "text" else None)
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        if state.get("bar") is not None:
+            state["bar"].__exit__(None, None, None)
     if fmt == "json":
         emit_json(report.to_dict())
     else:
