@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fuzz import streams  # noqa: E402
-from fuzz.targets import FIXTURES, frames  # noqa: E402
+from fuzz.targets import FIXTURES, MAX_FRAMES, MAX_QUANTUM_FRAMES, frames  # noqa: E402
 
 SUMMARY = "\x05SummaryInformation"
 TYPE_COMPRESS = {"mszip": lambda p: 1, "quantum": lambda p: 2 | (4 << 4) | ((10 + p % 12) << 8),
@@ -62,7 +62,7 @@ def wrap(target: str, data: bytes, carrier: "Path | None" = None) -> bytes:
     if target == "summary":
         return replace_stream(carrier or FIXTURES / "patches" / "base.msi", SUMMARY, data)
     if target in TYPE_COMPRESS:
-        param, blocks = frames(data)
+        param, blocks = frames(data, MAX_QUANTUM_FRAMES if target == "quantum" else MAX_FRAMES)
         return cabinet_from_blocks(TYPE_COMPRESS[target](param), blocks)
     if target == "kb":
         return data[1:]

@@ -65,7 +65,8 @@ def synthetic_cabinets() -> "list[tuple[str, bytes]]":
     files = [FileSpec("a.txt", text), FileSpec("dir\\b.bin", binary), FileSpec("empty", b"")]
     out = []
     for comp, bits, blocks in (("none", 16, None), ("mszip", 16, None), ("quantum", 10, None),
-                               ("quantum", 16, None), ("lzx", 15, (("verbatim", 32768),)),
+                               ("quantum", 13, None), ("quantum", 16, None), ("quantum", 21, None),
+                               ("lzx", 15, (("verbatim", 32768),)),
                                ("lzx", 16, (("aligned", 20000), ("uncompressed", 7001), ("verbatim", 5000))),
                                ("lzx", 21, (("uncompressed", 32768),))):
         options = {"lzx_blocks": blocks} if blocks else {}

@@ -25,6 +25,7 @@ TRANSFORM_BASE = FIXTURES / "patches" / "base.msi"
 
 _state: dict = {}
 MAX_FRAMES = 8  # decoder targets: frames per input (each up to 32 KiB of output)
+MAX_QUANTUM_FRAMES = 3  # the Quantum decoder is the slowest: fewer frames, more executions
 
 
 def setup() -> None:
@@ -149,12 +150,12 @@ def fuzz_cab_libarchive(data: bytes) -> None:
     _cabinet(data, "libarchive")
 
 
-def frames(data: bytes) -> "tuple[int, list[tuple[bytes, int]]]":
+def frames(data: bytes, limit: int = MAX_FRAMES) -> "tuple[int, list[tuple[bytes, int]]]":
     """Decoder input: a parameter byte, then frames of ``u16 data length, u16 out_size - 1, data``."""
     param = data[0] if data else 0
     pos = 1
     out = []
-    while pos + 4 <= len(data) and len(out) < MAX_FRAMES:
+    while pos + 4 <= len(data) and len(out) < limit:
         length, size = struct.unpack_from("<HH", data, pos)
         pos += 4
         out.append((data[pos:pos + length], (size & 0x7FFF) + 1))
@@ -170,8 +171,8 @@ def pack_frames(param: int, blocks: "list[tuple[bytes, int]]") -> bytes:
     return bytes(out)
 
 
-def _decode_frames(decoder_factory, data: bytes) -> None:
-    param, blocks = frames(data)
+def _decode_frames(decoder_factory, data: bytes, limit: int = MAX_FRAMES) -> None:
+    param, blocks = frames(data, limit)
     try:
         decoder = decoder_factory(param)
         for block, size in blocks:
@@ -197,7 +198,7 @@ def fuzz_mszip(data: bytes) -> None:
 def fuzz_quantum(data: bytes) -> None:
     from msitools.cab.quantum import QuantumDecoder
 
-    _decode_frames(lambda p: QuantumDecoder(10 + p % 12), data)
+    _decode_frames(lambda p: QuantumDecoder(10 + p % 12), data, MAX_QUANTUM_FRAMES)
 
 
 # -- PE, published tables, verify, delta headers ------------------------------------------
