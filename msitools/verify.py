@@ -87,6 +87,7 @@ class Delivery:
     issues: "list[str]" = field(default_factory=list)
     packages: "list[dict]" = field(default_factory=list)  # the signature of every package opened
     unreadable: "list[str]" = field(default_factory=list)  # parts of the delivery that could not be read
+    base_names: "dict[str, str]" = field(default_factory=dict)  # File key -> FileName, from --base
 
 
 def _package_signature(pkg: Package, chain: "list[str]") -> dict:
@@ -157,9 +158,20 @@ def _is_package(spool) -> bool:
     return spool.read(8) == CFB_MAGIC
 
 
-def walk_delivery(path: "str | os.PathLike[str]", depth: int = 0, limits: Limits = DEFAULT_LIMITS) -> Delivery:
-    """Every file the hotfix at *path* delivers, with the facts verification compares."""
+def walk_delivery(path: "str | os.PathLike[str]", depth: int = 0, limits: Limits = DEFAULT_LIMITS,
+                  base: "str | os.PathLike[str] | None" = None) -> Delivery:
+    """Every file the hotfix at *path* delivers, with the facts verification compares.
+
+    *base*: the product the patches apply to; File rows a patch only updates (and so does not
+    name) take their FileName from it.
+    """
     delivery = Delivery()
+    if base is not None:
+        with open_package(base, limits) as base_pkg:
+            table = base_pkg.get_table("File")
+            for rec in (table.records() if table is not None else []):
+                if isinstance(rec.get("File"), str) and rec.get("FileName"):
+                    delivery.base_names[rec["File"]] = rec["FileName"]
     path = os.fspath(path)
     with open_package(path, limits) as pkg:
         label = os.path.basename(path)
@@ -274,8 +286,8 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
             for key, values in rows.items():
                 if key not in seen:
                     seen.add(key)
-                    delivery.files.append(_patch_entry(key, values, chain + [stream], f"cabinet unreadable: "
-                                                                                        f"{exc.message}"))
+                    delivery.files.append(_patch_entry(key, values, chain + [stream],
+                                                       f"cabinet unreadable: {exc.message}", delivery.base_names))
             continue
         with cab:
             try:
@@ -287,7 +299,7 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
                             values = rows[lowered[member.name.lower()]]
                     key = member.name
                     seen.add(key)
-                    entry = _patch_entry(key, values or {}, chain + [stream], None)
+                    entry = _patch_entry(key, values or {}, chain + [stream], None, delivery.base_names)
                     entry.found_in.append(entry.name)
                     entry.date_time = member.date_time.strftime("%Y-%m-%d %H:%M") if member.date_time else None
                     if values is None:
@@ -326,15 +338,20 @@ def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, 
                 delivery.unreadable.append(f"{' > '.join(chain + [stream])}: {exc.message}")
     for key, values in rows.items():
         if key not in seen:
-            delivery.files.append(_patch_entry(key, values, chain, "File row changed by the patch, but its "
-                                                                   "bytes are not in the patch cabinet"))
+            delivery.files.append(_patch_entry(key, values, chain, "File row changed by the patch, but its bytes "
+                                                                   "are not in the patch cabinet", delivery.base_names))
 
 
-def _patch_entry(key: str, values: dict, chain: "list[str]", unverified: "str | None") -> DeliveredFile:
-    name = long_file_name(values.get("FileName")) if values.get("FileName") else key
+def _patch_entry(key: str, values: dict, chain: "list[str]", unverified: "str | None",
+                 base_names: "dict[str, str] | None" = None) -> DeliveredFile:
+    if values.get("FileName"):
+        name, source = long_file_name(values["FileName"]), "File table"
+    elif base_names and key in base_names:
+        name, source = long_file_name(base_names[key]), "base File table (--base)"
+    else:
+        name, source = key, "File key"
     entry = DeliveredFile(name, list(chain), key=key, table_size=values.get("FileSize"),
-                          table_version=values.get("Version"),
-                          name_source="File table" if values.get("FileName") else "File key")
+                          table_version=values.get("Version"), name_source=source)
     if unverified:
         entry.unverified.append(unverified)
     return entry
@@ -510,7 +527,8 @@ def _sha256_file(path: str) -> str:
 
 def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | PublishedTable", *,
            depth: int = 0, allow_unlisted: bool = False, require_signature: bool = False,
-           limits: Limits = DEFAULT_LIMITS, now: "datetime | None" = None) -> "dict[str, Any]":
+           base: "str | os.PathLike[str] | None" = None, limits: Limits = DEFAULT_LIMITS,
+           now: "datetime | None" = None) -> "dict[str, Any]":
     """Verify *hotfix* against the published *table*; returns the report (the ``verify`` JSON).
 
     With *require_signature*, a row whose PE image is unsigned or altered after signing is a
@@ -522,7 +540,7 @@ def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | Pu
     else:
         table_path = os.fspath(table)
         published = parse_file(table_path)
-    delivery = walk_delivery(hotfix, depth, limits)
+    delivery = walk_delivery(hotfix, depth, limits, base=base)
     files = delivery.files
     pairing = match_rows(published.rows, files)
     used: set[int] = set()

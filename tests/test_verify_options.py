@@ -36,3 +36,22 @@ def test_depth_opens_msi_payloads(tmp_path):
     assert [r["status"] for r in deep["rows"]] == ["pass", "pass"]
     assert deep["rows"][1]["found_in"][-2:] == [deep["rows"][1]["found_in"][-2], "core.dll"]
     assert "Inner.msi" in deep["rows"][1]["found_in"]
+
+
+def test_base_names_the_files_a_patch_only_updates():
+    from conftest import FIXTURES
+
+    replica = FIXTURES / "kb2586709"
+    result = CliRunner().invoke(cli, ["verify", str(replica / "SCCM2007-SP2-2586709-X86-ENU.msi"), "--kb",
+                                      str(replica / "kb2586709.txt"), "--base",
+                                      str(replica / "sccm2007sp2-siteserver.msi"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    patch_files = [d for d in report["delivered"] if d["key"] and d["key"].endswith(("_i386", "_x64"))]
+    assert len(patch_files) == 6
+    assert {d["name_source"] for d in patch_files} == {"base File table (--base)"}
+    # without --base the names come from the images' version resources, and the report says so
+    plain = json.loads(CliRunner().invoke(cli, ["verify", str(replica / "SCCM2007-SP2-2586709-X86-ENU.msi"), "--kb",
+                                                str(replica / "kb2586709.txt"), "--format", "json"]).output)
+    assert {d["name_source"] for d in plain["delivered"] if d["key"] and d["key"].endswith(("_i386", "_x64"))} == \
+        {"PE OriginalFilename (the patch does not carry FileName)"}

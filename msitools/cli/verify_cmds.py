@@ -44,17 +44,19 @@ def kb_parse(table: str, fmt: str, input_format: str) -> None:
 @click.option("--allow-unlisted", is_flag=True, help="Delivered files the table does not list do not fail the verdict.")
 @click.option("--require-signature", is_flag=True,
               help="Fail when the package, a package inside it or any payload executable is unsigned or altered.")
+@click.option("--base", type=click.Path(dir_okay=False),
+              help="The product the patches apply to: names files that a patch only updates.")
 @click.option("--depth", type=int, default=0, show_default=True,
               help="How many levels of .msi files inside the delivery to open (patches are always opened).")
 def verify(hotfix: str, table: str, fmt: str, output: "str | None", force: bool, allow_unlisted: bool,
-           require_signature: bool, depth: int) -> None:
+           require_signature: bool, base: "str | None", depth: int) -> None:
     """Check that a hotfix delivers exactly the files of its published table.
 
     Exit 0 when every published row passes and nothing is unlisted; 1 for any
     other verdict; 2 when an input cannot be read.
     """
     report = verify_hotfix(hotfix, table, depth=depth, allow_unlisted=allow_unlisted,
-                           require_signature=require_signature)
+                           require_signature=require_signature, base=base)
     if fmt == "json":
         import json
 
