@@ -127,6 +127,47 @@ def test_damaged_stream(stream, data):
     read_everything(rebuild(raw_name, apply(original, edits)))
 
 
+def _column_type_offsets() -> "list[int]":
+    """Offsets of every Type cell in _Columns (column-major: Table, Number, Name refs, then Type i2)."""
+    raw = dict(STREAMS)[NAMES["_Columns"]]
+    (pool_header,) = struct.unpack_from("<I", dict(STREAMS)[NAMES["_StringPool"]], 0)
+    ref = 3 if pool_header & 0x80000000 else 2
+    rows = len(raw) // (2 * ref + 4)
+    start = rows * (2 * ref + 2)
+    return [start + 2 * i for i in range(rows)]
+
+
+@pytest.mark.parametrize("flip", [0x0800, 0x0400, 0x3000], ids=["string-bit", "short-int-bit", "key-nullable"])
+def test_every_column_retyped(flip):
+    """Each column in turn changes kind (string <-> integer, width, key/nullable flags) in _Columns."""
+    name = NAMES["_Columns"]
+    original = dict(STREAMS)[name]
+    offsets = _column_type_offsets()
+    assert len(offsets) > 20
+    for off in offsets:
+        buf = bytearray(original)
+        struct.pack_into("<H", buf, off, struct.unpack_from("<H", buf, off)[0] ^ flip)
+        read_everything(rebuild(name, bytes(buf)))
+
+
+def _summary_type_offsets(data: bytes) -> "list[int]":
+    """Offsets of the VT word of every property of the first section (property set layout, by hand)."""
+    (section,) = struct.unpack_from("<I", data, 44)
+    _size, count = struct.unpack_from("<II", data, section)
+    return [section + struct.unpack_from("<II", data, section + 8 + 8 * i)[1] for i in range(count)]
+
+
+@pytest.mark.parametrize("vt", [3, 30, 64, 2, 0x1F], ids=["I4", "LPSTR", "FILETIME", "I2", "LPWSTR"])
+def test_every_summary_property_retyped(vt):
+    """Each summary property in turn is given another value type."""
+    name = NAMES["\x05SummaryInformation"]
+    original = dict(STREAMS)[name]
+    for off in _summary_type_offsets(original):
+        buf = bytearray(original)
+        struct.pack_into("<I", buf, off, vt)
+        read_everything(rebuild(name, bytes(buf)))
+
+
 # -- cabinets ---------------------------------------------------------------------------
 
 def _cabinets() -> "dict[str, bytes]":
