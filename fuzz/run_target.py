@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Run one fuzz target under atheris (libFuzzer): ``python fuzz/run_target.py NAME [libFuzzer args]``.
 
 Also replays files: ``python fuzz/run_target.py NAME file...`` runs the target
@@ -6,6 +7,7 @@ crash is reproduced and minimised (``-minimize_crash=1 -runs=N``).
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -32,12 +34,22 @@ with atheris.instrument_imports(include=["msitools", "olefile", "pefile"],
 from fuzz.targets import TARGETS, setup  # noqa: E402
 
 
+ENV_TARGET = "MSITOOLS_FUZZ_TARGET"
+
+
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in TARGETS:
+    # libFuzzer re-runs argv[0] with its own flags (crash minimisation, fork mode):
+    # the target name then comes from the environment
+    if len(sys.argv) >= 2 and sys.argv[1] in TARGETS:
+        name, rest = sys.argv[1], sys.argv[2:]
+    elif os.environ.get(ENV_TARGET) in TARGETS:
+        name, rest = os.environ[ENV_TARGET], sys.argv[1:]
+    else:
         sys.exit(f"usage: run_target.py {{{','.join(TARGETS)}}} [libFuzzer options] [corpus dirs or files]")
-    target = TARGETS[sys.argv[1]]
+    os.environ[ENV_TARGET] = name
+    target = TARGETS[name]
     setup()
-    argv = [sys.argv[0]] + sys.argv[2:]
+    argv = [sys.argv[0]] + rest
     if not any(a.startswith("-max_len=") for a in argv):
         argv.insert(1, f"-max_len={target.max_len}")
     atheris.Setup(argv, target.function)
