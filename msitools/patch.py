@@ -181,7 +181,9 @@ class Msp:
         names: list[str] = []
         for media in self.media_rows():
             cab = media.get("Cabinet")
-            if cab and cab.startswith("#") and cab[1:] not in names:
+            if not isinstance(cab, str):  # a transform may redefine Media with other column kinds
+                continue
+            if cab.startswith("#") and cab[1:] not in names:
                 names.append(cab[1:])
         return names
 
