@@ -100,9 +100,17 @@ def split_platform_languages(template: "str | None") -> "tuple[str | None, list[
     languages = []
     for part in langs.split(","):
         part = part.strip()
-        if part.isascii() and part.isdigit():
+        if part.isascii() and part.isdigit():  # str.isdigit() alone accepts '³' (found by fuzzing)
             languages.append(int(part))
     return platform or None, languages
+
+
+def unreadable_languages(template: "str | None") -> "list[str]":
+    """Entries of Template's language list that are not language ids (reported as issues)."""
+    if not template:
+        return []
+    _, _, langs = template.partition(";")
+    return [p.strip() for p in langs.split(",") if p.strip() and not (p.strip().isascii() and p.strip().isdigit())]
 
 
 def parse_transform_revision(text: "str | None") -> dict:
@@ -233,8 +241,11 @@ class SummaryInformation:
             out["new_languages"] = new_langs
             out["validation"] = flag_names(self.validation_flags, VALIDATION_FLAGS)
             out["error_conditions"] = flag_names(self.error_condition_flags, ERROR_CONDITIONS)
-        if self.issues:
-            out["issues"] = list(self.issues)
+        issues = list(self.issues)
+        if kind in ("msi", "msm", "mst"):
+            issues += [f"Template language {bad!r} is not a language id" for bad in unreadable_languages(self.get(7))]
+        if issues:
+            out["issues"] = issues
         return out
 
 

@@ -121,3 +121,11 @@ def test_string_running_past_the_end_is_an_error():
     struct.pack_into("<I", data, 48 + 8 + 8 + 4, 10_000)
     with pytest.raises(SummaryInfoError, match="property 2"):
         SummaryInformation.parse(bytes(data), "msi")
+
+
+def test_language_with_a_non_ascii_digit_is_an_issue_not_a_crash():
+    # found by fuzzing: str.isdigit() accepts '\u00b3' and int() then raised ValueError
+    data = property_set([(7, VT_LPSTR, "Intel;1033,10\u00b33".encode("utf-8")), (1, VT_I2, -535)])  # 65001
+    s = SummaryInformation.parse(data, "msi").to_dict()
+    assert s["languages"] == [1033]
+    assert s["issues"] == ["Template language '10\u00b33' is not a language id"]
