@@ -770,28 +770,25 @@ def _match_size(s: str, pos: int) -> list[tuple[int, object]]:
     return out
 
 
-def _match_date(s: str, pos: int) -> list[tuple[int, object]]:
+def _match_checked(patterns, check, s: str, pos: int) -> list[tuple[int, object]]:
+    """Every pattern that matches at *pos* and whose text *check* accepts: (end, checked value)."""
     out = []
-    for rx in _DATE_AT:
+    for rx in patterns:
         m = rx.match(s, pos)
         if m:
             try:
-                out.append((m.end(), _check_date(m.group())))
+                out.append((m.end(), check(m.group())))
             except _CellError:
                 pass
     return out
+
+
+def _match_date(s: str, pos: int) -> list[tuple[int, object]]:
+    return _match_checked(_DATE_AT, _check_date, s, pos)
 
 
 def _match_time(s: str, pos: int) -> list[tuple[int, object]]:
-    out = []
-    for rx in _TIME_AT:
-        m = rx.match(s, pos)
-        if m:
-            try:
-                out.append((m.end(), _check_time(m.group())))
-            except _CellError:
-                pass
-    return out
+    return _match_checked(_TIME_AT, _check_time, s, pos)
 
 
 def _match_platform(s: str, pos: int) -> list[tuple[int, object]]:
