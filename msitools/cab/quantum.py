@@ -85,6 +85,14 @@ def _cdiv(a: int, b: int) -> int:
     return q if (a < 0) == (b < 0) else -q
 
 
+def initial_models(slots: int):
+    """The adaptive models a Quantum folder starts with (the same for decoding and encoding):
+    four literal models, three match-position models, the length model, the selector model."""
+    literal = [_Model(0, 64), _Model(64, 64), _Model(128, 64), _Model(192, 64)]
+    return literal, _Model(0, min(slots, 24)), _Model(0, min(slots, 36)), _Model(0, slots), _Model(0, 27), \
+        _Model(0, 7)
+
+
 class QuantumDecoder:
     """Decode the CFDATA blocks of one Quantum folder, in order."""
 
@@ -94,12 +102,8 @@ class QuantumDecoder:
         self.window_bits = window_bits
         self._wsize = 1 << window_bits
         slots = window_bits * 2
-        self._literal = [_Model(0, 64), _Model(64, 64), _Model(128, 64), _Model(192, 64)]
-        self._model4 = _Model(0, min(slots, 24))
-        self._model5 = _Model(0, min(slots, 36))
-        self._model6 = _Model(0, slots)
-        self._model6len = _Model(0, 27)
-        self._model7 = _Model(0, 7)
+        (self._literal, self._model4, self._model5, self._model6, self._model6len,
+         self._model7) = initial_models(slots)
         self._history = bytearray()
         self._total = 0
         self._short_frame_seen = False

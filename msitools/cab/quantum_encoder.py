@@ -16,7 +16,7 @@ tests; it is not tuned for ratio or speed.
 """
 from __future__ import annotations
 
-from .quantum import EXTRA_BITS, FRAME_SIZE, LENGTH_BASE, LENGTH_EXTRA, POSITION_BASE, _Model
+from .quantum import EXTRA_BITS, FRAME_SIZE, LENGTH_BASE, LENGTH_EXTRA, POSITION_BASE, _Model, initial_models
 
 MAX_MATCH = 259
 
@@ -39,12 +39,8 @@ class QuantumEncoder:
         self.window_bits = window_bits
         self.wsize = 1 << window_bits
         slots = window_bits * 2
-        self._literal = [_Model(0, 64), _Model(64, 64), _Model(128, 64), _Model(192, 64)]
-        self._model4 = _Model(0, min(slots, 24))
-        self._model5 = _Model(0, min(slots, 36))
-        self._model6 = _Model(0, slots)
-        self._model6len = _Model(0, 27)
-        self._model7 = _Model(0, 7)
+        (self._literal, self._model4, self._model5, self._model6, self._model6len,
+         self._model7) = initial_models(slots)
         self._history = bytearray()
         self._heads: dict = {}
 

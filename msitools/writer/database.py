@@ -109,6 +109,16 @@ class TableModel:
     columns: "list[Column]"
     rows: "dict[tuple, tuple]" = field(default_factory=dict)
 
+    def values_in_order(self, values: Sequence[Value], error=TableError, what: str = "") -> tuple:
+        """Row values in column order, from a sequence or from one dict keyed by column name."""
+        if len(values) == 1 and isinstance(values[0], dict):
+            given = values[0]
+            unknown = set(given) - {c.name for c in self.columns}
+            if unknown:
+                raise error(f"{what}table {self.name!r} has no column(s) {sorted(unknown)}")
+            return tuple(given.get(c.name) for c in self.columns)
+        return tuple(values)
+
     @property
     def key_indexes(self) -> "list[int]":
         return [i for i, c in enumerate(self.columns) if c.key]
@@ -231,13 +241,7 @@ class DatabaseBuilder:
         Returns the row's key tuple.
         """
         model = self.table(table)
-        if len(values) == 1 and isinstance(values[0], dict):
-            given = values[0]
-            unknown = set(given) - {c.name for c in model.columns}
-            if unknown:
-                raise TableError(f"table {table!r} has no column(s) {sorted(unknown)}")
-            values = tuple(given.get(c.name) for c in model.columns)
-        return model.add_row(values, self.strict)
+        return model.add_row(model.values_in_order(values), self.strict)
 
     def add_rows(self, table: str, rows: Iterable[Sequence[Value]]) -> None:
         model = self.table(table)

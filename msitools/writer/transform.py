@@ -238,12 +238,7 @@ class TransformWriter:
     def insert(self, table: str, *values: Value) -> tuple:
         """Add a row (values in column order, or one dict by column name)."""
         model = self._model(table)
-        if len(values) == 1 and isinstance(values[0], dict):
-            given = values[0]
-            unknown = set(given) - {c.name for c in model.columns}
-            if unknown:
-                raise TransformError(f"transform: table {table!r} has no column(s) {sorted(unknown)}")
-            values = tuple(given.get(c.name) for c in model.columns)
+        values = model.values_in_order(values, TransformError, "transform: ")
         try:
             row = model.normalise(values, strict=False)
         except MsiToolsError as exc:
