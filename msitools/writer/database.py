@@ -376,7 +376,6 @@ class DatabaseBuilder:
             cell_ids[t.name] = per_row
 
         streams: dict[str, bytes] = {}
-        ref_size = pool.ref_size
 
         # _Tables: one row per table, sorted by string id
         names_sorted = sorted(table_ids.values())

@@ -156,7 +156,7 @@ def _resource_section(version: bytes, section_rva: int) -> bytes:
         return struct.pack("<IIHHHH", 0, 0, 0, 0, 0, 1) + struct.pack("<II", ident, target)
 
     dir_size = 16 + 8
-    type_dir = 0
+    # the type directory is at offset 0; the others follow it
     name_dir = dir_size
     lang_dir = 2 * dir_size
     data_entry = 3 * dir_size
