@@ -108,6 +108,12 @@ SECTION_MAX_LENGTH = 200  # longer text lines are paragraphs, not section titles
 FIELDS = ("name", "version", "size", "date", "time", "platform")  # column order for flat output
 
 # ---------------------------------------------------------------------------
+def _cell_dict(record) -> dict:
+    """The published cells of a reading or a row, as the JSON keys say them."""
+    return {"name": record.name, "version": record.version, "size": record.size, "date": record.date,
+            "date_iso": record.date_iso, "time": record.time, "platform": record.platform}
+
+
 # public records
 
 
@@ -127,15 +133,7 @@ class Reading:
         return _iso_date(self.date)
 
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "size": self.size,
-            "date": self.date,
-            "date_iso": self.date_iso,
-            "time": self.time,
-            "platform": self.platform,
-        }
+        return _cell_dict(self)
 
 
 @dataclass
@@ -170,13 +168,7 @@ class PublishedRow:
 
     def to_dict(self) -> dict:
         out = {
-            "name": self.name,
-            "version": self.version,
-            "size": self.size,
-            "date": self.date,
-            "date_iso": self.date_iso,
-            "time": self.time,
-            "platform": self.platform,
+            **_cell_dict(self),
             "section": self.section,
             "line": self.line,
             "ambiguous": self.ambiguous,

@@ -83,18 +83,22 @@ CALG_MD5 = 0x8003
 # primitives
 
 
-def encode_uvli(value: int) -> bytes:
-    """Unsigned PA19 VLI: 7-bit groups, least significant first, last byte has bit 7 set."""
-    if not isinstance(value, int) or value < 0:
-        raise UsageError(f"a UVLI holds a non-negative integer, not {value!r}")
-    out = bytearray()
+def _seven_bit_groups(value: int, out: bytearray) -> bytearray:
+    """Append *value* in 7-bit groups, least significant first; the last byte gets bit 7 set."""
     while True:
         group = value & 0x7F
         value >>= 7
         if not value:
             out.append(group | 0x80)
-            break
+            return out
         out.append(group)
+
+
+def encode_uvli(value: int) -> bytes:
+    """Unsigned PA19 VLI: 7-bit groups, least significant first, last byte has bit 7 set."""
+    if not isinstance(value, int) or value < 0:
+        raise UsageError(f"a UVLI holds a non-negative integer, not {value!r}")
+    out = _seven_bit_groups(value, bytearray())
     if len(out) > MAX_VLI_BYTES:
         raise UsageError(f"UVLI value needs {len(out)} bytes (at most {MAX_VLI_BYTES})")
     return bytes(out)
@@ -111,14 +115,7 @@ def encode_svli(value: int) -> bytes:
     magnitude >>= 6
     if not magnitude:
         return bytes([first | 0x80])
-    out = bytearray([first])
-    while True:
-        group = magnitude & 0x7F
-        magnitude >>= 7
-        if not magnitude:
-            out.append(group | 0x80)
-            break
-        out.append(group)
+    out = _seven_bit_groups(magnitude, bytearray([first]))
     if len(out) > MAX_VLI_BYTES:
         raise UsageError(f"SVLI value needs {len(out)} bytes (at most {MAX_VLI_BYTES})")
     return bytes(out)
