@@ -107,13 +107,15 @@ SECTION_MAX_LENGTH = 200  # longer text lines are paragraphs, not section titles
 
 FIELDS = ("name", "version", "size", "date", "time", "platform")  # column order for flat output
 
-# ---------------------------------------------------------------------------
+
+
 def _cell_dict(record) -> dict:
     """The published cells of a reading or a row, as the JSON keys say them."""
     return {"name": record.name, "version": record.version, "size": record.size, "date": record.date,
             "date_iso": record.date_iso, "time": record.time, "platform": record.platform}
 
 
+# ---------------------------------------------------------------------------
 # public records
 
 
