@@ -18,6 +18,7 @@ import io
 import os
 import struct
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, Iterator
 
@@ -30,6 +31,37 @@ from .limits import DEFAULT_LIMITS, Limits
 ENDOFCHAIN = 0xFFFFFFFE
 FREESECT = 0xFFFFFFFF
 MAXREGSECT = 0xFFFFFFFA
+
+# compound files opened from a path: a forked child gets its own file offset for each (see _reopen_in_child)
+_OWNED_FILES: "weakref.WeakSet[CompoundFile]" = weakref.WeakSet()
+
+
+def _reopen_in_child() -> None:
+    """After fork: give each open compound file a descriptor of its own.
+
+    A forked child shares its parent's open file descriptions, and with them the
+    file offset that every seek-then-read moves; two processes reading one
+    package would read each other's bytes.  The child re-opens the same file
+    (through ``/proc/self/fd`` where it exists, so a file renamed or replaced
+    meanwhile is not picked up instead).
+    """
+    for cfb in list(_OWNED_FILES):
+        old = cfb._fp
+        if old is None:
+            continue
+        try:
+            fresh = open(f"/proc/self/fd/{old.fileno()}", "rb")
+        except OSError:
+            fresh = open(cfb._path, "rb")
+        cfb._fp = fresh
+        ole = getattr(cfb, "_ole", None)
+        if ole is not None:
+            ole.fp = fresh
+        old.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reopen_in_child)
 
 KIND_ROOT = "root"
 KIND_STORAGE = "storage"
@@ -124,6 +156,8 @@ class CompoundFile:
             except OSError as exc:
                 raise CompoundFileError(f"cannot open: {exc.strerror or exc}", self.name) from None
             self._owns_fp = True
+            self._path = os.fspath(source)
+            _OWNED_FILES.add(self)
         try:
             self._fp.seek(0, io.SEEK_END)
             self.file_size = self._fp.tell()

@@ -10,6 +10,7 @@ declares; a damaged cabinet fails the files it affects and extraction goes on.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from .files import FileListing, MediaInfo, PackageFile, list_package_files, sour
 from .fsutil import AtomicWriter, OutputTree, check_component, safe_join
 from .limits import DEFAULT_LIMITS, Limits
 from .package import Package, open_package
+from .workers import can_fork, run_shares, usable_cores
 
 if TYPE_CHECKING:  # the patched view is needed only for type hints here
     from .patched import PatchedDatabase
@@ -118,21 +120,26 @@ def _read_file_chunks(path: str) -> Iterator[bytes]:
 
 
 def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "FileListing | None" = None,
-                 backend: str = "auto", limits: "Limits | None" = None) -> Iterator[PayloadItem]:
+                 backend: str = "auto", limits: "Limits | None" = None,
+                 only: "Callable[[PackageFile], bool] | None" = None) -> Iterator[PayloadItem]:
     """Every file of the (patched) package with its bytes, cabinet by cabinet, in sequence order.
 
     The chunk iterator of an item must be consumed (or dropped) before the next
     item is requested.  Files that cannot be read come with ``error`` set.
+    *only*: yield just the files it accepts (cabinet sets are still opened from
+    their first cabinet, so a file continued across cabinets is found the same
+    way; folders holding none of the accepted files are not decoded).
     """
     limits = limits or pkg.limits
     listing = listing or list_package_files(pkg, view)
     opener = _CabinetOpener(pkg, listing.media, limits)
     base_name = os.path.basename(pkg.path)
-    pending = [f for f in listing.files]
-    compressed: dict[int, list[PackageFile]] = {}
-    for f in pending:
+    pending = [f for f in listing.files if only is None or only(f)]
+    compressed: dict[int, list[PackageFile]] = {}  # every compressed file, by medium: where sets start
+    for f in listing.files:
         if f.compressed and f.media is not None:
             compressed.setdefault(id(f.media), []).append(f)
+    accepted = {id(f) for f in pending}
     consumed: set[str] = set()
     done: set[str] = set()
     for medium in listing.media:
@@ -143,6 +150,8 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
             cabset, handles = opener.open_set(medium)
         except MsiToolsError as exc:
             for f in wanted:
+                if id(f) not in accepted:
+                    continue
                 done.add(f.key)
                 yield PayloadItem(f, f"{medium.describe()}", None, exc.message if isinstance(exc, MsiToolsError)
                                   else str(exc))
@@ -151,7 +160,9 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
             consumed.update(c.name.rsplit(" > ", 1)[-1].lower() for c in cabset.cabinets)
             set_names = {c.name.rsplit(" > ", 1)[-1].lower() for c in cabset.cabinets}
             in_set = [f for m in listing.media if (m.cabinet_name or "").lower() in set_names
-                      for f in compressed.get(id(m), [])]
+                      for f in compressed.get(id(m), []) if id(f) in accepted]
+            if not in_set:
+                continue  # none of this set's files is wanted: not a block of it is decoded
             by_key = {f.key: f for f in in_set}
             by_lower = {}
             for f in in_set:
@@ -172,7 +183,7 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
                                   chunks, None, member.size, member.date_time)
         except MsiToolsError as exc:
             for f in in_set if "in_set" in locals() else wanted:
-                if f.key not in done:
+                if f.key not in done and id(f) in accepted:
                     done.add(f.key)
                     yield PayloadItem(f, medium.describe(), None, str(exc))
         finally:
@@ -247,8 +258,9 @@ class _Destinations:
         self.used: set[str] = set()
         self.report = report
 
-    def claim(self, parts: "list[str]", what: str) -> str:
-        candidate = list(parts)  # OutputTree.file checks every component
+    def name(self, parts: "list[str]", what: str) -> "list[str]":
+        """*parts*, or the first of its lessmsi-style ``.duplicateN`` names not handed out yet."""
+        candidate = list(parts)
         n = 0
         while "/".join(candidate).lower() in self.used:
             n += 1  # lessmsi's scheme: name, name.duplicate1, name.duplicate2 ...
@@ -257,7 +269,10 @@ class _Destinations:
             self.report.issues.append(f"{what}: {'/'.join(parts)} is already taken (names collide, ignoring "
                                       f"case); written as {candidate[-1]}")
         self.used.add("/".join(candidate).lower())
-        return self.tree.file(candidate)
+        return candidate
+
+    def claim(self, parts: "list[str]", what: str) -> str:
+        return self.tree.file(self.name(parts, what))  # OutputTree.file checks every component
 
 
 def _write(dest: str, chunks, expected: "int | None", force: bool, known_absent: bool = False) -> int:
@@ -273,8 +288,12 @@ Progress = Callable[[str, int], None]  # (name of the file being written, how ma
 def extract(path: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *, flat: bool = False,
             recursive: bool = False, force: bool = False, patches=(), transforms=(),
             limits: Limits = DEFAULT_LIMITS, progress: "Progress | None" = None, backend: str = "auto",
-            _depth: int = 0) -> ExtractReport:
-    """Extract a package (.msi/.msm, optionally patched), a patch (.msp) or a cabinet (.cab) under *out_dir*."""
+            jobs: "int | None" = None, _depth: int = 0) -> ExtractReport:
+    """Extract a package (.msi/.msm, optionally patched), a patch (.msp) or a cabinet (.cab) under *out_dir*.
+
+    *jobs*: how many processes write a package's files (None: one per core, at
+    most ``MAX_JOBS``, when the package is big enough to gain from it).
+    """
     path = os.fspath(path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -289,47 +308,123 @@ def extract(path: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *
             elif pkg.kind == "mst":
                 raise UsageError("a transform holds no files; use `msitools transform`", path)
             else:
-                report = _extract_msi(pkg, out, flat, force, patches, transforms, progress, backend)
+                report = _extract_msi(pkg, out, flat, force, patches, transforms, progress, backend, jobs)
     else:
         raise UsageError("not a Windows Installer package or a cabinet", path)
     if recursive:
-        _recurse(report, flat, force, limits, progress, backend, _depth)
+        _recurse(report, flat, force, limits, progress, backend, jobs, _depth)
     return report
 
 
 def _extract_msi(pkg: Package, out: Path, flat: bool, force: bool, patches, transforms,
-                 progress, backend: str) -> ExtractReport:
-    from .patch import apply_patches_and_transforms
-
+                 progress, backend: str, jobs: "int | None") -> ExtractReport:
     report = ExtractReport(pkg.path, str(out))
-    view = apply_patches_and_transforms(pkg, patches, transforms) if (patches or transforms) else None
+    view = None
+    if patches or transforms:
+        from .patch import apply_patches_and_transforms
+
+        view = apply_patches_and_transforms(pkg, patches, transforms)
     try:
-        _extract_listed(pkg, view, report, out, flat, force, progress, backend)
+        _extract_listed(pkg, view, report, out, flat, force, progress, backend, jobs)
     finally:
         if view is not None:
             view.close()
     return report
 
 
+# a file costs as much as this many payload bytes (decoding, system calls, bookkeeping): used to
+# split the files between workers, and to decide whether a package is worth more than one
+FILE_WEIGHT = 8192
+PARALLEL_MIN_WEIGHT = 4 << 20
+MAX_JOBS = 4
+
+
 def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: bool, force: bool, progress,
-                    backend: str) -> None:
+                    backend: str, jobs: "int | None" = None) -> None:
+    """Write every listed file; with several jobs, contiguous runs of the listing in forked workers.
+
+    Output names are handed out first, in listing order, so they do not depend
+    on which worker writes a file or on which files fail; the report lists
+    files in listing order whatever the number of jobs.
+    """
     listing = list_package_files(pkg, view)
     report.issues.extend(listing.issues)
+    known_issues = len(listing.issues)
     dests = _Destinations(out, report)
-    for item in iter_payload(pkg, view, listing, backend=backend):
-        f = item.file
-        if progress:
-            progress(f.display_path, len(listing.files))
-        if item.error is not None:
-            report.failures.append({"file": f.display_path, "key": f.key, "error": item.error})
-            continue
-        try:
-            dest = dests.claim([f.file_name] if flat else list(f.path), f.key)
-            size = _write(dest, item.chunks, f.size, force, os.path.dirname(dest) in dests.tree.fresh)
-        except MsiToolsError as exc:
-            report.failures.append({"file": f.display_path, "key": f.key, "error": exc.message})
-            continue
-        report.written.append(ExtractedFile(f.display_path, dest, size, item.source))
+    names = {id(f): dests.name([f.file_name] if flat else list(f.path), f.key) for f in listing.files}
+    index = {id(f): i for i, f in enumerate(listing.files)}
+    limits = pkg.limits
+    shares = _split(listing.files, _job_count(listing.files, jobs, limits))
+    if len(shares) > 1:  # every worker decodes at most its own share of the total output limit
+        limits = dataclasses.replace(limits, decompressed_total=limits.decompressed_total // len(shares))
+    total = len(listing.files)
+
+    def share(files: "list[PackageFile] | None", report_progress: bool):
+        chosen = None if files is None else {id(f) for f in files}
+        written, failures = [], []
+        only = None if chosen is None else (lambda f: id(f) in chosen)
+        for item in iter_payload(pkg, view, listing, backend=backend, limits=limits, only=only):
+            f = item.file
+            if report_progress and progress:
+                progress(f.display_path, total)
+            at = index[id(f)]
+            if item.error is not None:
+                failures.append((at, {"file": f.display_path, "key": f.key, "error": item.error}))
+                continue
+            try:
+                dest = dests.tree.file(names[id(f)])
+                size = _write(dest, item.chunks, f.size, force, os.path.dirname(dest) in dests.tree.fresh)
+            except MsiToolsError as exc:
+                failures.append((at, {"file": f.display_path, "key": f.key, "error": exc.message}))
+                continue
+            written.append((at, ExtractedFile(f.display_path, dest, size, item.source)))
+        return written, failures, listing.issues[known_issues:]
+
+    if len(shares) == 1:
+        results = [share(None, True)]
+    else:
+        results = run_shares([lambda files=files, first=not n: share(files, first)
+                              for n, files in enumerate(shares)])
+    issues: "dict[str, None]" = {}  # a set split between workers has its anomalies noted by each
+    written_all, failures_all = [], []
+    for n, (written, failures, new_issues) in enumerate(results):
+        if n and progress:
+            for _, item in written:
+                progress(item.name, total)
+        written_all.extend(written)
+        failures_all.extend(failures)
+        issues.update(dict.fromkeys(new_issues))
+    report.written.extend(item for _, item in sorted(written_all, key=lambda pair: pair[0]))
+    report.failures.extend(item for _, item in sorted(failures_all, key=lambda pair: pair[0]))
+    report.issues.extend(issues)
+
+
+def _job_count(files: "list[PackageFile]", jobs: "int | None", limits: Limits) -> int:
+    """How many workers: *jobs* if given, else one per core (at most MAX_JOBS) for a package big enough."""
+    if jobs is None:
+        weight = sum(FILE_WEIGHT + (f.size or 0) for f in files)
+        if weight < PARALLEL_MIN_WEIGHT or not can_fork():
+            return 1
+        jobs = min(usable_cores(), MAX_JOBS)
+    jobs = max(1, min(jobs, len(files)))
+    declared = sum(f.size or 0 for f in files)
+    while jobs > 1 and declared > limits.decompressed_total // jobs:
+        jobs -= 1  # each worker gets 1/jobs of the output limit: never split a package that needs more
+    return jobs
+
+
+def _split(files: "list[PackageFile]", jobs: int) -> "list[list[PackageFile]]":
+    """*files* (in sequence order, so cabinet by cabinet) cut into *jobs* contiguous runs of equal weight."""
+    if jobs <= 1:
+        return [list(files)]
+    weights = [FILE_WEIGHT + (f.size or 0) for f in files]
+    total = sum(weights)
+    shares: "list[list[PackageFile]]" = [[] for _ in range(jobs)]
+    done = 0
+    for f, w in zip(files, weights):
+        shares[min(jobs - 1, done * jobs // total)].append(f)
+        done += w
+    return [share for share in shares if share]
 
 
 def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limits, progress,
@@ -425,7 +520,7 @@ def _extract_patch(pkg: Package, out: Path, force: bool, progress, backend: str)
 
 
 def _recurse(report: ExtractReport, flat: bool, force: bool, limits: Limits, progress, backend: str,
-             depth: int) -> None:
+             jobs: "int | None", depth: int) -> None:
     for written in list(report.written):
         try:
             with open(written.path, "rb") as fh:
@@ -441,7 +536,7 @@ def _recurse(report: ExtractReport, flat: bool, force: bool, limits: Limits, pro
         target = Path(written.path + ".extracted")
         try:
             nested = extract(written.path, target, flat=flat, recursive=True, force=force, limits=limits,
-                             progress=progress, backend=backend, _depth=depth + 1)
+                             progress=progress, backend=backend, jobs=jobs, _depth=depth + 1)
         except (MsiToolsError, LimitExceeded) as exc:
             report.failures.append({"file": written.name, "error": f"nested package: {exc.message}"})
             continue

@@ -130,9 +130,14 @@ class OutputTree:
                 try:
                     st = os.lstat(child)
                 except FileNotFoundError:
-                    os.mkdir(child)
-                    self.fresh.add(child)
-                else:
+                    try:
+                        os.mkdir(child)
+                    except FileExistsError:  # made meanwhile (by another extraction worker): check it
+                        st = os.lstat(child)
+                    else:
+                        st = None
+                        self.fresh.add(child)
+                if st is not None:
                     if stat.S_ISLNK(st.st_mode):
                         raise UnsafePathError(f"refusing to write through the symlink {child}")
                     if not stat.S_ISDIR(st.st_mode):

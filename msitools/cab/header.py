@@ -18,6 +18,7 @@ bounded reads (it never loads the data blocks) and checks every count against
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -175,9 +176,9 @@ class FolderEntry:
         return f"unknown({kind})"
 
 
-@dataclass(frozen=True)
+@dataclass
 class FileEntry:
-    """One CFFILE record."""
+    """One CFFILE record (treat as read-only)."""
 
     index: int
     cb_file: int
@@ -210,6 +211,7 @@ class FileEntry:
         return dos_datetime(self.date, self.time)
 
 
+@functools.lru_cache(maxsize=4096)  # the files of a cabinet mostly share a handful of timestamps
 def dos_datetime(date: int, time: int) -> "_dt.datetime | None":
     """DOS date/time words -> naive local datetime, or None when the fields are invalid."""
     try:
@@ -277,6 +279,17 @@ class _Source:
                 self.name,
             )
         return data
+
+    def window(self, offset: int, size: int) -> bytes:
+        """Up to *size* bytes at *offset*: fewer where the file ends (the caller checks)."""
+        start = offset - self._buf_at
+        if 0 <= start and start + size <= len(self._buf):
+            return self._buf[start : start + size]
+        try:
+            self.fileobj.seek(self.base + offset)
+            return self.fileobj.read(size) or b""
+        except (OSError, ValueError) as exc:
+            raise CabinetError(f"cannot read cabinet at offset {offset}: {exc}", self.name) from exc
 
     def cstring(self, offset: int, what: str) -> bytes:
         """A NUL-terminated string of at most MAX_STRING bytes (NUL included)."""
@@ -374,15 +387,35 @@ def read_directory(
     pos = coff_files
 
     files: list[FileEntry] = []
+    # the whole CFFILE table in one read (at most cFiles fixed parts plus their longest names)
+    table = src.window(pos, c_files * (FILE_SIZE + MAX_STRING))
+    end_of_table = len(table)
+    codec = _codepage.codec_name(codepage)
+    unpack = _CFFILE.unpack_from
+    at = 0
     for index in range(c_files):
-        fixed = src.read(pos, FILE_SIZE, f"CFFILE {index}")
-        cb_file, uoff, i_folder, date, time, attribs = _CFFILE.unpack(fixed)
-        pos += FILE_SIZE
-        raw_name = src.cstring(pos, f"CFFILE {index} name")
-        pos += len(raw_name) + 1
+        if at + FILE_SIZE > end_of_table:
+            raise CabinetError(f"truncated cabinet: CFFILE {index} needs {FILE_SIZE} bytes at offset {pos + at}, "
+                               f"only {max(0, end_of_table - at)} present", name)
+        cb_file, uoff, i_folder, date, time, attribs = unpack(table, at)
+        at += FILE_SIZE
+        stop = table.find(b"\x00", at, at + MAX_STRING)
+        if stop < 0:
+            if end_of_table - at < MAX_STRING:
+                raise CabinetError(f"truncated cabinet: CFFILE {index} name at offset {pos + at} has no end", name)
+            raise CabinetError(f"CFFILE {index} name at offset {pos + at} is longer than {MAX_STRING - 1} bytes",
+                               name)
+        raw_name = table[at:stop]
+        at = stop + 1
         if not raw_name:
             raise CabinetError(f"CFFILE {index} has an empty name", name)
-        file_name = _decode_name(raw_name, bool(attribs & ATTR_NAME_IS_UTF), codepage)
+        if attribs & ATTR_NAME_IS_UTF:
+            file_name = raw_name.decode("utf-8", errors="replace")
+        else:
+            try:
+                file_name = raw_name.decode(codec)
+            except UnicodeDecodeError:
+                file_name = _codepage.decode(raw_name, codepage)
         if i_folder < IFOLD_CONTINUED_FROM_PREV:
             if i_folder >= c_folders:
                 raise CabinetError(

@@ -18,6 +18,7 @@ raise too, and iteration goes on with the next folder.
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 import os
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Collection, Iterator, Sequence, Union
@@ -27,7 +28,8 @@ from ..limits import DEFAULT_LIMITS, Limits
 from . import header as _h
 from .cfdata import DataBlock, read_data_block
 from .folder import Budget, FolderState, decoded_blocks
-from .header import CabinetHeader, CompressionType, FileEntry, FolderEntry
+from .header import (IFOLD_CONTINUED_FROM_PREV, IFOLD_CONTINUED_PREV_AND_NEXT, IFOLD_CONTINUED_TO_NEXT,
+                     CabinetHeader, CompressionType, FileEntry, FolderEntry, dos_datetime)
 
 Selection = Union[None, Collection[str], Callable[["CabinetMember"], bool]]
 Resolver = Callable[[str], "BinaryIO | None"]
@@ -363,19 +365,23 @@ class CabinetSet:
             carry = next_carry
         # members were added folder by folder: list them in CFFILE order, and
         # each folder's in offset order (ties keep the order of appearance)
-        order = {id(member): seq for seq, member in enumerate(self.members)}
-        self.members.sort(key=lambda m: (self._position[id(m)], m.file_index))
+        if len(self.cabinets) == 1:
+            self.members.sort(key=operator.attrgetter("file_index"))
+        else:
+            self.members.sort(key=lambda m: (self._position[id(m)], m.file_index))
+        by_offset = operator.attrgetter("offset", "size")
         for folder in self.folders:
-            folder.members.sort(key=lambda m: (m.offset, m.size, order[id(m)]))
+            folder.members.sort(key=by_offset)  # a stable sort: ties keep their order of appearance
             self._check_overlaps(folder)
         del self._position, self._cab_position
 
     def _add_member(self, folder: SetFolder, cab: Cabinet, entry: FileEntry) -> None:
+        i_folder = entry.i_folder
         member = CabinetMember(
-            name=entry.name, size=entry.cb_file, folder=folder.index, offset=entry.uoff_folder_start,
-            date_time=entry.datetime, attributes=entry.attribs, cabinet=cab.name, file_index=entry.index,
-            compression=folder.describe(), continued_from_prev=entry.continued_from_prev,
-            continued_to_next=entry.continued_to_next, date=entry.date, time=entry.time,
+            entry.name, entry.cb_file, folder.index, entry.uoff_folder_start, dos_datetime(entry.date, entry.time),
+            entry.attribs, cab.name, entry.index, folder.describe(),
+            i_folder in (IFOLD_CONTINUED_FROM_PREV, IFOLD_CONTINUED_PREV_AND_NEXT),
+            i_folder in (IFOLD_CONTINUED_TO_NEXT, IFOLD_CONTINUED_PREV_AND_NEXT), entry.date, entry.time,
         )
         folder.members.append(member)
         self.members.append(member)

@@ -91,10 +91,12 @@ def files(package: str, fmt: str, patches, transforms) -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 @click.option("--backend", type=click.Choice(["auto", "python", "libarchive"]), default="auto", show_default=True,
               help="Cabinet decoder.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes writing files [default: one per core (up to 4) for a big package].")
 @PATCH_OPTION
 @TRANSFORM_OPTION
 @format_option(["text", "json"])
-def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool, backend: str, patches,
+def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool, backend: str, jobs, patches,
             transforms, fmt: str) -> None:
     """Extract a package's files (SourceDir/... layout), a patch's payload, or a cabinet's members."""
     state: dict = {}
@@ -112,7 +114,7 @@ def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool
 
     try:
         report = extract_files(package, out_dir, flat=flat, recursive=recursive, force=force, patches=patches,
-                               transforms=transforms, backend=backend,
+                               transforms=transforms, backend=backend, jobs=jobs,
                                progress=progress if sys.stderr.isatty() and fmt == "text" else None)
     finally:
         if state.get("bar") is not None:
