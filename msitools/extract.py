@@ -414,11 +414,29 @@ def _job_count(files: "list[PackageFile]", jobs: "int | None", limits: Limits) -
 
 
 def _split(files: "list[PackageFile]", jobs: int) -> "list[list[PackageFile]]":
-    """*files* (in sequence order, so cabinet by cabinet) cut into *jobs* contiguous runs of equal weight."""
+    """*files* (in sequence order) in *jobs* shares of about equal weight.
+
+    Whole cabinets go to one share each, the heaviest first to the lightest
+    share, so no cabinet is decoded twice; when one cabinet outweighs a fair
+    share (one big cabinet of many files), the listing is cut into contiguous
+    runs instead, and only the folder at each cut is decoded by two workers.
+    """
     if jobs <= 1:
         return [list(files)]
     weights = [FILE_WEIGHT + (f.size or 0) for f in files]
     total = sum(weights)
+    units: "dict[int, list[int]]" = {}  # medium -> positions of its files (None: uncompressed files)
+    for at, f in enumerate(files):
+        units.setdefault(id(f.media) if f.compressed else 0, []).append(at)
+    unit_weight = {key: sum(weights[at] for at in ats) for key, ats in units.items()}
+    if max(unit_weight.values()) * jobs <= total:
+        loads = [0] * jobs
+        chosen: "list[list[int]]" = [[] for _ in range(jobs)]
+        for key in sorted(units, key=lambda k: -unit_weight[k]):
+            lightest = loads.index(min(loads))
+            chosen[lightest].extend(units[key])
+            loads[lightest] += unit_weight[key]
+        return [[files[at] for at in sorted(ats)] for ats in chosen if ats]
     shares: "list[list[PackageFile]]" = [[] for _ in range(jobs)]
     done = 0
     for f, w in zip(files, weights):
