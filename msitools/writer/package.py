@@ -68,11 +68,11 @@ def build_package(files: Sequence[PayloadFile], *, directories: Sequence = STAND
                   package_code: str = "{11111111-2222-3333-4444-0000000000AA}",
                   template: str = "Intel;1033", codepage: int = 1252,
                   media: str = "embedded", cabinet: str = "payload.cab", compression: str = "mszip",
-                  max_cabinet_data: "int | None" = None, sequence_width: str = "i2",
+                  window_bits: int = 16, max_cabinet_data: "int | None" = None, sequence_width: str = "i2",
                   created: _dt.datetime = FIXED_TIME) -> BuiltPackage:
     """Build a package.  *media*: ``embedded`` (stream ``#cabinet``), ``external`` (cabinet file(s)
     returned in ``cabinets``; a set when *max_cabinet_data* splits it), ``uncompressed`` (files
-    returned in ``uncompressed`` with their source-tree path)."""
+    returned in ``uncompressed`` with their source-tree path).  *window_bits*: of LZX or Quantum."""
     db = DatabaseBuilder(codepage=codepage)
     db.add_table("Directory", [("Directory", "s72", True), ("Directory_Parent", "S72", False),
                                ("DefaultDir", "l255", False)])
@@ -123,7 +123,8 @@ def build_package(files: Sequence[PayloadFile], *, directories: Sequence = STAND
         for key, f in specs:
             built.uncompressed.append((list(tree.path_of(f.directory)[1:]) + [long_file_name(f.file_name)], f.data))
     else:
-        folder = FolderSpec([FileSpec(key, f.data, f.date_time) for key, f in specs], compression=compression)
+        folder = FolderSpec([FileSpec(key, f.data, f.date_time) for key, f in specs], compression=compression,
+                            window_bits=window_bits)
         cabs = build_cabinet_set([folder], max_data_per_cabinet=max_cabinet_data,
                                  names=lambda i: cabinet if i == 0 else cabinet.replace(".cab", f"{i + 1}.cab"))
         if media == "embedded":
