@@ -5,7 +5,6 @@ so a command pays only for the layers it uses.
 """
 from __future__ import annotations
 
-import gc
 import importlib
 
 import click
@@ -55,7 +54,4 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main() -> None:
-    # a run is short and builds tens of thousands of small objects (rows, members, file records) that
-    # form no cycles: collect cycles rarely, or the collector keeps walking them all (~30% of a big run)
-    gc.set_threshold(100_000, 50, 100)
     cli(prog_name="msitools")
