@@ -288,11 +288,13 @@ Progress = Callable[[str, int], None]  # (name of the file being written, how ma
 def extract(path: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *, flat: bool = False,
             recursive: bool = False, force: bool = False, patches=(), transforms=(),
             limits: Limits = DEFAULT_LIMITS, progress: "Progress | None" = None, backend: str = "auto",
-            jobs: "int | None" = None, _depth: int = 0) -> ExtractReport:
+            jobs: "int | None" = 1, _depth: int = 0) -> ExtractReport:
     """Extract a package (.msi/.msm, optionally patched), a patch (.msp) or a cabinet (.cab) under *out_dir*.
 
-    *jobs*: how many processes write a package's files (None: one per core, at
-    most ``MAX_JOBS``, when the package is big enough to gain from it).
+    *jobs*: how many processes write a package's files; more than one forks
+    this process (Linux only; see :mod:`msitools.workers`).  None: one per
+    core, at most ``MAX_JOBS``, when the package is big enough to gain from it
+    (what the command line does).
     """
     path = os.fspath(path)
     out = Path(out_dir)
