@@ -157,6 +157,8 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
                                   else str(exc))
             continue
         try:
+            # the package holding an embedded cabinet (a patch's cabinet lives in the patch)
+            holder = os.path.basename(medium.origin.path) if medium.embedded else base_name
             consumed.update(c.name.rsplit(" > ", 1)[-1].lower() for c in cabset.cabinets)
             set_names = {c.name.rsplit(" > ", 1)[-1].lower() for c in cabset.cabinets}
             in_set = [f for m in listing.media if (m.cabinet_name or "").lower() in set_names
@@ -179,7 +181,7 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
                 if f is None or f.key in done:
                     continue
                 done.add(f.key)
-                yield PayloadItem(f, f"{base_name} > {member.cabinet.rsplit(' > ', 1)[-1]} > {member.name}",
+                yield PayloadItem(f, f"{holder} > {member.cabinet.rsplit(' > ', 1)[-1]} > {member.name}",
                                   chunks, None, member.size, member.date_time)
         except MsiToolsError as exc:
             for f in in_set if "in_set" in locals() else wanted:

@@ -210,3 +210,15 @@ def test_a_symlink_planted_in_the_race_is_refused(tmp_path, monkeypatch):
     with pytest.raises(UnsafePathError, match="symlink"):
         OutputTree(tmp_path / "out").file(["a", "c.txt"])
     assert not list(outside.iterdir())
+
+
+def test_patched_extraction_is_the_same_with_workers(tmp_path):
+    # files come from the base's cabinet and from the patch's: both packages are open when the workers fork
+    patches = Path(__file__).resolve().parent.parent / "fixtures" / "patches"
+    options = {"patches": [patches / "whole.msp"]}
+    one, many = extract_both_ways(tmp_path, patches / "base.msi", 2, **options)
+    assert one.ok and many.ok
+    assert {Path(w.path).name for w in many.written} >= {"core.dll", "helper.dll", "config.xml"}
+    assert any(" > " in w.source and "whole.msp" in w.source for w in many.written)
+    assert files_under(tmp_path / "many") == files_under(tmp_path / "one")
+    assert normalised(many, tmp_path / "many") == normalised(one, tmp_path / "one")
