@@ -176,13 +176,16 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
                 f = by_key.get(member.name) or by_lower.get(member.name.lower())
                 return f is not None and f.key not in done
 
+            prefixes: "dict[str, str]" = {}
             for member, chunks in cabset.iter_members(pick, backend=backend):
                 f = by_key.get(member.name) or by_lower.get(member.name.lower())
                 if f is None or f.key in done:
                     continue
                 done.add(f.key)
-                yield PayloadItem(f, f"{holder} > {member.cabinet.rsplit(' > ', 1)[-1]} > {member.name}",
-                                  chunks, None, member.size, member.date_time)
+                prefix = prefixes.get(member.cabinet)
+                if prefix is None:
+                    prefix = prefixes[member.cabinet] = f"{holder} > {member.cabinet.rsplit(' > ', 1)[-1]} > "
+                yield PayloadItem(f, prefix + member.name, chunks, None, member.size, member.date_time)
         except MsiToolsError as exc:
             for f in in_set if "in_set" in locals() else wanted:
                 if f.key not in done and id(f) in accepted:
@@ -277,8 +280,9 @@ class _Destinations:
         return self.tree.file(self.name(parts, what))  # OutputTree.file checks every component
 
 
-def _write(dest: str, chunks, expected: "int | None", force: bool, known_absent: bool = False) -> int:
-    with AtomicWriter(dest, expected_size=expected, force=force, known_absent=known_absent) as out:
+def _write(dest: str, chunks, expected: "int | None", force: bool, known_absent: bool = False,
+           folder: "str | None" = None) -> int:
+    with AtomicWriter(dest, expected_size=expected, force=force, known_absent=known_absent, folder=folder) as out:
         for chunk in chunks:
             out.write(chunk)
     return out.written
@@ -367,6 +371,7 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
         chosen = None if files is None else {id(f) for f in files}
         written, failures = [], []
         only = None if chosen is None else (lambda f: id(f) in chosen)
+        place = dests.tree.place
         for item in iter_payload(pkg, view, listing, backend=backend, limits=limits, only=only):
             f = item.file
             if report_progress and progress:
@@ -376,8 +381,8 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
                 failures.append((at, {"file": f.display_path, "key": f.key, "error": item.error}))
                 continue
             try:
-                dest = dests.tree.file(names[id(f)])
-                size = _write(dest, item.chunks, f.size, force, os.path.dirname(dest) in dests.tree.fresh)
+                folder, dest, fresh = place(names[id(f)])
+                size = _write(dest, item.chunks, f.size, force, fresh, folder)
             except MsiToolsError as exc:
                 failures.append((at, {"file": f.display_path, "key": f.key, "error": exc.message}))
                 continue

@@ -149,10 +149,15 @@ class OutputTree:
 
     def file(self, parts: "list[str]") -> str:
         """The path of a file to write at ``root/parts...`` (folders created and checked)."""
+        return self.place(parts)[1]
+
+    def place(self, parts: "list[str]") -> "tuple[str, str, bool]":
+        """``(folder, path, fresh)`` of a file at ``root/parts...``: *fresh* when this tree made the folder."""
         if not parts:
             raise UnsafePathError("empty file name")
         name = check_component(parts[-1])
-        return os.path.join(self.directory(list(parts[:-1])), name)
+        folder = self.directory(parts[:-1])
+        return folder, folder + os.sep + name, folder in self.fresh
 
 
 class AtomicWriter:
@@ -165,8 +170,9 @@ class AtomicWriter:
     """
 
     def __init__(self, dest: "str | os.PathLike[str]", expected_size: "int | None" = None, force: bool = False,
-                 known_absent: bool = False):
+                 known_absent: bool = False, folder: "str | None" = None):
         self.dest = os.fspath(dest)
+        self.folder = os.path.dirname(self.dest) if folder is None else folder  # where the temporary file goes
         self.known_absent = known_absent  # the caller made the folder itself and never wrote this name
         self.expected_size = expected_size
         self.force = force
@@ -187,7 +193,7 @@ class AtomicWriter:
                 raise ExtractionError(f"{dest} exists and is a directory")
             if not self.force:
                 raise ExtractionError(f"{dest} already exists (use --force to overwrite)")
-        self._tmp = os.path.join(os.path.dirname(dest), f".msitools-{os.getpid()}-{next(_SERIAL)}.part")
+        self._tmp = f"{self.folder}{os.sep}.msitools-{os.getpid()}-{next(_SERIAL)}.part"
         # a raw descriptor: no buffering layer, no tty probe, one write() per chunk
         self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
         return self
@@ -197,10 +203,11 @@ class AtomicWriter:
             # stop at once: a member larger than declared is never written out in full
             raise ExtractionError(f"{os.path.basename(self.dest)}: more than the {self.expected_size} bytes "
                                   "declared; file not kept")
-        view = memoryview(data)
-        while view:
-            done = os.write(self._fd, view)
-            view = view[done:]
+        done = os.write(self._fd, data)
+        if done != len(data):  # a short write (a signal, a full pipe): write the rest
+            view = memoryview(data)[done:]
+            while view:
+                view = view[os.write(self._fd, view):]
         self.written += len(data)
 
     def __exit__(self, exc_type, exc, tb) -> None:
