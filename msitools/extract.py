@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .cab import Cabinet, CabinetSet, directory_resolver
 from .cfb import CFB_MAGIC
-from .delta import is_delta, parse_delta
 from .directory import long_file_name
 from .errors import ExtractionError, LimitExceeded, MsiToolsError, UnsafePathError, UsageError
 from .files import FileListing, MediaInfo, PackageFile, list_package_files, source_tree_path
@@ -488,6 +487,7 @@ def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limi
 
 
 def _extract_patch(pkg: Package, out: Path, force: bool, progress, backend: str) -> ExtractReport:
+    from .delta import is_delta, parse_delta
     from .patch import Msp
 
     report = ExtractReport(pkg.path, str(out))

@@ -16,7 +16,6 @@ half-way through writing a file.
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 from typing import Callable, Sequence, TypeVar
 
@@ -67,6 +66,8 @@ def run_shares(shares: "Sequence[Callable[[], T]]") -> "list[T]":
 
 
 def _fork(share: "Callable[[], T]") -> "tuple[int, int]":
+    import pickle
+
     read_end, write_end = os.pipe()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -92,6 +93,8 @@ def _fork(share: "Callable[[], T]") -> "tuple[int, int]":
 
 
 def _pickled_error(exc: BaseException) -> bytes:
+    import pickle
+
     try:
         payload = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.loads(payload)
@@ -101,6 +104,8 @@ def _pickled_error(exc: BaseException) -> bytes:
 
 
 def _collect(pid: int, fd: int):
+    import pickle
+
     with os.fdopen(fd, "rb") as pipe:
         payload = pipe.read()
     _, status = os.waitpid(pid, 0)

@@ -1,7 +1,6 @@
 """Shared pieces of the CLI: error handling, output formats, opening packages."""
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Callable, Iterable, Sequence
 
@@ -76,6 +75,8 @@ def parse_name_argument(name: str) -> str:
 
 
 def emit_json(data: Any) -> None:
+    import json
+
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
 
 
