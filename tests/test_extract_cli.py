@@ -209,3 +209,35 @@ def test_progress_bar_on_a_terminal(tmp_path):
                            f" -o {tmp_path / 'out'}", "/dev/null"], capture_output=True, text=True)
     assert proc.returncode == 0
     assert "extracting" in proc.stdout and "3/3" in proc.stdout
+
+
+def test_bomb_limits_can_be_set_on_the_command_line(tmp_path):
+    # 4 MiB of zeros compress ~600:1; the defaults (64 GiB, 2000:1) let it through
+    built = build_package([PayloadFile("APP", "zeros.bin", bytes(4 << 20)), PayloadFile("APP", "x.txt", b"x")],
+                          directories=APP)
+    path = write_package(tmp_path, "bomb.msi", built)
+    for option, value, limit in (("--max-ratio", "50", "compression_ratio"), ("--max-output", "1M",
+                                                                            "decompressed_total")):
+        out = tmp_path / f"out{option}"
+        proc = subprocess.run([sys.executable, "-m", "msitools", "extract", str(path), "-o", str(out), option, value],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("msitools: error:")]
+        assert len(errors) == 1 and f"{limit} limit exceeded" in errors[0] and option in errors[0]
+        assert not [p for p in out.rglob("*") if p.is_file()]  # nothing half-written
+    assert run("extract", path, "-o", tmp_path / "ok", "--max-output", "5M", "--max-ratio", "1000").exit_code == 0
+    assert (tmp_path / "ok" / "SourceDir" / "PFiles" / "Application" / "zeros.bin").stat().st_size == 4 << 20
+
+
+@pytest.mark.parametrize("text,size", [("1048576", 1 << 20), ("512K", 512 << 10), ("64M", 64 << 20),
+                                       ("2G", 2 << 30), ("1t", 1 << 40), ("3MiB", 3 << 20), ("5KB", 5 << 10)])
+def test_sizes_on_the_command_line(text, size):
+    from msitools.cli.common import ByteSize
+
+    assert ByteSize().convert(text, None, None) == size
+
+
+@pytest.mark.parametrize("text", ["", "M", "12Q", "-5M", "0", "1.5G"])
+def test_bad_sizes_are_refused(tmp_path, text):
+    result = run("extract", FIXTURES / "wixl" / "hello.msi", "-o", tmp_path / "out", "--max-output", text)
+    assert result.exit_code == 2 and "--max-output" in result.output

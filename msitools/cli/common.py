@@ -9,11 +9,31 @@ import click
 from ..errors import MsiToolsError
 from ..textutil import key_value_lines, printable, render_csv, render_table, show_value
 
-__all__ = ["MsiToolsGroup", "format_option", "parse_name_argument", "emit_json", "echo_text",
+__all__ = ["ByteSize", "MsiToolsGroup", "format_option", "parse_name_argument", "emit_json", "echo_text",
            "write_binary_stdout", "key_value_lines", "printable", "render_csv", "render_table", "show_value",
            "PATCH_OPTION", "TRANSFORM_OPTION", "EXIT_OK", "EXIT_FINDINGS", "EXIT_BAD_INPUT"]
 
 FORMATS_TEXT_JSON = ["text", "json"]
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes: ``1048576``, ``512K``, ``64M``, ``2G``, ``1T`` (powers of 1024; ``KiB``/``KB`` too)."""
+
+    name = "size"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+        unit = text[-1:] if text[-1:] in _SIZE_UNITS else ""
+        number = text[: len(text) - len(unit)].strip()
+        if not number.isdigit():
+            self.fail(f"{value!r} is not a size (examples: 1048576, 512K, 64M, 2G)", param, ctx)
+        size = int(number) * _SIZE_UNITS[unit]
+        if size <= 0:
+            self.fail("a size must be above zero", param, ctx)
+        return size
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2

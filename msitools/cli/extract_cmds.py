@@ -1,6 +1,7 @@
 """``files`` and ``extract``: what a package installs, and writing it out safely."""
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import sys
@@ -12,9 +13,10 @@ from ..cab import Cabinet, CabinetSet, directory_resolver
 from ..cfb import CFB_MAGIC
 from ..errors import UsageError
 from ..extract import CAB_MAGIC, extract as extract_files
+from ..limits import DEFAULT_LIMITS
 from ..files import list_package_files
 from ..package import open_package
-from .common import (EXIT_BAD_INPUT, PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option,
+from .common import (EXIT_BAD_INPUT, ByteSize, PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option,
                      render_csv, render_table)
 
 FILE_COLUMNS = ["path", "name", "size", "version", "language", "component", "sequence", "cabinet"]
@@ -94,12 +96,23 @@ def files(package: str, fmt: str, patches, transforms) -> None:
               help="Cabinet decoder.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Processes writing files [default: one per core (up to 4) for a big package].")
+@click.option("--max-output", type=ByteSize(), default=None,
+              help=f"Most bytes decoded from one cabinet set, against decompression bombs "
+                   f"[default: {DEFAULT_LIMITS.decompressed_total >> 30}G].")
+@click.option("--max-ratio", type=click.IntRange(min=1), default=None,
+              help=f"Highest compression ratio a folder may show once it has produced 1 MiB "
+                   f"[default: {DEFAULT_LIMITS.compression_ratio}].")
 @PATCH_OPTION
 @TRANSFORM_OPTION
 @format_option(["text", "json"])
-def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool, backend: str, jobs, patches,
-            transforms, fmt: str) -> None:
+def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool, backend: str, jobs,
+            max_output, max_ratio, patches, transforms, fmt: str) -> None:
     """Extract a package's files (SourceDir/... layout), a patch's payload, or a cabinet's members."""
+    limits = DEFAULT_LIMITS
+    if max_output is not None:
+        limits = dataclasses.replace(limits, decompressed_total=max_output)
+    if max_ratio is not None:
+        limits = dataclasses.replace(limits, compression_ratio=max_ratio)
     # extraction builds tens of thousands of small objects (rows, cabinet members, file records) that
     # form no cycles: collect cycles rarely, or the collector keeps walking them (~30% of a big run)
     gc.set_threshold(100_000, 50, 100)
@@ -118,7 +131,7 @@ def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool
 
     try:
         report = extract_files(package, out_dir, flat=flat, recursive=recursive, force=force, patches=patches,
-                               transforms=transforms, backend=backend, jobs=jobs,
+                               transforms=transforms, backend=backend, jobs=jobs, limits=limits,
                                progress=progress if sys.stderr.isatty() and fmt == "text" else None)
     finally:
         if state.get("bar") is not None:
@@ -134,6 +147,11 @@ def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool
     if failures:
         shown = "; ".join(f"{f['file']}: {f['error']}" for f in failures[:3])
         more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+        hints = [option for limit, option in (("decompressed_total", "--max-output"),
+                                               ("compression_ratio", "--max-ratio"))
+                 if any(f"{limit} limit exceeded" in f["error"] for f in failures)]
+        if hints:
+            more += f" (if the package is trusted, raise the limit with {' / '.join(hints)})"
         click.echo(f"msitools: error: {package}: {len(failures)} file(s) could not be extracted: {shown}{more}",
                    err=True)
         sys.exit(EXIT_BAD_INPUT)
