@@ -21,7 +21,7 @@ from .cab import Cabinet, CabinetSet, directory_resolver
 from .cfb import CFB_MAGIC
 from .directory import long_file_name
 from .errors import ExtractionError, LimitExceeded, MsiToolsError, UnsafePathError, UsageError
-from .files import FileListing, MediaInfo, PackageFile, list_package_files, source_tree_path
+from .files import FileListing, MediaInfo, PackageFile, SourceTree, list_package_files
 from .fsutil import AtomicWriter, OutputTree, check_component, safe_join
 from .limits import DEFAULT_LIMITS, Limits
 from .package import Package, open_package
@@ -194,6 +194,7 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
             cabset.close()
             for h in handles:
                 h.close()
+    source_tree: "SourceTree | None" = None
     for f in pending:
         if f.key in done:
             continue
@@ -201,7 +202,9 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
             where = f.media.describe() if f.media else "no Media row"
             yield PayloadItem(f, where, None, f"not found in cabinet ({where})")
             continue
-        rel = source_tree_path(pkg, view, f)
+        if source_tree is None:
+            source_tree = SourceTree(pkg, view)
+        rel = source_tree.path(f)
         try:
             path = safe_join(_package_dir(pkg), rel)
         except UnsafePathError as exc:

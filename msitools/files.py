@@ -201,19 +201,29 @@ def _media_for(media: "list[MediaInfo]", sequence: "int | None") -> "MediaInfo |
     return None
 
 
-def source_tree_path(pkg: Package, view: "PatchedDatabase | None", f: PackageFile) -> "list[str]":
-    """Where an uncompressed file lives in the source image beside the package (relative components).
+class SourceTree:
+    """Where uncompressed files live in the source image beside the package (relative components).
 
     The source layout uses the *source* part of DefaultDir, short names when the
-    summary's Word Count has the short-names bit.
+    summary's Word Count has the short-names bit.  Built once per package: a
+    package of thousands of uncompressed files resolves its folders once.
     """
-    rows = _Rows(pkg, view)
-    tree = resolve_directories(((r.get("Directory"), r.get("Directory_Parent"), r.get("DefaultDir"))
-                                for r, _, _ in rows.rows("Directory")), source=True)
-    parts = list(tree.path_of(f.directory))[1:]  # drop SourceDir: the package's own folder
-    word_count = pkg.summary.get(15)
-    short = isinstance(word_count, int) and word_count & SOURCE_SHORT_NAMES
-    return parts + [f.short_name if short and f.short_name else f.file_name]
+
+    def __init__(self, pkg: Package, view: "PatchedDatabase | None" = None):
+        rows = _Rows(pkg, view)
+        self.tree = resolve_directories(((r.get("Directory"), r.get("Directory_Parent"), r.get("DefaultDir"))
+                                         for r, _, _ in rows.rows("Directory")), source=True)
+        word_count = pkg.summary.get(15)
+        self.short_names = bool(isinstance(word_count, int) and word_count & SOURCE_SHORT_NAMES)
+
+    def path(self, f: PackageFile) -> "list[str]":
+        parts = list(self.tree.path_of(f.directory))[1:]  # drop SourceDir: the package's own folder
+        return parts + [f.short_name if self.short_names and f.short_name else f.file_name]
+
+
+def source_tree_path(pkg: Package, view: "PatchedDatabase | None", f: PackageFile) -> "list[str]":
+    """Where one uncompressed file lives in the source image (see :class:`SourceTree` for many)."""
+    return SourceTree(pkg, view).path(f)
 
 
 def files_by_key(files: Iterable[PackageFile]) -> "dict[str, PackageFile]":
