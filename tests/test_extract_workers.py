@@ -54,8 +54,9 @@ def many_small_files(count: int, seed: int = 7) -> "list[PayloadFile]":
             for i in range(count)]
 
 
-@pytest.mark.parametrize("media,options", [("embedded", {}), ("external", {"max_cabinet_data": 40000})],
-                         ids=["one-cabinet", "cabinet-set"])
+@pytest.mark.parametrize("media,options", [("embedded", {}), ("external", {"max_cabinet_data": 40000}),
+                                           ("uncompressed", {})],
+                         ids=["one-cabinet", "cabinet-set", "source-image"])
 def test_one_cabinet_cut_between_workers(tmp_path, media, options):
     payload = many_small_files(300)
     path = write_package(tmp_path, "pkg.msi", build_package(payload, directories=APP, media=media, **options))
