@@ -169,16 +169,37 @@ def _fresh(tmp: Path, counter=[0]) -> Path:
     return d
 
 
-def _pair(repeat: int, ours, theirs, tmp: Path) -> dict:
-    """Alternate the two commands *repeat* times; best wall time and max peak RSS of each."""
-    results = {"ours": [], "theirs": []}
+def _pair(repeat: int, ours, theirs, tmp: Path, compare: bool = False) -> dict:
+    """Alternate the two commands *repeat* times; best wall time and max peak RSS of each.
+
+    ``same_files`` (with *compare*): both wrote the same file contents (compared as a multiset of
+    SHA-256 digests, as the tools name duplicates differently); a fast wrong
+    answer would otherwise count as a win.
+    """
+    results: "dict[str, list]" = {"ours": [], "theirs": []}
+    folders: "dict[str, Path]" = {}
     for _ in range(repeat):
         for key, make in (("ours", ours), ("theirs", theirs)):
             d = _fresh(tmp)
             results[key].append(run_measured(make(d), cwd=d))
+            if key in folders or not compare:
+                shutil.rmtree(d)  # keep one output of each for the comparison, not all of them
+            else:
+                folders[key] = d
     best = {k: min(t for t, _ in v) for k, v in results.items()}
     peak = {k: max(m for _, m in v) for k, v in results.items()}
-    return {"seconds": best, "peak_rss": peak, "ratio": best["ours"] / best["theirs"]}
+    result = {"seconds": best, "peak_rss": peak, "ratio": best["ours"] / best["theirs"]}
+    if compare:
+        result["same_files"] = _digests(folders["ours"]) == _digests(folders["theirs"])
+        for d in folders.values():
+            shutil.rmtree(d)
+    return result
+
+
+def _digests(root: Path) -> "list[str]":
+    import hashlib
+
+    return sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file())
 
 
 def _lzx_decode_rate(cab_bytes: bytes, repeat: int) -> dict:
@@ -271,7 +292,7 @@ def section_extract(repeat: int, out_root: "Path | None" = None) -> dict:
 
     def pair(key: str, source: Path, extra: "list[str]" = ()) -> None:
         out[key] = _pair(repeat, lambda d: ours + [str(source), "-o", str(d / "out"), *extra],
-                         lambda d: [msiextract, "-C", str(d), str(source)], tmp)
+                         lambda d: [msiextract, "-C", str(d), str(source)], tmp, compare=True)
 
     msi = build_large_msi()
     pair("mszip_20000_files_vs_msiextract", msi)
@@ -292,10 +313,10 @@ def section_extract(repeat: int, out_root: "Path | None" = None) -> dict:
     cab.write_bytes(cab_bytes)
     out["lzx_cab_vs_cabextract"] = _pair(
         repeat, lambda d: ours + [str(cab), "-o", str(d / "out")],
-        lambda d: [cabextract, "-q", "-d", str(d), str(cab)], tmp)
+        lambda d: [cabextract, "-q", "-d", str(d), str(cab)], tmp, compare=True)
     out["lzx_cab_python_path_vs_cabextract"] = _pair(
         repeat, lambda d: ours + [str(cab), "-o", str(d / "out"), "--backend", "python"],
-        lambda d: [cabextract, "-q", "-d", str(d), str(cab)], tmp)
+        lambda d: [cabextract, "-q", "-d", str(d), str(cab)], tmp, compare=True)
     out["pure_python_lzx_decode"] = _lzx_decode_rate(cab_bytes, repeat)
     # how much of each msitools wall time is the interpreter starting (python -c pass), and the
     # interpreter plus the modules `extract` loads, for context
