@@ -159,13 +159,20 @@ def list_package_files(pkg: Package, view: "PatchedDatabase | None" = None) -> F
                               r.get("Source"), op) for r, op, origin in rows.rows("Media")),
                    key=lambda m: m.disk_id)
     files: list[PackageFile] = []
+    path_of = tree.path_of
+    default_compressed = bool(source_flags & SOURCE_COMPRESSED)
+    medium_of: "dict[int | None, MediaInfo | None]" = {}  # sequence -> medium, as most files share few media
     for rec, op, _origin in rows.rows("File"):
-        key = rec.get("File")
+        get = rec.get
+        key = get("File")
         if key is None:
             continue
-        sequence = rec.get("Sequence")
-        attributes = rec.get("Attributes") or 0
-        medium = _media_for(media, sequence)
+        sequence = get("Sequence")
+        attributes = get("Attributes") or 0
+        try:
+            medium = medium_of[sequence]
+        except KeyError:
+            medium = medium_of[sequence] = _media_for(media, sequence)
         if medium is None and media:
             issues.append(f"file {key!r} (sequence {sequence}) is on no Media row")
         if attributes & ATTR_NONCOMPRESSED:
@@ -173,21 +180,19 @@ def list_package_files(pkg: Package, view: "PatchedDatabase | None" = None) -> F
         elif attributes & (ATTR_COMPRESSED | ATTR_PATCH_ADDED):
             compressed = True
         else:
-            compressed = bool(source_flags & SOURCE_COMPRESSED)
+            compressed = default_compressed
         if medium is not None and not medium.cabinet:
             compressed = False
-        component = rec.get("Component_")
+        component = get("Component_")
         directory = components.get(component)
-        if component not in components:
+        if directory is None and component not in components:
             issues.append(f"file {key!r} belongs to component {component!r}, which is not in the Component table")
-        raw_name = rec.get("FileName") or key
-        short, _, _long = raw_name.partition("|")
-        name = long_file_name(raw_name)
-        files.append(PackageFile(
-            key=key, file_name=name, short_name=short, component=component, directory=directory,
-            path=tree.path_of(directory) + (name,), size=rec.get("FileSize"), version=rec.get("Version"),
-            language=rec.get("Language"), attributes=attributes, sequence=sequence, media=medium,
-            compressed=compressed, op=op))
+        raw_name = get("FileName") or key
+        short, _, long = raw_name.partition("|")
+        name = long or short
+        files.append(PackageFile(key, name, short, component, directory, path_of(directory) + (name,),
+                                 get("FileSize"), get("Version"), get("Language"), attributes, sequence, medium,
+                                 compressed, op))
     files.sort(key=lambda f: (f.sequence is None, f.sequence or 0, f.key))
     return FileListing(files, media, tree, issues, pkg)
 
