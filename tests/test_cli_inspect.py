@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -239,3 +240,16 @@ def test_python_dash_m_and_console_script():
     bad = subprocess.run([os.sys.executable, "-m", "msitools", "info", str(HELLO.parent / "src" / "readme.txt")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_the_process_ends_with_the_command_s_status_and_all_its_output(tmp_path):
+    # main() leaves through os._exit: what was printed must be flushed first, the status kept
+    hello = Path(__file__).resolve().parent.parent / "fixtures" / "wixl" / "hello.msi"
+    done = subprocess.run([sys.executable, "-m", "msitools", "tables", str(hello), "--format", "json"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and json.loads(done.stdout)  # complete JSON through a pipe
+    bad = subprocess.run([sys.executable, "-m", "msitools", "info", str(tmp_path / "missing.msi")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.msi" in bad.stderr
+    usage = subprocess.run([sys.executable, "-m", "msitools", "nosuchcommand"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "No such command" in usage.stderr
