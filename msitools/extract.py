@@ -162,14 +162,14 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
             set_names = {c.name.rsplit(" > ", 1)[-1].lower() for c in cabset.cabinets}
             in_set = [f for m in listing.media if (m.cabinet_name or "").lower() in set_names
                       for f in compressed.get(id(m), []) if id(f) in accepted]
+            for note in cabset.anomalies:
+                listing.issues.append(f"{medium.describe()}: {note}")
             if not in_set:
                 continue  # none of this set's files is wanted: not a block of it is decoded
             by_key = {f.key: f for f in in_set}
             by_lower = {}
             for f in in_set:
                 by_lower.setdefault(f.key.lower(), f)
-            for note in cabset.anomalies:
-                listing.issues.append(f"{medium.describe()}: {note}")
 
             def pick(member) -> bool:
                 f = by_key.get(member.name) or by_lower.get(member.name.lower())
