@@ -300,9 +300,10 @@ def extract(path: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *
     """Extract a package (.msi/.msm, optionally patched), a patch (.msp) or a cabinet (.cab) under *out_dir*.
 
     *jobs*: how many processes write a package's files; more than one forks
-    this process (Linux only; see :mod:`msitools.workers`).  None: one per
-    core, at most ``MAX_JOBS``, when the package is big enough to gain from it
-    (what the command line does).
+    this process (Linux only; see :mod:`msitools.workers`), which a program
+    running threads of its own should not ask for.  None: one per core, at
+    most ``MAX_JOBS``, when the package is big enough to gain from it (what
+    the command line does).  The default, 1, never forks.
     """
     path = os.fspath(path)
     out = Path(out_dir)
