@@ -352,7 +352,7 @@ MAX_JOBS = 4
 
 def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: bool, force: bool, progress,
                     backend: str, jobs: "int | None" = None) -> None:
-    """Write every listed file; with several jobs, contiguous runs of the listing in forked workers.
+    """Write every listed file; with several jobs, shares of the listing (see :func:`_split`) in forked workers.
 
     Output names are handed out first, in listing order, so they do not depend
     on which worker writes a file or on which files fail; the report lists
