@@ -134,6 +134,8 @@ class OutputTree:
                         os.mkdir(child)
                     except FileExistsError:  # made meanwhile (by another extraction worker): check it
                         st = os.lstat(child)
+                    except OSError as exc:
+                        raise ExtractionError(f"cannot create the folder {child}: {exc.strerror or exc}") from None
                     else:
                         st = None
                         self.fresh.add(child)
@@ -195,7 +197,11 @@ class AtomicWriter:
                 raise ExtractionError(f"{dest} already exists (use --force to overwrite)")
         self._tmp = f"{self.folder}{os.sep}.msitools-{os.getpid()}-{next(_SERIAL)}.part"
         # a raw descriptor: no buffering layer, no tty probe, one write() per chunk
-        self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                               0o644)
+        except OSError as exc:
+            raise ExtractionError(f"cannot create {dest}: {exc.strerror or exc}") from None
         return self
 
     def write(self, data: bytes) -> None:
@@ -203,26 +209,39 @@ class AtomicWriter:
             # stop at once: a member larger than declared is never written out in full
             raise ExtractionError(f"{os.path.basename(self.dest)}: more than the {self.expected_size} bytes "
                                   "declared; file not kept")
-        done = os.write(self._fd, data)
-        if done != len(data):  # a short write (a signal, a full pipe): write the rest
-            view = memoryview(data)[done:]
-            while view:
-                view = view[os.write(self._fd, view):]
+        try:
+            done = os.write(self._fd, data)
+            if done != len(data):  # a short write (a signal, a full pipe): write the rest
+                view = memoryview(data)[done:]
+                while view:
+                    view = view[os.write(self._fd, view):]
+        except OSError as exc:  # a full disk, a quota: this file fails, the temporary one is removed
+            raise ExtractionError(f"cannot write {self.dest}: {exc.strerror or exc}") from None
         self.written += len(data)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self._fd is not None and self._tmp is not None
-        os.close(self._fd)
+        failure = None
+        try:
+            os.close(self._fd)
+        except OSError as error:  # data that could not be stored after all (NFS, quotas)
+            failure = ExtractionError(f"cannot write {self.dest}: {error.strerror or error}")
         self._fd = None
-        if exc_type is None and self.expected_size is not None and self.written != self.expected_size:
+        if exc_type is not None or failure is not None:
+            os.unlink(self._tmp)
+            if exc_type is None:
+                raise failure
+            return
+        if self.expected_size is not None and self.written != self.expected_size:
             os.unlink(self._tmp)
             raise ExtractionError(
                 f"{os.path.basename(self.dest)}: wrote {self.written} bytes, expected {self.expected_size}; "
                 "file not kept")
-        if exc_type is not None:
+        try:
+            os.replace(self._tmp, self.dest)
+        except OSError as error:
             os.unlink(self._tmp)
-            return
-        os.replace(self._tmp, self.dest)
+            raise ExtractionError(f"cannot rename into {self.dest}: {error.strerror or error}") from None
 
 
 def write_file(dest: "str | os.PathLike[str]", data: "bytes | Iterable[bytes]", expected_size: "int | None" = None,

@@ -223,3 +223,24 @@ def test_patched_extraction_is_the_same_with_workers(tmp_path):
     assert any(" > " in w.source and "whole.msp" in w.source for w in many.written)
     assert files_under(tmp_path / "many") == files_under(tmp_path / "one")
     assert normalised(many, tmp_path / "many") == normalised(one, tmp_path / "one")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_full_disk_fails_the_files_it_hits_and_leaves_no_partial_file(tmp_path, monkeypatch, jobs):
+    payload = many_small_files(60)
+    path = write_package(tmp_path, "pkg.msi", build_package(payload, directories=APP))
+    real_write = os.write
+
+    def full_disk(fd, data):
+        if len(data) % 3 == 0:  # about a third of the files: the disk is full when they are written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(fsutil.os, "write", full_disk)
+    report = extract(path, tmp_path / "out", jobs=jobs)
+    hit = [f for f in payload if len(f.data) % 3 == 0]
+    assert sorted(f["file"].rsplit("\\", 1)[-1] for f in report.failures) == sorted(f.file_name for f in hit)
+    assert all("No space left on device" in f["error"] and "cannot write" in f["error"] for f in report.failures)
+    assert len(report.written) == len(payload) - len(hit) and hit
+    assert not list((tmp_path / "out").rglob("*.part"))
+    assert sorted(files_under(tmp_path / "out").values()) == sorted(f.data for f in payload if f not in hit)
