@@ -11,7 +11,6 @@ declares; a damaged cabinet fails the files it affects and extraction goes on.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -491,6 +490,8 @@ def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limi
 
 
 def _extract_patch(pkg: Package, out: Path, force: bool, progress, backend: str) -> ExtractReport:
+    import json
+
     from .delta import is_delta, parse_delta
     from .patch import Msp
 
