@@ -88,7 +88,10 @@ _CLSID = struct.Struct("<IHH8s")
 
 
 def clsid_text(raw: bytes) -> str:
-    """``{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}`` of a CLSID's 16 on-disk (mixed-endian) bytes."""
+    """A CLSID's 16 on-disk (mixed-endian) bytes as braced upper-case text.
+
+    For example ``{000C1084-0000-0000-C000-000000000046}``, the class id of an MSI database.
+    """
     d1, d2, d3, d4 = _CLSID.unpack(bytes(raw))
     return f"{{{d1:08X}-{d2:04X}-{d3:04X}-{d4[:2].hex().upper()}-{d4[2:].hex().upper()}}}"
 

@@ -157,8 +157,8 @@ def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "
         try:
             # the package holding an embedded cabinet (a patch's cabinet lives in the patch)
             holder = os.path.basename(medium.origin.path) if medium.embedded else base_name
-            consumed.update(c.name.rsplit(" > ", 1)[-1].lower() for c in cabset.cabinets)
             set_names = {c.name.rsplit(" > ", 1)[-1].lower() for c in cabset.cabinets}
+            consumed |= set_names
             in_set = [f for m in listing.media if (m.cabinet_name or "").lower() in set_names
                       for f in compressed.get(id(m), []) if id(f) in accepted]
             for note in cabset.anomalies:

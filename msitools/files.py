@@ -188,8 +188,8 @@ def list_package_files(pkg: Package, view: "PatchedDatabase | None" = None) -> F
         if directory is None and component not in components:
             issues.append(f"file {key!r} belongs to component {component!r}, which is not in the Component table")
         raw_name = get("FileName") or key
-        short, _, long = raw_name.partition("|")
-        name = long or short
+        short = raw_name.partition("|")[0]
+        name = long_file_name(raw_name)
         files.append(PackageFile(key, name, short, component, directory, path_of(directory) + (name,),
                                  get("FileSize"), get("Version"), get("Language"), attributes, sequence, medium,
                                  compressed, op))
@@ -224,11 +224,6 @@ class SourceTree:
     def path(self, f: PackageFile) -> "list[str]":
         parts = list(self.tree.path_of(f.directory))[1:]  # drop SourceDir: the package's own folder
         return parts + [f.short_name if self.short_names and f.short_name else f.file_name]
-
-
-def source_tree_path(pkg: Package, view: "PatchedDatabase | None", f: PackageFile) -> "list[str]":
-    """Where one uncompressed file lives in the source image (see :class:`SourceTree` for many)."""
-    return SourceTree(pkg, view).path(f)
 
 
 def files_by_key(files: Iterable[PackageFile]) -> "dict[str, PackageFile]":

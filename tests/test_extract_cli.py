@@ -102,13 +102,19 @@ def test_flat_layout_disambiguates_duplicates(tmp_path):
     assert len(names) == len(listing)
 
 
-def test_damaged_cabinet_fails_only_the_affected_files(tmp_path):
+def damaged_package(tmp_path: Path) -> Path:
+    """PAYLOAD in an external, uncompressed cabinet with one byte of d.bin flipped (its checksum fails)."""
     built = build_package(PAYLOAD, directories=APP, media="external", compression="none")
     path = write_package(tmp_path, "pkg.msi", built)
     cab = tmp_path / built.cabinets[0][0]
     data = bytearray(cab.read_bytes())
     data[-100] ^= 0xFF  # inside the last data block: d.bin's bytes
     cab.write_bytes(bytes(data))
+    return path
+
+
+def test_damaged_cabinet_fails_only_the_affected_files(tmp_path):
+    path = damaged_package(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "msitools", "extract", str(path), "-o", str(tmp_path / "out")],
                           capture_output=True, text=True)
     assert proc.returncode == 2

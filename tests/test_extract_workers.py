@@ -18,7 +18,7 @@ from msitools.limits import Limits
 from msitools.writer.package import PayloadFile, build_package
 
 from conftest import corpus_file
-from test_extract_cli import APP, EXPECTED, PAYLOAD, files_under, random_bytes, write_package
+from test_extract_cli import APP, EXPECTED, damaged_package, files_under, random_bytes, write_package
 
 pytestmark = pytest.mark.skipif(not workers.can_fork(), reason="worker processes are used on Linux only")
 
@@ -68,12 +68,7 @@ def test_one_cabinet_cut_between_workers(tmp_path, media, options):
 
 
 def test_damaged_cabinet_fails_the_same_files_with_workers(tmp_path):
-    built = build_package(PAYLOAD, directories=APP, media="external", compression="none")
-    path = write_package(tmp_path, "pkg.msi", built)
-    cab = tmp_path / built.cabinets[0][0]
-    data = bytearray(cab.read_bytes())
-    data[-100] ^= 0xFF  # inside the last data block: d.bin's bytes
-    cab.write_bytes(bytes(data))
+    path = damaged_package(tmp_path)
     one, many = extract_both_ways(tmp_path, path, 3)
     assert [f["key"] for f in many.failures] == [f["key"] for f in one.failures] and len(one.failures) == 1
     assert files_under(tmp_path / "many") == {k: v for k, v in EXPECTED.items() if not k.endswith("d.bin")}

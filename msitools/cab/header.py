@@ -306,10 +306,14 @@ class _Source:
         return chunk[:end]
 
 
-def _decode_name(raw: bytes, utf8: bool, codepage: int) -> str:
+def _decode_name(raw: bytes, utf8: bool, codec: str, codepage: int) -> str:
+    """A CFFILE name: UTF-8 when flagged, else *codec* (the cabinet's codepage, looked up once)."""
     if utf8:
         return raw.decode("utf-8", errors="replace")
-    return _codepage.decode(raw, codepage)
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        return _codepage.decode(raw, codepage)
 
 
 def read_directory(
@@ -409,13 +413,7 @@ def read_directory(
         at = stop + 1
         if not raw_name:
             raise CabinetError(f"CFFILE {index} has an empty name", name)
-        if attribs & ATTR_NAME_IS_UTF:
-            file_name = raw_name.decode("utf-8", errors="replace")
-        else:
-            try:
-                file_name = raw_name.decode(codec)
-            except UnicodeDecodeError:
-                file_name = _codepage.decode(raw_name, codepage)
+        file_name = _decode_name(raw_name, bool(attribs & ATTR_NAME_IS_UTF), codec, codepage)
         if i_folder < IFOLD_CONTINUED_FROM_PREV:
             if i_folder >= c_folders:
                 raise CabinetError(

@@ -28,8 +28,7 @@ from ..limits import DEFAULT_LIMITS, Limits
 from . import header as _h
 from .cfdata import DataBlock, read_data_block
 from .folder import Budget, FolderState, decoded_blocks
-from .header import (IFOLD_CONTINUED_FROM_PREV, IFOLD_CONTINUED_PREV_AND_NEXT, IFOLD_CONTINUED_TO_NEXT,
-                     CabinetHeader, CompressionType, FileEntry, FolderEntry, dos_datetime)
+from .header import CabinetHeader, CompressionType, FileEntry, FolderEntry
 
 Selection = Union[None, Collection[str], Callable[["CabinetMember"], bool]]
 Resolver = Callable[[str], "BinaryIO | None"]
@@ -376,12 +375,10 @@ class CabinetSet:
         del self._position, self._cab_position
 
     def _add_member(self, folder: SetFolder, cab: Cabinet, entry: FileEntry) -> None:
-        i_folder = entry.i_folder
         member = CabinetMember(
-            entry.name, entry.cb_file, folder.index, entry.uoff_folder_start, dos_datetime(entry.date, entry.time),
-            entry.attribs, cab.name, entry.index, folder.describe(),
-            i_folder in (IFOLD_CONTINUED_FROM_PREV, IFOLD_CONTINUED_PREV_AND_NEXT),
-            i_folder in (IFOLD_CONTINUED_TO_NEXT, IFOLD_CONTINUED_PREV_AND_NEXT), entry.date, entry.time,
+            entry.name, entry.cb_file, folder.index, entry.uoff_folder_start, entry.datetime, entry.attribs,
+            cab.name, entry.index, folder.describe(), entry.continued_from_prev, entry.continued_to_next,
+            entry.date, entry.time,
         )
         folder.members.append(member)
         self.members.append(member)

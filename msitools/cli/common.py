@@ -14,6 +14,9 @@ __all__ = ["ByteSize", "MsiToolsGroup", "format_option", "parse_name_argument", 
            "PATCH_OPTION", "TRANSFORM_OPTION", "EXIT_OK", "EXIT_FINDINGS", "EXIT_BAD_INPUT"]
 
 FORMATS_TEXT_JSON = ["text", "json"]
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -34,9 +37,6 @@ class ByteSize(click.ParamType):
         if size <= 0:
             self.fail("a size must be above zero", param, ctx)
         return size
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_BAD_INPUT = 2
 
 
 class MsiToolsGroup(click.Group):

@@ -13,8 +13,8 @@ from ..cab import Cabinet, CabinetSet, directory_resolver
 from ..cfb import CFB_MAGIC
 from ..errors import UsageError
 from ..extract import CAB_MAGIC, extract as extract_files
-from ..limits import DEFAULT_LIMITS
 from ..files import list_package_files
+from ..limits import DEFAULT_LIMITS
 from ..package import open_package
 from .common import (EXIT_BAD_INPUT, ByteSize, PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option,
                      render_csv, render_table)
