@@ -1,0 +1,83 @@
+"""Every JSON output recorded before the restructure is still produced, key for key.
+
+New keys may appear (finding levels, the new vocabulary of ``verify``); nothing
+recorded may change or disappear, except where listed in ``CHANGED`` with the
+reason (each one is a documented change in the README).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from .cases import CORPUS, LAYERS, cases, output_file
+
+# (command, path suffix) -> why its recorded output may differ, and how
+CHANGED = {
+    # extract of an .msp writes the names verify reports (PE OriginalFilename when the patch carries
+    # no FileName) instead of the File key: compared on the parts that do not name files
+    ("extract", ".msp"): "names from the payload layer",
+}
+
+
+def _subset(recorded: Any, now: Any, where: str) -> "list[str]":
+    """Where *now* lacks or changes something *recorded* has."""
+    if isinstance(recorded, dict):
+        if not isinstance(now, dict):
+            return [f"{where}: was an object, now {type(now).__name__}"]
+        out = []
+        for key, value in recorded.items():
+            if key not in now:
+                out.append(f"{where}.{key}: missing")
+            else:
+                out.extend(_subset(value, now[key], f"{where}.{key}"))
+        return out
+    if isinstance(recorded, list):
+        if not isinstance(now, list) or len(now) != len(recorded):
+            return [f"{where}: was a list of {len(recorded)}, now {now!r:.200}"]
+        out = []
+        for i, (a, b) in enumerate(zip(recorded, now)):
+            out.extend(_subset(a, b, f"{where}[{i}]"))
+        return out
+    if recorded != now:
+        return [f"{where}: was {recorded!r:.200}, now {now!r:.200}"]
+    return []
+
+
+def _changed(args: "list[str]") -> "str | None":
+    for (command, suffix), why in CHANGED.items():
+        if args[0] == command and args[1].lower().endswith(suffix):
+            return why
+    return None
+
+
+def _strip_names(data: Any) -> Any:
+    """An extraction report without the file names (for the documented renaming of patch payload)."""
+    if isinstance(data, dict):
+        return {k: _strip_names(v) for k, v in data.items() if k not in ("path", "name")}
+    if isinstance(data, list):
+        return [_strip_names(v) for v in data]
+    return data
+
+
+@pytest.mark.parametrize("with_corpus", [False, True], ids=["fixtures", "corpus"])
+@pytest.mark.parametrize("layer", LAYERS)
+def test_outputs_unchanged(layer: str, with_corpus: bool) -> None:
+    if with_corpus and not CORPUS.is_dir():
+        pytest.skip(f"{CORPUS} not found (../shared is not beside the project)")
+    recorded = json.loads(output_file(layer, with_corpus).read_text())
+    now = {json.dumps(c["args"]): c for c in cases(layer, with_corpus)}
+    problems = []
+    for case in recorded:
+        key = json.dumps(case["args"])
+        current = now.get(key)
+        if current is None:
+            problems.append(f"{key}: not run any more")
+            continue
+        before, after = dict(case), dict(current)
+        if _changed(case["args"]):
+            before, after = _strip_names(before), _strip_names(after)
+        for diff in _subset(before, after, " ".join(case["args"][:2])):
+            problems.append(diff)
+    assert not problems, "\n".join(problems[:40])
