@@ -21,14 +21,14 @@ import pkgutil  # noqa: E402
 # every reading module, imported now so that all of them are instrumented (some
 # are imported lazily by the library); the writers and the CLI are not measured
 with atheris.instrument_imports(include=["msitools", "olefile", "pefile"],
-                                exclude=["msitools.writer", "msitools.cli", "msitools.cab.writer",
-                                         "msitools.cab.lzx_encoder", "msitools.cab.quantum_encoder"]):
+                                exclude=["msitools.testing.writer", "msitools.cli", "msitools.testing.writer.cab",
+                                         "msitools.testing.writer.lzx_encoder", "msitools.testing.writer.quantum_encoder"]):
     import msitools  # noqa: F401
     import olefile  # noqa: F401
     import pefile  # noqa: F401
 
     for _info in pkgutil.walk_packages(msitools.__path__, "msitools."):
-        if not any(_info.name.startswith(p) for p in ("msitools.writer", "msitools.cli", "msitools.__main__")):
+        if not any(_info.name.startswith(p) for p in ("msitools.testing.writer", "msitools.cli", "msitools.__main__")):
             importlib.import_module(_info.name)
 
 from fuzz.targets import TARGETS, setup  # noqa: E402

@@ -41,7 +41,7 @@ def compound_files() -> "list[Path]":
 
 def cabinet_blobs() -> "list[tuple[str, bytes]]":
     """Every cabinet: files on disk and cabinets embedded as streams (``MSCF`` at offset 0)."""
-    from msitools.cfb import CompoundFile
+    from msitools.container.cfb import CompoundFile
 
     out = [(p.name, p.read_bytes()) for p in _files((FIXTURES, "*.cab"), (CORPUS, "*.cab"))]
     for path in compound_files():
@@ -58,7 +58,7 @@ def cabinet_blobs() -> "list[tuple[str, bytes]]":
 
 
 def synthetic_cabinets() -> "list[tuple[str, bytes]]":
-    from msitools.cab.writer import FileSpec, FolderSpec, build_cabinet
+    from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet
 
     text = b"".join(b"line %d of a small text file, compressible\r\n" % i for i in range(1500))
     binary = hashlib.sha512(b"seed").digest() * 300
@@ -115,7 +115,7 @@ def decoder_seeds(cabs) -> "dict[str, list[tuple[str, bytes]]]":
 
 
 def pe_seeds() -> "list[tuple[str, bytes]]":
-    from msitools.writer.pe import build_pe
+    from msitools.testing.writer.pe import build_pe
 
     stamp = _dt.datetime(2011, 9, 1, 12, 0, tzinfo=_dt.timezone.utc)
     out = []
@@ -128,7 +128,7 @@ def pe_seeds() -> "list[tuple[str, bytes]]":
 
 
 def delta_seeds() -> "list[tuple[str, bytes]]":
-    from msitools.writer.delta import PA19Delta, PA19Source, PA30Delta
+    from msitools.testing.writer.delta import PA19Delta, PA19Source, PA30Delta
 
     old, new = b"old file contents " * 20, b"new file contents!" * 21
     out = [
@@ -161,7 +161,7 @@ def kb_seeds() -> "list[tuple[str, bytes]]":
 
 def build(out_dir: Path) -> "dict[str, int]":
     """Write every target's seeds under *out_dir*; returns the count per target."""
-    from msitools.cfb import CompoundFile
+    from msitools.container.cfb import CompoundFile
 
     seeds: dict[str, list[tuple[str, bytes]]] = {name: [] for name in TARGETS}
     cfbs = compound_files()

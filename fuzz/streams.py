@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import struct
 
-from msitools.cfb import CompoundFile, Entry
-from msitools.writer.cfb import CompoundFileWriter, Storage
+from msitools.container.cfb import CompoundFile, Entry
+from msitools.container.cfb_writer import CompoundFileWriter, Storage
 
 MAGIC = b"MSFZ"
 KIND_CLSIDS = {
@@ -86,7 +86,7 @@ def streams_of(path_or_bytes, max_stream: "int | None" = None) -> "tuple[int, li
 
     *max_stream* truncates long streams (cabinets) to keep seeds small.
     """
-    from msitools.package import KIND_BY_CLSID
+    from msitools.db.package import KIND_BY_CLSID
 
     with CompoundFile(path_or_bytes) as cfb:
         kind = KIND_BYTES.get(KIND_BY_CLSID.get(cfb.root.clsid, ""), 3)

@@ -34,7 +34,7 @@ def setup() -> None:
         return
     from msitools.errors import MsiToolsError
     from msitools.kb import parse_file
-    from msitools.package import open_package
+    from msitools.db.package import open_package
 
     _state["error"] = MsiToolsError
     base = open_package(TRANSFORM_BASE)
@@ -56,7 +56,7 @@ def _cfb_bytes(data: bytes) -> "bytes | None":
 # -- compound file, database, summary, transform -----------------------------------------
 
 def fuzz_cfb(data: bytes) -> None:
-    from msitools.cfb import CompoundFile
+    from msitools.container.cfb import CompoundFile
 
     try:
         with CompoundFile(data, name="fuzz") as cfb:
@@ -71,9 +71,9 @@ def fuzz_cfb(data: bytes) -> None:
 
 
 def fuzz_database(data: bytes) -> None:
-    from msitools.files import list_package_files
-    from msitools.package import open_package
-    from msitools.patch import Msp, patch_report
+    from msitools.payload.files import list_package_files
+    from msitools.db.package import open_package
+    from msitools.patch.msp import Msp, patch_report
 
     blob = _cfb_bytes(data)
     if blob is None:
@@ -94,7 +94,7 @@ def fuzz_database(data: bytes) -> None:
 
 
 def fuzz_summary(data: bytes) -> None:
-    from msitools.summary import SummaryInformation
+    from msitools.db.summary import SummaryInformation
 
     for kind in ("msi", "msp", "mst"):
         try:
@@ -106,9 +106,9 @@ def fuzz_summary(data: bytes) -> None:
 
 
 def fuzz_transform(data: bytes) -> None:
-    from msitools.cfb import CompoundFile
-    from msitools.patched import PatchedDatabase
-    from msitools.transform import Transform, transform_report
+    from msitools.container.cfb import CompoundFile
+    from msitools.db.patched import PatchedDatabase
+    from msitools.db.transform import Transform, transform_report
 
     blob = _cfb_bytes(data)
     if blob is None:
@@ -204,7 +204,7 @@ def fuzz_quantum(data: bytes) -> None:
 # -- PE, published tables, verify, delta headers ------------------------------------------
 
 def fuzz_pe(data: bytes) -> None:
-    from msitools.pe import read_pe_info
+    from msitools.pe.image import read_pe_info
 
     try:
         info = read_pe_info(data, "fuzz.exe")
@@ -243,7 +243,7 @@ def fuzz_verify(data: bytes) -> None:
 
 
 def fuzz_delta(data: bytes) -> None:
-    from msitools.delta import parse_delta
+    from msitools.patch.delta import parse_delta
 
     try:
         parse_delta(data, "fuzz").to_dict()

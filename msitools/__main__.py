@@ -1,3 +1,3 @@
-from .cli import main
+from msitools.cli import main
 
 main()

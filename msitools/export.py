@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import codepage as cp
-from . import idt
-from .fsutil import safe_component, write_file
-from .package import Package
+from msitools.base import codepage as cp
+from msitools.db import idt
+from msitools.base.fsutil import safe_component, write_file
+from msitools.db.package import Package
 
 STREAMS_DIR = "_Streams"
 

@@ -4,7 +4,7 @@
 its bytes (decoded block by block from its cabinet, or read from the source
 tree beside the package): the verifier and the extractor share it.
 :func:`extract` writes files under an output folder: paths checked component by
-component (:mod:`msitools.fsutil`), each file written under a temporary name
+component (:mod:`msitools.base.fsutil`), each file written under a temporary name
 and renamed into place only when complete and of the size the File table
 declares; a damaged cabinet fails the files it affects and extraction goes on.
 """
@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .cab import Cabinet, CabinetSet, directory_resolver
-from .cfb import CFB_MAGIC
-from .directory import long_file_name
-from .errors import ExtractionError, LimitExceeded, MsiToolsError, UnsafePathError, UsageError
-from .files import FileListing, MediaInfo, PackageFile, SourceTree, list_package_files
-from .fsutil import AtomicWriter, OutputTree, check_component, safe_join
-from .limits import DEFAULT_LIMITS, Limits
-from .package import Package, open_package
-from .workers import can_fork, run_shares, usable_cores
+from msitools.cab import Cabinet, CabinetSet, directory_resolver
+from msitools.container.cfb import CFB_MAGIC
+from msitools.db.directory import long_file_name
+from msitools.errors import ExtractionError, LimitExceeded, MsiToolsError, UnsafePathError, UsageError
+from msitools.payload.files import FileListing, MediaInfo, PackageFile, SourceTree, list_package_files
+from msitools.base.fsutil import AtomicWriter, OutputTree, check_component, safe_join
+from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.db.package import Package, open_package
+from msitools.base.workers import can_fork, run_shares, usable_cores
 
 if TYPE_CHECKING:  # the patched view is needed only for type hints here
-    from .patched import PatchedDatabase
+    from msitools.db.patched import PatchedDatabase
 
 CAB_MAGIC = b"MSCF"
 CHUNK = 1 << 20
@@ -299,7 +299,7 @@ def extract(path: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *
     """Extract a package (.msi/.msm, optionally patched), a patch (.msp) or a cabinet (.cab) under *out_dir*.
 
     *jobs*: how many processes write a package's files; more than one forks
-    this process (Linux only; see :mod:`msitools.workers`), which a program
+    this process (Linux only; see :mod:`msitools.base.workers`), which a program
     running threads of its own should not ask for.  None: one per core, at
     most ``MAX_JOBS``, when the package is big enough to gain from it (what
     the command line does).  The default, 1, never forks.
@@ -331,7 +331,7 @@ def _extract_msi(pkg: Package, out: Path, flat: bool, force: bool, patches, tran
     report = ExtractReport(pkg.path, str(out))
     view = None
     if patches or transforms:
-        from .patch import apply_patches_and_transforms
+        from msitools.patch.msp import apply_patches_and_transforms
 
         view = apply_patches_and_transforms(pkg, patches, transforms)
     try:
@@ -492,8 +492,8 @@ def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limi
 def _extract_patch(pkg: Package, out: Path, force: bool, progress, backend: str) -> ExtractReport:
     import json
 
-    from .delta import is_delta, parse_delta
-    from .patch import Msp
+    from msitools.patch.delta import is_delta, parse_delta
+    from msitools.patch.msp import Msp
 
     report = ExtractReport(pkg.path, str(out))
     msp = Msp(pkg)

@@ -78,7 +78,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from .errors import KbParseError, LimitExceeded, UsageError
+from msitools.errors import KbParseError, LimitExceeded, UsageError
 
 __all__ = [
     "FORMATS",

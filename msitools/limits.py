@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import LimitExceeded
+from msitools.errors import LimitExceeded
 
 KiB = 1024
 MiB = 1024 * KiB

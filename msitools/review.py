@@ -1,7 +1,7 @@
 """The security review: what a package (or what a patch adds or changes) will run and touch.
 
 * signatures: the package's Authenticode status and every payload PE's;
-* custom actions decoded by type (pymsi's catalogue, through :mod:`msitools._pymsi`),
+* custom actions decoded by type (pymsi's catalogue, through :mod:`msitools.db._pymsi`),
   with source, target, where they are scheduled and under which condition, and the
   SHA-256 of embedded binaries and scripts;
 * services installed (ServiceInstall) or controlled (ServiceControl);
@@ -19,14 +19,14 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ._pymsi import custom_action_module
-from .authenticode_msi import signature_report
-from .directory import long_file_name
-from .errors import MsiToolsError
-from .extract import iter_payload
-from .files import list_package_files
-from .package import Package
-from .patched import PatchedDatabase
+from msitools.db._pymsi import custom_action_module
+from msitools.pe.authenticode_msi import signature_report
+from msitools.db.directory import long_file_name
+from msitools.errors import MsiToolsError
+from msitools.extract import iter_payload
+from msitools.payload.files import list_package_files
+from msitools.db.package import Package
+from msitools.db.patched import PatchedDatabase
 
 SEQUENCE_TABLES = ("InstallExecuteSequence", "InstallUISequence", "AdminExecuteSequence", "AdminUISequence",
                    "AdvtExecuteSequence", "AdvtUISequence")
@@ -237,7 +237,7 @@ def _all_rows(source: _Source, table: str):
 
 
 def _pe_signature(data: bytes, name: str) -> dict:
-    from .authenticode_pe import pe_signature_status
+    from msitools.pe.authenticode_pe import pe_signature_status
 
     try:
         status = pe_signature_status(data, name)
@@ -288,7 +288,7 @@ def patch_payload_signatures(msp) -> "list[dict]":
 def review(pkg: Package, view: "PatchedDatabase | None" = None) -> "dict[str, Any]":
     """Review a package; with *view* (patches/transforms applied), only what they change."""
     if pkg.kind == "msp":
-        from .patch import Msp
+        from msitools.patch.msp import Msp
 
         msp = Msp(pkg)
         source = _patch_source(msp)

@@ -25,16 +25,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
-from . import __version__
-from .cfb import CFB_MAGIC
-from .delta import is_delta, parse_delta
-from .directory import long_file_name
-from .errors import MsiToolsError, UsageError
-from .extract import iter_payload
-from .kb import NOT_APPLICABLE, PublishedRow, PublishedTable, parse_file
-from .limits import DEFAULT_LIMITS, Limits
-from .package import Package, open_package
-from .pe import read_pe_info
+from msitools import __version__
+from msitools.container.cfb import CFB_MAGIC
+from msitools.patch.delta import is_delta, parse_delta
+from msitools.db.directory import long_file_name
+from msitools.errors import MsiToolsError, UsageError
+from msitools.extract import iter_payload
+from msitools.kb import NOT_APPLICABLE, PublishedRow, PublishedTable, parse_file
+from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.db.package import Package, open_package
+from msitools.pe.image import read_pe_info
 
 STATUS_PASS = "pass"
 STATUS_MISMATCH = "mismatch"
@@ -91,7 +91,7 @@ class Delivery:
 
 
 def _package_signature(pkg: Package, chain: "list[str]") -> dict:
-    from .authenticode_msi import signature_report
+    from msitools.pe.authenticode_msi import signature_report
 
     try:
         report = signature_report(pkg)
@@ -102,7 +102,7 @@ def _package_signature(pkg: Package, chain: "list[str]") -> dict:
 
 
 def _pe_signature(data: bytes, name: str) -> dict:
-    from .authenticode_pe import pe_signature_status
+    from msitools.pe.authenticode_pe import pe_signature_status
 
     try:
         status = pe_signature_status(data, name)
@@ -198,7 +198,7 @@ def _recorded_hashes(pkg: Package) -> "dict[str, tuple]":
 
 
 def _walk_msi(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, limits: Limits) -> None:
-    from .filehash import file_hash_parts
+    from msitools.payload.filehash import file_hash_parts
 
     hashes = _recorded_hashes(pkg)
     for item in iter_payload(pkg):
@@ -255,7 +255,7 @@ def _descend(spool, entry: DeliveredFile, delivery: Delivery, depth: int, limits
 
 
 def _walk_msp(pkg: Package, chain: "list[str]", delivery: Delivery, depth: int, limits: Limits) -> None:
-    from .patch import Msp
+    from msitools.patch.msp import Msp
 
     try:
         msp = Msp(pkg)

@@ -255,7 +255,7 @@ def build_lzx_msi(files: int = 160, per_file: int = 256 * 1024) -> Path:
     sys.path.insert(0, str(ROOT))
     import random
 
-    from msitools.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
+    from msitools.testing.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
 
     print(f"building {target.name} with msitools' LZX encoder (a minute or so, once)...", file=sys.stderr)
     rng = random.Random(21)
@@ -339,7 +339,7 @@ def section_extract(repeat: int, out_root: "Path | None" = None) -> dict:
 def _memory_flat(tmp: Path) -> dict:
     """Peak RSS of `extract` for the same layout with 8x more payload (incompressible data)."""
     sys.path.insert(0, str(ROOT))
-    from msitools.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
+    from msitools.testing.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
 
     peaks = {}
     for per_file in (16 * 1024, 128 * 1024):

@@ -14,12 +14,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from msitools.cab.writer import FileSpec, FolderSpec, build_cabinet  # noqa: E402
-from msitools.streamname import encode_stream_name  # noqa: E402
-from msitools.writer.cfb import CompoundFileWriter  # noqa: E402
-from msitools.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package  # noqa: E402
-from msitools.writer.stringpool import StringPoolWriter  # noqa: E402
-from msitools.writer.summary import SummaryInfo  # noqa: E402
+from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet  # noqa: E402
+from msitools.container.streamname import encode_stream_name  # noqa: E402
+from msitools.container.cfb_writer import CompoundFileWriter  # noqa: E402
+from msitools.testing.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package  # noqa: E402
+from msitools.testing.writer.stringpool import StringPoolWriter  # noqa: E402
+from msitools.testing.writer.summary import SummaryInfo  # noqa: E402
 
 OUT = ROOT / "fixtures" / "attacks"
 APP = [("APP", "ProgramFilesFolder", "app|Application")]

@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from msitools.kb import parse_table  # noqa: E402
-from msitools.writer.package import PayloadFile, build_package  # noqa: E402
-from msitools.writer.patch import PatchBuilder  # noqa: E402
-from msitools.writer.pe import build_pe  # noqa: E402
+from msitools.testing.writer.package import PayloadFile, build_package  # noqa: E402
+from msitools.testing.writer.patch import PatchBuilder  # noqa: E402
+from msitools.testing.writer.pe import build_pe  # noqa: E402
 
 OUT = ROOT / "fixtures" / "kb2586709"
 HOTFIX = "SCCM2007-SP2-2586709-X86-ENU.msi"

@@ -7,7 +7,7 @@ Writes:
 
 * ``base.msi``  — a small product: Directory tree (TARGETDIR, ProgramFilesFolder,
   INSTALLDIR ``short|long``, BINDIR ``target:source``), Feature, Components,
-  4 files (two PE DLLs from :func:`msitools.writer.pe.build_pe`) in an embedded
+  4 files (two PE DLLs from :func:`msitools.testing.writer.pe.build_pe`) in an embedded
   MSZIP cabinet ``#product.cab``, Property, Registry, MsiFileHash, a
   CustomAction and InstallExecuteSequence;
 * ``base2.msi`` — a second product (another ProductCode, one more file);
@@ -44,19 +44,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from msitools.cab.writer import FileSpec, FolderSpec, build_cabinet  # noqa: E402
-from msitools.writer.database import DatabaseBuilder  # noqa: E402
-from msitools.writer.delta import PA19Delta, PA30Delta, posix_to_filetime  # noqa: E402
-from msitools.writer.patch import PatchBuilder, changed_tables, summary_dict, table_dict  # noqa: E402
-from msitools.writer.pe import build_pe  # noqa: E402
-from msitools.writer.summary import (  # noqa: E402
+from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet  # noqa: E402
+from msitools.testing.writer.database import DatabaseBuilder  # noqa: E402
+from msitools.testing.writer.delta import PA19Delta, PA30Delta, posix_to_filetime  # noqa: E402
+from msitools.testing.writer.patch import PatchBuilder, changed_tables, summary_dict, table_dict  # noqa: E402
+from msitools.testing.writer.pe import build_pe  # noqa: E402
+from msitools.testing.writer.summary import (
     ERROR_ADDEXISTINGROW,
     ERROR_DELMISSINGROW,
     VALIDATE_PRODUCT,
     VALIDATE_UPGRADECODE,
     SummaryInfo,
 )
-from msitools.writer.transform import TransformWriter, transform_summary  # noqa: E402
+from msitools.testing.writer.transform import TransformWriter, transform_summary  # noqa: E402
 
 OUTPUT = ROOT / "fixtures" / "patches"
 TIME = dt.datetime(2011, 5, 13, 21, 11, 54)

@@ -4,7 +4,7 @@
 Transforms store schemas only for the tables and columns they add; to decode a
 patch's changes to tables of a base we do not have, the reader falls back to
 these standard definitions (checked against the record stream, see
-msitools.transform).  The definitions are read from the _Columns of real
+msitools.db.transform).  The definitions are read from the _Columns of real
 packages (../shared/corpus, Microsoft- and WiX-built) and completed with the
 patch-era tables documented by Microsoft that those packages lack.
 """

@@ -1,4 +1,4 @@
-"""msitools.authenticode_msi: Authenticode digests and reports of MSI/MSP packages.
+"""msitools.pe.authenticode_msi: Authenticode digests and reports of MSI/MSP packages.
 
 The independent reference is ``osslsigncode verify``: for every signature
 (primary and nested) it prints the signed digest ("Current DigitalSignature"),
@@ -22,7 +22,7 @@ import pytest
 from conftest import FIXTURES, corpus_file, require_tool
 from malform import Cfb, stream_byte_offset
 from signing import NOW, _cert, _name, _pem, make_pki, sign as _sign
-from msitools.authenticode_msi import (
+from msitools.pe.authenticode_msi import (
     DIGITAL_SIGNATURE,
     DIGITAL_SIGNATURE_EX,
     compute_digest,
@@ -31,9 +31,9 @@ from msitools.authenticode_msi import (
     signature_report,
     trust_store_from_pem,
 )
-from msitools.cfb import CompoundFile
+from msitools.container.cfb import CompoundFile
 from msitools.errors import SignatureError
-from msitools.writer.cfb import CompoundFileWriter
+from msitools.container.cfb_writer import CompoundFileWriter
 
 pytest.importorskip("signify")
 x509 = pytest.importorskip("cryptography.x509")
@@ -119,7 +119,7 @@ def big_msi(tmp_path_factory) -> Path:
     """A package built by our writer with a 2.5 MB embedded cabinet (several 1 MiB hashing chunks)."""
     import random
 
-    from msitools.writer.package import PayloadFile, build_package
+    from msitools.testing.writer.package import PayloadFile, build_package
 
     data = random.Random(6).randbytes(2_500_000)
     built = build_package([PayloadFile("ProgramFilesFolder", "big.bin", data),
@@ -513,7 +513,7 @@ def test_malformed_signature_is_a_signature_error(pki, tmp_path, kind):
 
 def test_pe_signature_in_an_msi_is_not_an_msi_signature(pki, tmp_path):
     """An Authenticode signature made for a PE image (SpcPeImageData, no MSI SIP GUID)."""
-    from msitools.writer.pe import build_pe
+    from msitools.testing.writer.pe import build_pe
 
     tool = require_tool("osslsigncode")
     image = tmp_path / "a.dll"
@@ -572,7 +572,7 @@ def _ossl_extract_digest(path: Path, tmp_path: Path, algorithm: str, dse: bool) 
     the SpcIndirectDataContent it would sign, read with asn1crypto (signify registers the type)."""
     from asn1crypto import cms
 
-    from msitools._signify import load_signify
+    from msitools.pe._signify import load_signify
 
     load_signify()
     tool = require_tool("osslsigncode")

@@ -11,7 +11,13 @@ import pytest
 
 from conftest import corpus_file
 from msitools.cab import Cabinet, CabinetSet, libarchive_backend
-from msitools.cab.writer import FileSpec, FolderSpec, build_cabinet, build_cabinet_set, write_cabinet_set
+from msitools.testing.writer.cab import (
+    FileSpec,
+    FolderSpec,
+    build_cabinet,
+    build_cabinet_set,
+    write_cabinet_set,
+)
 from msitools.errors import CabinetError, UsageError
 
 RNG = random.Random(3)
@@ -217,7 +223,7 @@ def test_lzx_memory_is_bounded_by_the_window():
     by the window and tables (about 4 MB), not by the output (tracemalloc is too slow here)."""
     import olefile
 
-    from msitools._pymsi import encode_stream_name
+    from msitools.db._pymsi import encode_stream_name
 
     if not os.path.exists("/proc/self/statm"):
         pytest.skip("needs /proc to read the resident set size")

@@ -1,4 +1,4 @@
-"""Cabinets written by msitools.cab.writer, read back by cabextract, gcab and our reader.
+"""Cabinets written by msitools.testing.writer.cab, read back by cabextract, gcab and our reader.
 
 Also: the gcab-made fixture (fixtures/cab/gcab_mszip.cab) and a fresh
 ``gcab -c -z`` cabinet, read by our reader and compared with cabextract.
@@ -16,7 +16,7 @@ import pytest
 
 from conftest import FIXTURES, require_tool
 from msitools.cab import Cabinet, CabinetSet, directory_resolver
-from msitools.cab.writer import FileSpec, FolderSpec, build_cabinet, write_cabinet_set
+from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet, write_cabinet_set
 
 RNG = random.Random(20240229)
 

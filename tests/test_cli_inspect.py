@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from msitools.cli import cli
-from msitools.streamname import encode_stream_name
+from msitools.container.streamname import encode_stream_name
 
 from conftest import FIXTURES, corpus_file, require_tool
 from malform import Cfb

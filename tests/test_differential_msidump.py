@@ -21,8 +21,8 @@ from click.testing import CliRunner
 
 from msitools import open_package
 from msitools.cli import cli
-from msitools import codepage as cp
-from msitools import idt
+from msitools.base import codepage as cp
+from msitools.db import idt
 
 from conftest import CORPUS_PACKAGES, FIXTURES, corpus_file, require_tool
 

@@ -10,8 +10,9 @@ import subprocess
 
 import pytest
 
-from msitools import idt, open_package
-from msitools.writer.database import DatabaseBuilder
+from msitools.db import idt
+from msitools import open_package
+from msitools.testing.writer.database import DatabaseBuilder
 
 from conftest import require_tool
 

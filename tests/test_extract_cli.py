@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from msitools.cli import cli
 from msitools.limits import Limits
 from msitools.extract import extract
-from msitools.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
+from msitools.testing.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
 
 from conftest import FIXTURES, corpus_file, require_tool
 

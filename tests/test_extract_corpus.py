@@ -16,7 +16,7 @@ import pytest
 
 from msitools import open_package
 from msitools.extract import extract
-from msitools.files import list_package_files
+from msitools.payload.files import list_package_files
 
 from conftest import corpus_file, require_tool
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 import msitools
-from msitools import fsutil, workers
+from msitools.base import fsutil, workers
 from msitools.errors import ExtractionError, UnsafePathError
 from msitools.extract import FILE_WEIGHT, _job_count, _split, extract
-from msitools.fsutil import OutputTree
+from msitools.base.fsutil import OutputTree
 from msitools.limits import Limits
-from msitools.writer.package import PayloadFile, build_package
+from msitools.testing.writer.package import PayloadFile, build_package
 
 from conftest import corpus_file
 from test_extract_cli import APP, EXPECTED, damaged_package, files_under, random_bytes, write_package

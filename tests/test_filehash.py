@@ -1,4 +1,4 @@
-"""msitools.filehash: MsiFileHash values and checks.
+"""msitools.payload.filehash: MsiFileHash values and checks.
 
 Expected values come from outside this project: Wine's conformance test
 ``test_MsiGetFileHash`` (dlls/msi/tests/msi.c, which also runs on Windows) and
@@ -16,7 +16,7 @@ import pytest
 
 from conftest import corpus_file, require_tool
 from msitools.errors import UsageError
-from msitools.filehash import (
+from msitools.payload.filehash import (
     INVALID,
     MATCH,
     MISMATCH,

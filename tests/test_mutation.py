@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import FIXTURES
 from msitools.cab import Cabinet
-from msitools.cab.writer import FileSpec, FolderSpec, build_cabinet
-from msitools.cfb import CompoundFile
+from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet
+from msitools.container.cfb import CompoundFile
 from msitools.errors import MsiToolsError
 from msitools.extract import iter_payload
-from msitools.files import list_package_files
-from msitools.package import open_package
-from msitools.writer.cfb import CompoundFileWriter
+from msitools.payload.files import list_package_files
+from msitools.db.package import open_package
+from msitools.container.cfb_writer import CompoundFileWriter
 
 BASE = FIXTURES / "patches" / "base.msi"
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -44,7 +44,7 @@ def _package_streams():
 
 CLSID, STREAMS = _package_streams()
 # readable labels for the streams worth damaging (table names are stored encoded)
-from msitools.streamname import decode_stream_name  # noqa: E402
+from msitools.container.streamname import decode_stream_name  # noqa: E402
 
 NAMES = {decode_stream_name(name)[0]: name for name, _ in STREAMS}
 TARGET_STREAMS = [n for n in ("_StringPool", "_StringData", "_Columns", "_Tables", "File", "Directory",

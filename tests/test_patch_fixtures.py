@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from msitools import open_package
 from msitools.cli import cli
-from msitools.patch import Msp, apply_patches_and_transforms, patch_report
-from msitools.patched import PatchedDatabase
-from msitools.transform import Transform
+from msitools.patch.msp import Msp, apply_patches_and_transforms, patch_report
+from msitools.db.patched import PatchedDatabase
+from msitools.db.transform import Transform
 
 from conftest import FIXTURES
 

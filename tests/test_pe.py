@@ -1,4 +1,4 @@
-"""msitools.pe against real PE payloads of the corpus, checked with objdump and 7-Zip.
+"""msitools.pe.image against real PE payloads of the corpus, checked with objdump and 7-Zip.
 
 Payloads: the member of vcredis1.cab, the DLLs inside vcredist.msi's embedded
 merge-module cabinets, PuTTY's executables inside its embedded putty.cab, and
@@ -24,7 +24,7 @@ import pytest
 from conftest import corpus_file, require_tool
 from msitools.errors import LimitExceeded, MsiToolsError, PeError
 from msitools.limits import DEFAULT_LIMITS
-from msitools.pe import looks_like_pe, msi_platform_name, platform_name, read_pe_info
+from msitools.pe.image import looks_like_pe, msi_platform_name, platform_name, read_pe_info
 
 pefile = pytest.importorskip("pefile")
 
@@ -35,7 +35,7 @@ ENV_UTC = {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
 
 def _stream(msi: Path, logical_name: str) -> bytes:
     olefile = pytest.importorskip("olefile")
-    from msitools._pymsi import encode_stream_name
+    from msitools.db._pymsi import encode_stream_name
 
     with olefile.OleFileIO(str(msi)) as ole:
         return ole.openstream(encode_stream_name(logical_name, False)).read()

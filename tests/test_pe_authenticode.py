@@ -1,6 +1,6 @@
-"""msitools.authenticode_pe: Authenticode status of PE images, checked against osslsigncode.
+"""msitools.pe.authenticode_pe: Authenticode status of PE images, checked against osslsigncode.
 
-Fixture images come from msitools.writer.pe and are signed at test time by
+Fixture images come from msitools.testing.writer.pe and are signed at test time by
 ``osslsigncode sign`` with throwaway certificates made with ``cryptography``.
 ``osslsigncode verify`` is the independent reference for "digest intact or
 not" (its Current/Calculated message digest lines) and, given the test CA as
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import corpus_file, require_tool
-from msitools.authenticode_pe import (
+from msitools.pe.authenticode_pe import (
     SIGNED_ALTERED,
     SIGNED_UNTRUSTED,
     SIGNED_UNVERIFIABLE,
@@ -27,7 +27,7 @@ from msitools.authenticode_pe import (
     pe_signature_status,
 )
 from msitools.errors import SignatureError
-from msitools.writer.pe import build_pe
+from msitools.testing.writer.pe import build_pe
 
 pytest.importorskip("signify")
 x509 = pytest.importorskip("cryptography.x509")
@@ -201,7 +201,7 @@ def test_missing_issuer_is_unverifiable(pki, tmp_path):
 
 def test_tampered_signer_signature_is_altered(pki, tmp_path):
     signed = _sign(pki, _image(), "self.pem", "self.key", tmp_path / "s.dll")
-    from msitools.authenticode_pe import _signify  # signify as the module loads it (oscrypto fix-up)
+    from msitools.pe.authenticode_pe import _signify  # signify as the module loads it (oscrypto fix-up)
 
     SignedPE, _store, _exc = _signify()
     with open(signed, "rb") as handle:
@@ -242,7 +242,7 @@ def test_not_a_pe_is_a_signature_error(tmp_path):
 def _corpus_pes(tmp: Path) -> "list[Path]":
     import olefile
 
-    from msitools._pymsi import encode_stream_name
+    from msitools.db._pymsi import encode_stream_name
 
     cab = require_tool("cabextract")
     out = []

@@ -1,4 +1,4 @@
-"""msitools.writer.pe: fixture PE images read back by pefile, objdump and 7-Zip."""
+"""msitools.testing.writer.pe: fixture PE images read back by pefile, objdump and 7-Zip."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +9,8 @@ import pytest
 
 from conftest import corpus_file, require_tool
 from msitools.errors import UsageError
-from msitools.pe import read_pe_info
-from msitools.writer.pe import build_pe, parse_version, pe_checksum
+from msitools.pe.image import read_pe_info
+from msitools.testing.writer.pe import build_pe, parse_version, pe_checksum
 from test_pe import ENV_UTC, OBJDUMP_MACHINE, _cabextract, _objdump, seven_zip, version_txt
 
 pefile = pytest.importorskip("pefile")

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from msitools.cli import cli
-from msitools.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
-from msitools.writer.pe import build_pe
+from msitools.testing.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
+from msitools.testing.writer.pe import build_pe
 
 from conftest import FIXTURES, corpus_file, require_tool
 

@@ -15,12 +15,12 @@ from click.testing import CliRunner
 from msitools import open_package
 from msitools.cli import cli
 from msitools.errors import TransformError
-from msitools.patch import Msp, patch_report
-from msitools.streamname import encode_stream_name
-from msitools.transform import Transform
-from msitools.writer.cfb import CompoundFileWriter
-from msitools.writer.stringpool import StringPoolWriter
-from msitools.writer.summary import SummaryInfo
+from msitools.patch.msp import Msp, patch_report
+from msitools.container.streamname import encode_stream_name
+from msitools.db.transform import Transform
+from msitools.container.cfb_writer import CompoundFileWriter
+from msitools.testing.writer.stringpool import StringPoolWriter
+from msitools.testing.writer.summary import SummaryInfo
 
 from conftest import FIXTURES
 

@@ -6,13 +6,13 @@ import struct
 
 import pytest
 
-from msitools._pymsi import reference_stream_name_codec
-from msitools.columns import Column, type_word_from_idt
+from msitools.db._pymsi import reference_stream_name_codec
+from msitools.db.columns import Column, type_word_from_idt
 from msitools.errors import LimitExceeded, StringPoolError, TableError
 from msitools.limits import Limits
-from msitools.streamname import decode_stream_name, encode_stream_name
-from msitools.stringpool import StringPool
-from msitools.table import decode_columns
+from msitools.container.streamname import decode_stream_name, encode_stream_name
+from msitools.db.stringpool import StringPool
+from msitools.db.table import decode_columns
 
 
 def units(name: str, table: bool) -> "list[int]":

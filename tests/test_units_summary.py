@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from msitools.errors import SummaryInfoError
-from msitools.propset import VT_FILETIME, VT_I2, VT_I4, VT_LPSTR, datetime_to_filetime
-from msitools.summary import SummaryInformation
+from msitools.db.propset import VT_FILETIME, VT_I2, VT_I4, VT_LPSTR, datetime_to_filetime
+from msitools.db.summary import SummaryInformation
 
 FMTID = bytes.fromhex("E0859FF2F94F6810AB9108002B27B3D9")
 

@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from msitools.cli import cli
-from msitools.filehash import file_hash_parts
-from msitools.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
-from msitools.writer.pe import build_pe
+from msitools.payload.filehash import file_hash_parts
+from msitools.testing.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
+from msitools.testing.writer.pe import build_pe
 
 from conftest import FIXTURES, load_script
 from malform import Cfb, stream_byte_offset
-from msitools.streamname import encode_stream_name
+from msitools.container.streamname import encode_stream_name
 
 REPLICA = FIXTURES / "kb2586709"
 HOTFIX = REPLICA / "SCCM2007-SP2-2586709-X86-ENU.msi"

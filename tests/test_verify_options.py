@@ -6,8 +6,8 @@ import json
 from click.testing import CliRunner
 
 from msitools.cli import cli
-from msitools.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
-from msitools.writer.pe import build_pe
+from msitools.testing.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
+from msitools.testing.writer.pe import build_pe
 
 import datetime
 

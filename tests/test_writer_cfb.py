@@ -11,7 +11,7 @@ import pytest
 
 from conftest import require_tool
 from msitools.errors import CompoundFileError
-from msitools.writer.cfb import CompoundFileWriter, Storage
+from msitools.container.cfb_writer import CompoundFileWriter, Storage
 
 MSI_CLSID = "{000C1084-0000-0000-C000-000000000046}"
 MST_CLSID = "{000C1082-0000-0000-C000-000000000046}"

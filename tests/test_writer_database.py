@@ -17,9 +17,9 @@ import pytest
 
 from conftest import require_tool
 from msitools.errors import DatabaseError, TableError
-from msitools.columns import Column, type_word_from_idt
-from msitools.writer.database import DatabaseBuilder, pack_cell, raw_cells
-from msitools.writer.summary import SummaryInfo
+from msitools.db.columns import Column, type_word_from_idt
+from msitools.testing.writer.database import DatabaseBuilder, pack_cell, raw_cells
+from msitools.testing.writer.summary import SummaryInfo
 
 MSI_CLSID = "000C1084-0000-0000-C000-000000000046"
 MSP_CLSID = "000C1086-0000-0000-C000-000000000046"

@@ -14,11 +14,19 @@ import pytest
 
 from conftest import require_tool
 from msitools.errors import SummaryInfoError
-from msitools.writer.database import DatabaseBuilder
-from msitools.writer.summary import (
-    ERROR_ADDEXISTINGROW, ERROR_ADDEXISTINGTABLE, ERROR_DELMISSINGROW, ERROR_UPDATEMISSINGROW,
-    VALIDATE_NEWEQUALBASEVERSION, VALIDATE_PRODUCT, VALIDATE_UPDATEVERSION, VALIDATE_UPGRADECODE,
-    SummaryInfo, filetime, transform_revision,
+from msitools.testing.writer.database import DatabaseBuilder
+from msitools.testing.writer.summary import (
+    ERROR_ADDEXISTINGROW,
+    ERROR_ADDEXISTINGTABLE,
+    ERROR_DELMISSINGROW,
+    ERROR_UPDATEMISSINGROW,
+    VALIDATE_NEWEQUALBASEVERSION,
+    VALIDATE_PRODUCT,
+    VALIDATE_UPDATEVERSION,
+    VALIDATE_UPGRADECODE,
+    SummaryInfo,
+    filetime,
+    transform_revision,
 )
 
 PATCH_CODE = "{0F96CDC0-4CDF-4304-B283-7B9264889EF7}"

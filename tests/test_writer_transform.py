@@ -1,4 +1,4 @@
-"""The transform writer (msitools.writer.transform).
+"""The transform writer (msitools.testing.writer.transform).
 
 No Linux tool reads transform records, so the record encoder is checked
 against the byte-exact transforms of Wine's ``dlls/msi/tests/patch.c``
@@ -18,10 +18,10 @@ import pytest
 
 from conftest import require_tool
 from msitools.errors import TransformError
-from msitools.streamname import encode_stream_name
-from msitools.writer.database import DatabaseBuilder, make_column
-from msitools.writer.summary import SummaryInfo
-from msitools.writer.transform import TransformWriter, insert_mask, transform_summary
+from msitools.container.streamname import encode_stream_name
+from msitools.testing.writer.database import DatabaseBuilder, make_column
+from msitools.testing.writer.summary import SummaryInfo
+from msitools.testing.writer.transform import TransformWriter, insert_mask, transform_summary
 
 MST_CLSID = "000C1082-0000-0000-C000-000000000046"
 

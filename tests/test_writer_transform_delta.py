@@ -1,4 +1,4 @@
-"""PA19 / PA30 delta headers written for fixtures (msitools.writer.delta).
+"""PA19 / PA30 delta headers written for fixtures (msitools.testing.writer.delta).
 
 Expected bytes are worked out by hand from FORMATS §5 (Wine pa19.c read_uvli /
 read_svli / read_header; the msdelta-pa30-format README example), and the CRC
@@ -12,7 +12,7 @@ import zlib
 import pytest
 
 from msitools.errors import UsageError
-from msitools.writer.delta import (
+from msitools.testing.writer.delta import (
     PLACEHOLDER_PAYLOAD,
     BitWriter,
     PA19Delta,

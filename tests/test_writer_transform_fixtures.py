@@ -24,7 +24,7 @@ import olefile
 import pytest
 
 from conftest import FIXTURES, ROOT, require_tool
-from msitools.streamname import encode_stream_name
+from msitools.container.streamname import encode_stream_name
 
 PATCHES = FIXTURES / "patches"
 MSI_CLSID = "000C1084-0000-0000-C000-000000000046"

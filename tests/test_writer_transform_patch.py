@@ -1,4 +1,4 @@
-"""The MSP builder (msitools.writer.patch), read back by olefile, msiinfo, msidump and cabextract.
+"""The MSP builder (msitools.testing.writer.patch), read back by olefile, msiinfo, msidump and cabextract.
 
 Expectations are the PatchWiz/WiX layout rules of FORMATS §2.2, §3.7 and §4,
 stated by hand here; the transforms' record encoding itself is checked in
@@ -15,11 +15,11 @@ import pytest
 
 from conftest import require_tool
 from msitools.errors import PatchError
-from msitools.streamname import encode_stream_name
-from msitools.writer.database import DatabaseBuilder
-from msitools.writer.delta import PA19Delta
-from msitools.writer.patch import FILE_ATTR_PATCH_ADDED, PatchBuilder
-from msitools.writer.summary import SummaryInfo
+from msitools.container.streamname import encode_stream_name
+from msitools.testing.writer.database import DatabaseBuilder
+from msitools.testing.writer.delta import PA19Delta
+from msitools.testing.writer.patch import FILE_ATTR_PATCH_ADDED, PatchBuilder
+from msitools.testing.writer.summary import SummaryInfo
 
 MSP_CLSID = "000C1086-0000-0000-C000-000000000046"
 MST_CLSID = "000C1082-0000-0000-C000-000000000046"

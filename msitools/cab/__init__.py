@@ -18,8 +18,8 @@ encoders that exist only so the decoders can be checked against cabextract).
 """
 from __future__ import annotations
 
-from .header import CabinetHeader, CompressionType, FileEntry, FolderEntry
-from .reader import Cabinet, CabinetMember, CabinetSet, SetFolder, directory_resolver
+from msitools.cab.header import CabinetHeader, CompressionType, FileEntry, FolderEntry
+from msitools.cab.reader import Cabinet, CabinetMember, CabinetSet, SetFolder, directory_resolver
 
 __all__ = [
     "Cabinet",

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
 
-from ..errors import CabinetError, DecompressionError, LimitExceeded, MsiToolsError, UsageError
-from ..limits import Limits
-from .cfdata import INPUT_MAX, DataBlock, read_data_block
-from .header import CompressionType, FolderEntry
-from .mszip import MszipDecoder
+from msitools.errors import CabinetError, DecompressionError, LimitExceeded, MsiToolsError, UsageError
+from msitools.limits import Limits
+from msitools.cab.cfdata import INPUT_MAX, DataBlock, read_data_block
+from msitools.cab.header import CompressionType, FolderEntry
+from msitools.cab.mszip import MszipDecoder
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .reader import CabinetMember, CabinetSet, SetFolder
+    from msitools.cab.reader import CabinetMember, CabinetSet, SetFolder
 
 RATIO_FLOOR = 1 << 20  # the compression-ratio limit applies once a folder produced 1 MiB
 
@@ -41,11 +41,11 @@ def make_decoder(folder: FolderEntry):
     if kind == CompressionType.MSZIP:
         return MszipDecoder()
     if kind == CompressionType.LZX:
-        from .lzx import LzxDecoder  # imported on first use: most cabinets never need it
+        from msitools.cab.lzx import LzxDecoder  # imported on first use: most cabinets never need it
 
         return LzxDecoder(folder.window_bits)
     if kind == CompressionType.QUANTUM:
-        from .quantum import QuantumDecoder
+        from msitools.cab.quantum import QuantumDecoder
 
         return QuantumDecoder(folder.window_bits)
     raise DecompressionError(f"unknown compression type {kind} (typeCompress 0x{folder.type_compress:04x})")

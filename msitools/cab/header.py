@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import BinaryIO
 
-from .. import codepage as _codepage
-from ..errors import CabinetError
-from ..limits import DEFAULT_LIMITS, Limits
+from msitools.base import codepage as _codepage
+from msitools.errors import CabinetError
+from msitools.limits import DEFAULT_LIMITS, Limits
 
 SIGNATURE = b"MSCF"
 

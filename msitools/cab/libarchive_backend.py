@@ -29,11 +29,11 @@ import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
 
-from ..errors import CabinetError, ChecksumError, DecompressionError, MsiToolsError, UsageError
-from .header import ATTR_NAME_IS_UTF, IFOLD_CONTINUED_FROM_PREV, CompressionType
+from msitools.errors import CabinetError, ChecksumError, DecompressionError, MsiToolsError, UsageError
+from msitools.cab.header import ATTR_NAME_IS_UTF, IFOLD_CONTINUED_FROM_PREV, CompressionType
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .reader import CabinetMember, CabinetSet
+    from msitools.cab.reader import CabinetMember, CabinetSet
 
 READ_BLOCK = 65536
 
@@ -169,7 +169,7 @@ class _Run:
     """State of one libarchive pass over a cabinet, with the Python fallback."""
 
     def __init__(self, cabset: "CabinetSet", fallback: bool, verify: bool):
-        from .folder import Budget
+        from msitools.cab.folder import Budget
 
         self.cabset = cabset
         self.cab = cabset.cabinets[0]
@@ -223,7 +223,7 @@ class _Run:
                 self.budget.add(len(block))
 
     def _python_chunks(self, member: "CabinetMember", skip: int) -> Iterator[bytes]:
-        from .folder import FolderState
+        from msitools.cab.folder import FolderState
 
         folder = self.cabset.folders[member.folder]
         state = self._py_states.get(folder.index)

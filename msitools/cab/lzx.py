@@ -36,7 +36,7 @@ from __future__ import annotations
 import sys
 from array import array
 
-from ..errors import DecompressionError
+from msitools.errors import DecompressionError
 
 FRAME_SIZE = 32768
 NUM_CHARS = 256

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 
-from ..errors import DecompressionError
+from msitools.errors import DecompressionError
 
 HISTORY = 32768
 SIGNATURE = b"CK"

@@ -22,7 +22,7 @@ at every block while the models and the window carry over.  The window is
 """
 from __future__ import annotations
 
-from ..errors import DecompressionError
+from msitools.errors import DecompressionError
 
 FRAME_SIZE = 32768
 

@@ -23,12 +23,12 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Collection, Iterator, Sequence, Union
 
-from ..errors import CabinetError, MsiToolsError, UsageError
-from ..limits import DEFAULT_LIMITS, Limits
-from . import header as _h
-from .cfdata import DataBlock, read_data_block
-from .folder import Budget, FolderState, decoded_blocks
-from .header import CabinetHeader, CompressionType, FileEntry, FolderEntry
+from msitools.errors import CabinetError, MsiToolsError, UsageError
+from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.cab import header as _h
+from msitools.cab.cfdata import DataBlock, read_data_block
+from msitools.cab.folder import Budget, FolderState, decoded_blocks
+from msitools.cab.header import CabinetHeader, CompressionType, FileEntry, FolderEntry
 
 Selection = Union[None, Collection[str], Callable[["CabinetMember"], bool]]
 Resolver = Callable[[str], "BinaryIO | None"]
@@ -436,7 +436,7 @@ class CabinetSet:
             # per-member overhead than libarchive's, which matters for thousands of small files
             backend = "python"
         if backend != "python":
-            from . import libarchive_backend
+            from msitools.cab import libarchive_backend
 
             reason = libarchive_backend.unsuitable(self, verify_checksums)
             if reason is None and not libarchive_backend.available():

@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from .. import __version__
-from .common import MsiToolsGroup
+from msitools import __version__
+from msitools.cli.common import MsiToolsGroup
 
 # command name -> module (under msitools.cli) defining it
 COMMAND_MODULES = {

@@ -6,8 +6,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import click
 
-from ..errors import MsiToolsError
-from ..textutil import key_value_lines, printable, render_csv, render_table, show_value
+from msitools.errors import MsiToolsError
+from msitools.render.text import key_value_lines, printable, render_csv, render_table, show_value
 
 __all__ = ["ByteSize", "MsiToolsGroup", "format_option", "parse_name_argument", "emit_json", "echo_text",
            "write_binary_stdout", "key_value_lines", "printable", "render_csv", "render_table", "show_value",

@@ -9,15 +9,24 @@ from contextlib import ExitStack
 
 import click
 
-from ..cab import Cabinet, CabinetSet, directory_resolver
-from ..cfb import CFB_MAGIC
-from ..errors import UsageError
-from ..extract import CAB_MAGIC, extract as extract_files
-from ..files import list_package_files
-from ..limits import DEFAULT_LIMITS
-from ..package import open_package
-from .common import (EXIT_BAD_INPUT, ByteSize, PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option,
-                     render_csv, render_table)
+from msitools.cab import Cabinet, CabinetSet, directory_resolver
+from msitools.container.cfb import CFB_MAGIC
+from msitools.errors import UsageError
+from msitools.extract import CAB_MAGIC, extract as extract_files
+from msitools.payload.files import list_package_files
+from msitools.limits import DEFAULT_LIMITS
+from msitools.db.package import open_package
+from msitools.cli.common import (
+    EXIT_BAD_INPUT,
+    ByteSize,
+    PATCH_OPTION,
+    TRANSFORM_OPTION,
+    echo_text,
+    emit_json,
+    format_option,
+    render_csv,
+    render_table,
+)
 
 FILE_COLUMNS = ["path", "name", "size", "version", "language", "component", "sequence", "cabinet"]
 CAB_COLUMNS = ["name", "size", "date", "folder", "compression"]
@@ -59,7 +68,7 @@ def files(package: str, fmt: str, patches, transforms) -> None:
         with ExitStack() as stack:
             pkg = stack.enter_context(open_package(package))
             if pkg.kind == "msp":
-                from ..patch import Msp, cabinet_members
+                from msitools.patch.msp import Msp, cabinet_members
 
                 members, issues = cabinet_members(Msp(pkg))
                 rows = members
@@ -69,7 +78,7 @@ def files(package: str, fmt: str, patches, transforms) -> None:
             else:
                 view = None
                 if patches or transforms:
-                    from ..patch import apply_patches_and_transforms
+                    from msitools.patch.msp import apply_patches_and_transforms
 
                     view = stack.enter_context(apply_patches_and_transforms(pkg, patches, transforms))
                 listing = list_package_files(pkg, view)

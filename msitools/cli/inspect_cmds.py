@@ -5,13 +5,24 @@ from pathlib import Path
 
 import click
 
-from .. import idt
-from ..export import export_package
-from ..fsutil import write_file
-from ..package import open_package
-from ..views import package_info, table_dict, tables_list
-from .common import (PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option, key_value_lines, parse_name_argument,
-                     printable, render_csv, render_table, write_binary_stdout)
+from msitools.db import idt
+from msitools.export import export_package
+from msitools.base.fsutil import write_file
+from msitools.db.package import open_package
+from msitools.render.package import package_info, table_dict, tables_list
+from msitools.cli.common import (
+    PATCH_OPTION,
+    TRANSFORM_OPTION,
+    echo_text,
+    emit_json,
+    format_option,
+    key_value_lines,
+    parse_name_argument,
+    printable,
+    render_csv,
+    render_table,
+    write_binary_stdout,
+)
 
 PKG = click.argument("package", type=click.Path(dir_okay=False, path_type=str))
 
@@ -55,7 +66,7 @@ def info(package: str, fmt: str) -> None:
 def tables(package: str, fmt: str, patches, transforms) -> None:
     """List the tables with their row and column counts (of the patched database with --patch/--transform)."""
     if patches or transforms:
-        from .patch_cmds import tables_view
+        from msitools.cli.patch_cmds import tables_view
 
         tables_view(package, patches, transforms, fmt)
         return
@@ -83,7 +94,7 @@ def table(package: str, name: str, fmt: str, patches, transforms) -> None:
     operation ("@op" in JSON: insert, update, delete or none).
     """
     if patches or transforms:
-        from .patch_cmds import table_view
+        from msitools.cli.patch_cmds import table_view
 
         table_view(package, name, patches, transforms, fmt)
         return
@@ -145,7 +156,7 @@ def stream(package: str, name: str, output: str, force: bool) -> None:
                 write_file(output, data, force=force)
             return
         if info_ is None:
-            from ..errors import UsageError
+            from msitools.errors import UsageError
 
             raise UsageError(f"no stream or substorage named {name!r} (see `msitools streams`)", package)
         with pkg.cfb.open_stream(info_.entry) as reader:

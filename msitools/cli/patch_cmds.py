@@ -6,13 +6,13 @@ from contextlib import ExitStack
 
 import click
 
-from ..errors import UsageError
-from ..package import open_package
-from ..patch import Msp, apply_patches_and_transforms, patch_report
-from ..patched import PatchedDatabase, row_dicts_with_op
-from ..patch_text import OP_MARK, render_patch_text, render_transform_text
-from ..transform import Transform, transform_report
-from .common import echo_text, emit_json, format_option, render_csv, render_table
+from msitools.errors import UsageError
+from msitools.db.package import open_package
+from msitools.patch.msp import Msp, apply_patches_and_transforms, patch_report
+from msitools.db.patched import PatchedDatabase, row_dicts_with_op
+from msitools.render.patch import OP_MARK, render_patch_text, render_transform_text
+from msitools.db.transform import Transform, transform_report
+from msitools.cli.common import echo_text, emit_json, format_option, render_csv, render_table
 
 
 

