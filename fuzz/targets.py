@@ -73,7 +73,8 @@ def fuzz_cfb(data: bytes) -> None:
 def fuzz_database(data: bytes) -> None:
     from msitools.payload.files import list_package_files
     from msitools.db.package import open_package
-    from msitools.patch.msp import Msp, patch_report
+    from msitools.patch.msp import Msp
+    from msitools.patch.report import patch_report
 
     blob = _cfb_bytes(data)
     if blob is None:

@@ -4,22 +4,34 @@ Every error the library raises derives from :class:`MsiToolsError`.  Each layer
 (compound file, database, summary information, transforms, cabinets, PE images,
 published tables, signatures, extraction) has its own subclass, so callers can
 catch one layer or everything.  ``str(error)`` is a single line that names the
-file (when known) and the problem; the CLI prints exactly that line.
+file (when known) and the problem.  An error may carry a *hint* (one of the
+``HINT_*`` names below): what the caller could do about it.  The library never
+names command-line options or commands in its messages; the command line turns
+a hint into its own advice ("use --force to overwrite").
 """
 from __future__ import annotations
 
 import os
 
 
+# what the caller could do (MsiToolsError.hint)
+HINT_OVERWRITE = "overwrite"  # the output exists: allow overwriting it
+HINT_TRANSFORM_REPORT = "transform-report"  # a transform was given where a package is needed: read it as a transform
+HINT_NEEDS_TRANSFORM = "needs-transform"  # a transform (.mst) was expected
+HINT_NEEDS_PATCH = "needs-patch"  # a patch (.msp) was expected
+HINT_RAISE_LIMIT = "raise-limit"  # a resource limit stopped the work: raise it if the input is trusted
+
+
 class MsiToolsError(Exception):
     """Root of every error raised by msitools."""
 
-    def __init__(self, message: str, path: "str | os.PathLike[str] | None" = None):
+    def __init__(self, message: str, path: "str | os.PathLike[str] | None" = None, hint: "str | None" = None):
         super().__init__(message)
         self.message = message
         self.path = os.fspath(path) if path is not None else None
+        self.hint = hint
 
-    def with_path(self, path) -> "MsiToolsError":
+    def with_path(self, path: "str | os.PathLike[str] | None") -> "MsiToolsError":
         """Attach the file name if the error does not carry one yet; returns self."""
         if self.path is None and path is not None:
             self.path = os.fspath(path)
@@ -102,9 +114,10 @@ class UnsafePathError(ExtractionError):
 class LimitExceeded(MsiToolsError):
     """A resource limit (see :mod:`msitools.limits`) was exceeded."""
 
-    def __init__(self, limit: str, value, maximum, what: str = "", path=None):
+    def __init__(self, limit: str, value: int, maximum: int, what: str = "",
+                 path: "str | os.PathLike[str] | None" = None):
         detail = f"{what}: " if what else ""
-        super().__init__(f"{detail}{limit} limit exceeded ({value} > {maximum})", path)
+        super().__init__(f"{detail}{limit} limit exceeded ({value} > {maximum})", path, HINT_RAISE_LIMIT)
         self.limit = limit
         self.value = value
         self.maximum = maximum

@@ -1,9 +1,7 @@
-"""Payload access and safe, streaming extraction of packages, patches and bare cabinets.
+"""Safe, streaming extraction of packages, patches and bare cabinets.
 
-:func:`iter_payload` yields every file of a package with a chunk iterator over
-its bytes (decoded block by block from its cabinet, or read from the source
-tree beside the package): the verifier and the extractor share it.
-:func:`extract` writes files under an output folder: paths checked component by
+:func:`extract` writes the files the payload layer yields (:mod:`msitools.payload`,
+:mod:`msitools.patch.payload`) under an output folder: paths checked component by
 component (:mod:`msitools.base.fsutil`), each file written under a temporary name
 and renamed into place only when complete and of the size the File table
 declares; a damaged cabinet fails the files it affects and extraction goes on.
@@ -11,215 +9,35 @@ declares; a damaged cabinet fails the files it affects and extraction goes on.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
+from msitools.base.fsutil import AtomicWriter, OutputTree
+from msitools.base.workers import can_fork, run_shares, usable_cores
 from msitools.cab import Cabinet, CabinetSet, directory_resolver
 from msitools.container.cfb import CFB_MAGIC
-from msitools.db.directory import long_file_name
-from msitools.errors import ExtractionError, LimitExceeded, MsiToolsError, UnsafePathError, UsageError
-from msitools.payload.files import FileListing, MediaInfo, PackageFile, SourceTree, list_package_files
-from msitools.base.fsutil import AtomicWriter, OutputTree, check_component, safe_join
-from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.db.package import Package, open_package
-from msitools.base.workers import can_fork, run_shares, usable_cores
+from msitools.errors import HINT_TRANSFORM_REPORT, LimitExceeded, MsiToolsError, UsageError
+from msitools.findings import Finding, Level, dicts, texts
+from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.payload.files import PackageFile, list_package_files
+from msitools.payload.items import KIND_DELTA, KIND_EMPTY
+from msitools.payload.package import iter_package_payload
 
 if TYPE_CHECKING:  # the patched view is needed only for type hints here
     from msitools.db.patched import PatchedDatabase
 
 CAB_MAGIC = b"MSCF"
-CHUNK = 1 << 20
-
-
-@dataclass
-class PayloadItem:
-    """One payload file: where it comes from and its bytes (or why they cannot be read)."""
-
-    file: PackageFile
-    source: str  # e.g. "putty-0.68-installer.msi > putty.cab > PuTTY_File"
-    chunks: "Iterator[bytes] | None"
-    error: "str | None" = None
-    member_size: "int | None" = None
-    member_time: Any = None
-
-
-def _package_dir(pkg: Package) -> str:
-    return os.path.dirname(os.path.abspath(pkg.path))
-
-
-def _find_beside(directory: str, name: str) -> "str | None":
-    """A file next to the package, matched case-insensitively (names come from Windows)."""
-    try:
-        check_component(name)
-    except UnsafePathError:
-        return None
-    candidate = os.path.join(directory, name)
-    if os.path.isfile(candidate):
-        return candidate
-    try:
-        for entry in sorted(os.listdir(directory)):
-            if entry.lower() == name.lower() and os.path.isfile(os.path.join(directory, entry)):
-                return os.path.join(directory, entry)
-    except OSError:
-        return None
-    return None
-
-
-class _CabinetOpener:
-    """Opens the cabinet of a Media row (embedded stream or file beside the package) and its set."""
-
-    def __init__(self, pkg: Package, media: "list[MediaInfo]", limits: Limits):
-        self.pkg = pkg
-        self.media = media
-        self.limits = limits
-        self.directory = _package_dir(pkg)
-
-    def _open(self, medium: "MediaInfo | None", name: str):
-        if medium is not None and medium.embedded:
-            origin = medium.origin
-            info = origin.find_stream(name)
-            if info is None:
-                raise ExtractionError(f"cabinet stream {name!r} named by Media row {medium.disk_id} is not in "
-                                      f"{os.path.basename(origin.path)}")
-            return origin.open_stream(name), medium.describe()
-        path = _find_beside(self.directory, name)
-        if path is None:
-            raise ExtractionError(f"external cabinet {name!r} not found beside {os.path.basename(self.pkg.path)}")
-        return open(path, "rb"), name
-
-    def resolver(self, name: str):
-        for medium in self.media:
-            if medium.cabinet_name and medium.cabinet_name.lower() == name.lower():
-                fileobj, _ = self._open(medium, medium.cabinet_name)
-                return fileobj
-        found = _find_beside(self.directory, name)
-        return open(found, "rb") if found else None
-
-    def open_set(self, medium: MediaInfo) -> "tuple[CabinetSet, list]":
-        fileobj, display = self._open(medium, medium.cabinet_name or "")
-        try:
-            cab = Cabinet.open(fileobj, display, limits=self.limits)
-            cabset = CabinetSet(cab, resolver=self.resolver, limits=self.limits)
-        except BaseException:
-            fileobj.close()
-            raise
-        return cabset, [fileobj]
-
-
-def _read_file_chunks(path: str) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(CHUNK)
-            if not block:
-                return
-            yield block
-
-
-def iter_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "FileListing | None" = None,
-                 backend: str = "auto", limits: "Limits | None" = None,
-                 only: "Callable[[PackageFile], bool] | None" = None) -> Iterator[PayloadItem]:
-    """Every file of the (patched) package with its bytes, cabinet by cabinet, in sequence order.
-
-    The chunk iterator of an item must be consumed (or dropped) before the next
-    item is requested.  Files that cannot be read come with ``error`` set.
-    *only*: yield just the files it accepts (cabinet sets are still opened from
-    their first cabinet, so a file continued across cabinets is found the same
-    way; folders holding none of the accepted files are not decoded).
-    """
-    limits = limits or pkg.limits
-    listing = listing or list_package_files(pkg, view)
-    opener = _CabinetOpener(pkg, listing.media, limits)
-    base_name = os.path.basename(pkg.path)
-    pending = [f for f in listing.files if only is None or only(f)]
-    compressed: dict[int, list[PackageFile]] = {}  # every compressed file, by medium: where sets start
-    for f in listing.files:
-        if f.compressed and f.media is not None:
-            compressed.setdefault(id(f.media), []).append(f)
-    accepted = {id(f) for f in pending}
-    consumed: set[str] = set()
-    done: set[str] = set()
-    for medium in listing.media:
-        wanted = compressed.get(id(medium))
-        if not wanted or (medium.cabinet_name or "").lower() in consumed:
-            continue
-        try:
-            cabset, handles = opener.open_set(medium)
-        except MsiToolsError as exc:
-            for f in wanted:
-                if id(f) not in accepted:
-                    continue
-                done.add(f.key)
-                yield PayloadItem(f, f"{medium.describe()}", None, exc.message if isinstance(exc, MsiToolsError)
-                                  else str(exc))
-            continue
-        try:
-            # the package holding an embedded cabinet (a patch's cabinet lives in the patch)
-            holder = os.path.basename(medium.origin.path) if medium.embedded else base_name
-            set_names = {c.name.rsplit(" > ", 1)[-1].lower() for c in cabset.cabinets}
-            consumed |= set_names
-            in_set = [f for m in listing.media if (m.cabinet_name or "").lower() in set_names
-                      for f in compressed.get(id(m), []) if id(f) in accepted]
-            for note in cabset.anomalies:
-                listing.issues.append(f"{medium.describe()}: {note}")
-            if not in_set:
-                continue  # none of this set's files is wanted: not a block of it is decoded
-            by_key = {f.key: f for f in in_set}
-            by_lower = {}
-            for f in in_set:
-                by_lower.setdefault(f.key.lower(), f)
-
-            def pick(member) -> bool:
-                f = by_key.get(member.name) or by_lower.get(member.name.lower())
-                return f is not None and f.key not in done
-
-            prefixes: "dict[str, str]" = {}
-            for member, chunks in cabset.iter_members(pick, backend=backend):
-                f = by_key.get(member.name) or by_lower.get(member.name.lower())
-                if f is None or f.key in done:
-                    continue
-                done.add(f.key)
-                prefix = prefixes.get(member.cabinet)
-                if prefix is None:
-                    prefix = prefixes[member.cabinet] = f"{holder} > {member.cabinet.rsplit(' > ', 1)[-1]} > "
-                yield PayloadItem(f, prefix + member.name, chunks, None, member.size, member.date_time)
-        except MsiToolsError as exc:
-            for f in in_set if "in_set" in locals() else wanted:
-                if f.key not in done and id(f) in accepted:
-                    done.add(f.key)
-                    yield PayloadItem(f, medium.describe(), None, str(exc))
-        finally:
-            cabset.close()
-            for h in handles:
-                h.close()
-    source_tree: "SourceTree | None" = None
-    for f in pending:
-        if f.key in done:
-            continue
-        if f.compressed:
-            where = f.media.describe() if f.media else "no Media row"
-            yield PayloadItem(f, where, None, f"not found in cabinet ({where})")
-            continue
-        if source_tree is None:
-            source_tree = SourceTree(pkg, view)
-        rel = source_tree.path(f)
-        try:
-            path = safe_join(_package_dir(pkg), rel)
-        except UnsafePathError as exc:
-            yield PayloadItem(f, "source tree", None, exc.message)
-            continue
-        if not path.is_file():
-            yield PayloadItem(f, "source tree", None, f"uncompressed file not found at {'/'.join(rel)} beside the "
-                                                       "package")
-            continue
-        yield PayloadItem(f, f"{base_name} (source) > {'/'.join(rel)}", _read_file_chunks(str(path)), None,
-                          path.stat().st_size)
 
 
 # -- extraction ----------------------------------------------------------------------------
 @dataclass
 class ExtractedFile:
+    """One file written: its name in the package, where it went, its size and where it came from."""
+
     name: str  # the file's name in the package (path as shown, or member name)
     path: str  # where it was written
     size: int
@@ -228,12 +46,19 @@ class ExtractedFile:
 
 @dataclass
 class ExtractReport:
+    """What :func:`extract` wrote, what failed (each with its reason), what it noticed, and nested packages."""
+
     source: str
     output: str
     written: "list[ExtractedFile]" = field(default_factory=list)
     failures: "list[dict[str, str]]" = field(default_factory=list)
-    issues: "list[str]" = field(default_factory=list)
+    findings: "list[Finding]" = field(default_factory=list)
     nested: "list[ExtractReport]" = field(default_factory=list)
+
+    @property
+    def issues(self) -> "list[str]":
+        """The findings as one-line texts."""
+        return texts(self.findings)
 
     @property
     def ok(self) -> bool:
@@ -252,6 +77,7 @@ class ExtractReport:
             "written": [vars(w) for w in self.written],
             "failures": self.failures,
             "issues": self.issues,
+            "findings": dicts(self.findings),
             "nested": [n.to_dict() for n in self.nested],
         }
 
@@ -272,8 +98,8 @@ class _Destinations:
             n += 1  # lessmsi's scheme: name, name.duplicate1, name.duplicate2 ...
             candidate = parts[:-1] + [f"{parts[-1]}.duplicate{n}"]
         if n:
-            self.report.issues.append(f"{what}: {'/'.join(parts)} is already taken (names collide, ignoring "
-                                      f"case); written as {candidate[-1]}")
+            self.report.findings.append(Finding(what, f"{'/'.join(parts)} is already taken (names collide, "
+                                                      f"ignoring case); written as {candidate[-1]}"))
         self.used.add("/".join(candidate).lower())
         return candidate
 
@@ -281,7 +107,7 @@ class _Destinations:
         return self.tree.file(self.name(parts, what))  # OutputTree.file checks every component
 
 
-def _write(dest: str, chunks, expected: "int | None", force: bool, known_absent: bool = False,
+def _write(dest: str, chunks: Iterable[bytes], expected: "int | None", force: bool, known_absent: bool = False,
            folder: "str | None" = None) -> int:
     with AtomicWriter(dest, expected_size=expected, force=force, known_absent=known_absent, folder=folder) as out:
         for chunk in chunks:
@@ -316,7 +142,7 @@ def extract(path: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *
             if pkg.kind == "msp":
                 report = _extract_patch(pkg, out, force, progress, backend)
             elif pkg.kind == "mst":
-                raise UsageError("a transform holds no files; use `msitools transform`", path)
+                raise UsageError("a transform holds no files", path, HINT_TRANSFORM_REPORT)
             else:
                 report = _extract_msi(pkg, out, flat, force, patches, transforms, progress, backend, jobs)
     else:
@@ -331,7 +157,7 @@ def _extract_msi(pkg: Package, out: Path, flat: bool, force: bool, patches, tran
     report = ExtractReport(pkg.path, str(out))
     view = None
     if patches or transforms:
-        from msitools.patch.msp import apply_patches_and_transforms
+        from msitools.patch.msp import apply_patches_and_transforms  # loaded only when patching
 
         view = apply_patches_and_transforms(pkg, patches, transforms)
     try:
@@ -358,8 +184,8 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
     files in listing order whatever the number of jobs.
     """
     listing = list_package_files(pkg, view)
-    report.issues.extend(listing.issues)
-    known_issues = len(listing.issues)
+    report.findings.extend(listing.findings)
+    known_findings = len(listing.findings)
     dests = _Destinations(out, report)
     names = {id(f): dests.name([f.file_name] if flat else list(f.path), f.key) for f in listing.files}
     index = {id(f): i for i, f in enumerate(listing.files)}
@@ -374,40 +200,40 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
         written, failures = [], []
         only = None if chosen is None else (lambda f: id(f) in chosen)
         place = dests.tree.place
-        for item in iter_payload(pkg, view, listing, backend=backend, limits=limits, only=only):
+        for item in iter_package_payload(pkg, view, listing, backend=backend, limits=limits, only=only):
             f = item.file
             if report_progress and progress:
                 progress(f.display_path, total)
             at = index[id(f)]
-            if item.error is not None:
-                failures.append((at, {"file": f.display_path, "key": f.key, "error": item.error}))
+            if item.error is not None or item.chunks is None:
+                failures.append((at, {"file": f.display_path, "key": f.key, "error": item.error or "no bytes"}))
                 continue
             try:
                 folder, dest, fresh = place(names[id(f)])
                 size = _write(dest, item.chunks, f.size, force, fresh, folder)
             except MsiToolsError as exc:
-                failures.append((at, {"file": f.display_path, "key": f.key, "error": exc.message}))
+                failures.append((at, _failure(f.display_path, exc, key=f.key)))
                 continue
             written.append((at, ExtractedFile(f.display_path, dest, size, item.source)))
-        return written, failures, listing.issues[known_issues:]
+        return written, failures, listing.findings[known_findings:]
 
     if len(shares) == 1:
         results = [share(None, True)]
     else:
         results = run_shares([lambda files=files, first=not n: share(files, first)
                               for n, files in enumerate(shares)])
-    issues: "dict[str, None]" = {}  # a set split between workers has its anomalies noted by each
+    noted: "dict[Finding, None]" = {}  # a set split between workers has its anomalies noted by each
     written_all, failures_all = [], []
-    for n, (written, failures, new_issues) in enumerate(results):
+    for n, (written, failures, new_findings) in enumerate(results):
         if n and progress:
             for _, item in written:
                 progress(item.name, total)
         written_all.extend(written)
         failures_all.extend(failures)
-        issues.update(dict.fromkeys(new_issues))
+        noted.update(dict.fromkeys(new_findings))
     report.written.extend(item for _, item in sorted(written_all, key=lambda pair: pair[0]))
     report.failures.extend(item for _, item in sorted(failures_all, key=lambda pair: pair[0]))
-    report.issues.extend(issues)
+    report.findings.extend(noted)
 
 
 def _job_count(files: "list[PackageFile]", jobs: "int | None", limits: Limits) -> int:
@@ -463,7 +289,7 @@ def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limi
     with Cabinet.from_path(path, limits=limits) as cab:
         with CabinetSet(cab, resolver=directory_resolver(os.path.dirname(os.path.abspath(path))),
                         limits=limits) as cabset:
-            report.issues.extend(cab.anomalies + cabset.anomalies)
+            report.findings.extend(Finding("", note) for note in cab.anomalies + cabset.anomalies)
             members = cabset.list_members()
             seen: set[int] = set()
             try:
@@ -478,7 +304,7 @@ def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limi
                         dest = dests.claim(parts, member.name)
                         size = _write(dest, chunks, member.size, force)
                     except MsiToolsError as exc:
-                        report.failures.append({"file": member.name, "error": exc.message})
+                        report.failures.append(_failure(member.name, exc))
                         continue
                     report.written.append(ExtractedFile(member.name, str(dest), size,
                                                         f"{os.path.basename(path)} > {member.name}"))
@@ -489,66 +315,70 @@ def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limi
     return report
 
 
-def _extract_patch(pkg: Package, out: Path, force: bool, progress, backend: str) -> ExtractReport:
-    import json
+def _failure(name: str, exc: MsiToolsError, **extra: str) -> "dict[str, str]":
+    """A failure entry: the file, the error, and the error's hint when it has one."""
+    entry = {"file": name, **extra, "error": exc.message}
+    if exc.hint:
+        entry["hint"] = exc.hint
+    return entry
 
-    from msitools.patch.delta import is_delta, parse_delta
+
+def _extract_patch(pkg: Package, out: Path, force: bool, progress: "Progress | None",
+                   backend: str) -> ExtractReport:
     from msitools.patch.msp import Msp
+    from msitools.patch.payload import NOT_IN_CABINET, PatchPayload
 
     report = ExtractReport(pkg.path, str(out))
     msp = Msp(pkg)
-    report.issues.extend(msp.issues)
-    names: dict[str, str] = {}
-    for t in msp.transforms:
-        for change in t.changes():
-            if change.table == "File":
-                for rc in change.rows:
-                    if rc.values.get("FileName"):
-                        names[rc.key[0]] = long_file_name(rc.values["FileName"])
+    report.findings.extend(Finding("", issue) for issue in msp.issues)
     dests = _Destinations(out, report)
-    for stream in msp.cabinet_streams():
-        try:
-            cab = msp.open_cabinet(stream)
-        except MsiToolsError as exc:
-            report.failures.append({"file": stream, "error": str(exc)})
+    walk = PatchPayload(msp, backend=backend)
+    for item in walk:
+        if progress:
+            progress(item.name, max(len(walk.rows), 1))
+        label = item.member.name if item.member is not None else item.key or item.name
+        if item.kind == KIND_EMPTY:
+            report.findings.append(Finding(item.source, "empty member with no File row (a placeholder): not written"))
             continue
-        with cab:
-            try:
-                for member, chunks in cab.iter_members(backend=backend):
-                    if progress:
-                        progress(member.name, len(cab.list_members()))
-                    name = names.get(member.name, member.name)
-                    try:
-                        first = next(chunks, b"")
-                        rest = chunks
-
-                        def joined(first=first, rest=rest):
-                            if first:
-                                yield first
-                            yield from rest
-
-                        if is_delta(first):
-                            dest = dests.claim([name + ".delta"], member.name)
-                            size = _write(dest, joined(), member.size, force)
-                            try:
-                                header = parse_delta(first, f"{stream} > {member.name}").to_dict()
-                            except MsiToolsError as exc:
-                                header = {"error": exc.message}
-                            summary = dests.claim([name + ".delta.json"], member.name)
-                            payload = json.dumps({"member": member.name, "file": name, "cabinet": stream,
-                                                  "header": header}, indent=2).encode()
-                            _write(summary, iter([payload]), len(payload), force)
-                        else:
-                            dest = dests.claim([name], member.name)
-                            size = _write(dest, joined(), member.size, force)
-                    except MsiToolsError as exc:
-                        report.failures.append({"file": member.name, "error": exc.message})
-                        continue
-                    report.written.append(ExtractedFile(member.name, str(dest), size,
-                                                        f"{os.path.basename(pkg.path)} > {stream} > {member.name}"))
-            except MsiToolsError as exc:
-                report.failures.append({"file": stream, "error": str(exc)})
+        if item.error == NOT_IN_CABINET:
+            report.findings.append(Finding(item.source, f"{item.name}: {item.error}"))
+            continue
+        if item.error is not None or item.member is None:
+            report.failures.append({"file": label, "error": item.error or "no bytes"})
+            continue
+        try:
+            dest, size = _write_patch_item(item, dests, force)
+        except MsiToolsError as exc:
+            report.failures.append(_failure(label, exc))
+            continue
+        report.written.append(ExtractedFile(label, dest, size, item.source))
+    for finding in walk.findings:
+        report.findings.append(finding)
+        if finding.level == Level.ERROR:  # a patch cabinet that could not be read
+            report.failures.append({"file": finding.where, "error": finding.message})
     return report
+
+
+def _item_chunks(item: Any) -> Iterator[bytes]:
+    if item.chunks is not None:
+        return item.chunks
+    return item.spool().chunks()
+
+
+def _write_patch_item(item: Any, dests: "_Destinations", force: bool) -> "tuple[str, int]":
+    """Write one patch member under its name (a delta as ``NAME.delta`` with its header beside it)."""
+    what = item.member.name
+    if item.kind != KIND_DELTA:
+        dest = dests.claim([item.name], what)
+        return dest, _write(dest, _item_chunks(item), item.size, force)
+    dest = dests.claim([item.name + ".delta"], what)
+    size = _write(dest, _item_chunks(item), item.size, force)
+    stream = item.found_in[0]
+    summary = dests.claim([item.name + ".delta.json"], what)
+    payload = json.dumps({"member": what, "file": item.name, "cabinet": stream, "header": item.delta},
+                         indent=2).encode()
+    _write(summary, iter([payload]), len(payload), force)
+    return dest, size
 
 
 def _recurse(report: ExtractReport, flat: bool, force: bool, limits: Limits, progress, backend: str,
@@ -562,14 +392,14 @@ def _recurse(report: ExtractReport, flat: bool, force: bool, limits: Limits, pro
         if magic[:4] != CAB_MAGIC and magic != CFB_MAGIC:
             continue
         if depth + 1 > limits.package_nesting_depth:
-            report.issues.append(f"{written.name}: not opened, nesting depth limit "
-                                 f"({limits.package_nesting_depth}) reached")
+            report.findings.append(Finding(written.name, f"not opened, nesting depth limit "
+                                                         f"({limits.package_nesting_depth}) reached"))
             continue
         target = Path(written.path + ".extracted")
         try:
             nested = extract(written.path, target, flat=flat, recursive=True, force=force, limits=limits,
                              progress=progress, backend=backend, jobs=jobs, _depth=depth + 1)
-        except (MsiToolsError, LimitExceeded) as exc:
+        except MsiToolsError as exc:
             report.failures.append({"file": written.name, "error": f"nested package: {exc.message}"})
             continue
         report.nested.append(nested)

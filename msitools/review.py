@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from msitools.db._pymsi import custom_action_module
-from msitools.pe.authenticode_msi import signature_report
+from msitools.pe.authenticode_msi import safe_signature_report
 from msitools.db.directory import long_file_name
 from msitools.errors import MsiToolsError
-from msitools.extract import iter_payload
+from msitools.limits import Limits
+from msitools.patch.msp import Msp
+from msitools.patch.payload import NOT_IN_CABINET, PatchPayload
+from msitools.payload.items import KIND_EMPTY, PayloadItem
+from msitools.payload.package import iter_package_payload
 from msitools.payload.files import list_package_files
 from msitools.db.package import Package
 from msitools.db.patched import PatchedDatabase
@@ -236,60 +240,67 @@ def _all_rows(source: _Source, table: str):
     return source.rows(table)
 
 
-def _pe_signature(data: bytes, name: str) -> dict:
-    from msitools.pe.authenticode_pe import pe_signature_status
+def _pe_signature(data: bytes, name: str) -> "dict[str, Any]":
+    from msitools.pe.authenticode_pe import signature_summary  # signify is loaded only when needed
 
+    return signature_summary(data, name)
+
+
+def _item_signature(item: PayloadItem, limits: Limits) -> "dict[str, Any] | None":
+    """The signature of a payload PE image (None: not a PE image); unreadable bytes say so."""
     try:
-        status = pe_signature_status(data, name)
+        spool = item.spool()
     except MsiToolsError as exc:
         return {"status": "unreadable", "reason": exc.message}
-    return {"status": status.status, "reason": status.reason, "signer": status.signer_subject,
-            "digest_algorithm": status.digest_algorithm}
+    with spool:
+        if spool.head(2) != b"MZ":
+            return None
+        if spool.size > limits.pe_read_size:
+            return {"status": "unreadable", "reason": f"PE image larger than the pe_read_size limit "
+                                                      f"({limits.pe_read_size} bytes)"}
+        return _pe_signature(spool.read(limits.pe_read_size), item.name)
 
 
-def payload_signatures(pkg: Package, view: "PatchedDatabase | None" = None, only_changed: bool = False) -> "list[dict]":
-    out = []
+def payload_signatures(pkg: Package, view: "PatchedDatabase | None" = None,
+                       only_changed: bool = False) -> "list[dict[str, Any]]":
+    """The Authenticode status of every PE image the (patched) package installs."""
+    out: list[dict[str, Any]] = []
     listing = list_package_files(pkg, view)
-    for item in iter_payload(pkg, view, listing):
+    for item in iter_package_payload(pkg, view, listing):
         f = item.file
+        assert f is not None
         if only_changed and f.op == "none":
             continue
         if item.error is not None:
             out.append({"file": f.display_path, "status": "unreadable", "reason": item.error, "source": item.source})
             continue
-        data = b"".join(item.chunks) if f.size is None or f.size <= 256 << 20 else None
-        if data is None or data[:2] != b"MZ":
-            continue
-        out.append({"file": f.display_path, "source": item.source, **_pe_signature(data, f.display_path)})
+        signature = _item_signature(item, pkg.limits)
+        if signature is not None:
+            out.append({"file": f.display_path, "source": item.source, **signature})
     return out
 
 
-def patch_payload_signatures(msp) -> "list[dict]":
-    out = []
-    for stream in msp.cabinet_streams():
-        try:
-            cab = msp.open_cabinet(stream)
-        except MsiToolsError as exc:
-            out.append({"file": stream, "status": "unreadable", "reason": str(exc)})
+def patch_payload_signatures(msp: Msp) -> "list[dict[str, Any]]":
+    """The Authenticode status of every PE image in the patch's cabinets (``file`` is the member name)."""
+    out: list[dict[str, Any]] = []
+    walk = PatchPayload(msp)
+    for item in walk:
+        if item.kind == KIND_EMPTY or item.error == NOT_IN_CABINET:
             continue
-        with cab:
-            for member, chunks in cab.iter_members():
-                try:
-                    data = b"".join(chunks)
-                except MsiToolsError as exc:
-                    out.append({"file": member.name, "status": "unreadable", "reason": exc.message})
-                    continue
-                if data[:2] == b"MZ":
-                    out.append({"file": member.name, "source": f"{os.path.basename(msp.path)} > {stream}",
-                                **_pe_signature(data, member.name)})
+        label = item.member.name if item.member is not None else item.key or item.name
+        if item.error is not None:
+            out.append({"file": label, "name": item.name, "status": "unreadable", "reason": item.error})
+            continue
+        signature = _item_signature(item, msp.pkg.limits)
+        if signature is not None:
+            out.append({"file": label, "name": item.name, "source": " > ".join(item.source.split(" > ")[:2]),
+                        **signature})
     return out
 
 
 def review(pkg: Package, view: "PatchedDatabase | None" = None) -> "dict[str, Any]":
     """Review a package; with *view* (patches/transforms applied), only what they change."""
     if pkg.kind == "msp":
-        from msitools.patch.msp import Msp
-
         msp = Msp(pkg)
         source = _patch_source(msp)
         payload = patch_payload_signatures(msp)
@@ -317,8 +328,5 @@ def review(pkg: Package, view: "PatchedDatabase | None" = None) -> "dict[str, An
     }
 
 
-def _safe_signature(pkg: Package) -> dict:
-    try:
-        return signature_report(pkg)
-    except MsiToolsError as exc:
-        return {"signed": None, "digest_matches": None, "reason": f"signature unreadable: {exc.message}"}
+def _safe_signature(pkg: Package) -> "dict[str, Any]":
+    return safe_signature_report(pkg)

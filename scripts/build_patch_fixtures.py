@@ -97,27 +97,28 @@ def text_file(lines: "list[str]") -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
-def pe(machine: str, version: str, size: int) -> bytes:
+def pe(name: str, machine: str, version: str, size: int) -> bytes:
     return build_pe(machine, version, None, size, TIME, True,
-                    {"FileDescription": f"msitools fixture {machine} DLL", "CompanyName": "msitools fixtures"})
+                    {"FileDescription": f"msitools fixture {machine} DLL", "CompanyName": "msitools fixtures",
+                     "OriginalFilename": name})
 
 
 FILES_V100 = {
     "readme.txt": text_file(["Fixture Product 1.0.0", "This is the read-me file of the fixture product."]),
-    "core.dll": pe("x86", "1.0.0.0", 2048),
-    "helper.dll": pe("x64", "1.0.0.0", 2560),
+    "core.dll": pe("core.dll", "x86", "1.0.0.0", 2048),
+    "helper.dll": pe("helper.dll", "x64", "1.0.0.0", 2560),
     "config.xml": text_file(['<?xml version="1.0"?>', '<config version="1.0.0" level="basic"/>']),
 }
 EXTRA_FILE = text_file(["Only the second product has this file."])
 FILES_V101 = {
     "readme.txt": text_file(["Fixture Product 1.0.1", "This is the read-me file of the fixture product.",
                              "Changes: core.dll 1.0.1.0, new plugin.dll."]),
-    "core.dll": pe("x86", "1.0.1.0", 2560),
-    "plugin.dll": pe("x86", "1.0.1.0", 2048),
+    "core.dll": pe("core.dll", "x86", "1.0.1.0", 2560),
+    "plugin.dll": pe("plugin.dll", "x86", "1.0.1.0", 2048),
 }
 FILES_V102 = {
-    "core.dll": pe("x86", "1.0.2.0", 3072),
-    "helper.dll": pe("x64", "1.0.2.0", 2560),
+    "core.dll": pe("core.dll", "x86", "1.0.2.0", 3072),
+    "helper.dll": pe("helper.dll", "x64", "1.0.2.0", 2560),
     "config.xml": text_file(['<?xml version="1.0"?>', '<config version="1.0.2" level="extended" cache="on"/>']),
 }
 VERSIONED = {"core.dll", "helper.dll", "plugin.dll"}

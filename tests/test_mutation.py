@@ -24,7 +24,7 @@ from msitools.cab import Cabinet
 from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet
 from msitools.container.cfb import CompoundFile
 from msitools.errors import MsiToolsError
-from msitools.extract import iter_payload
+from msitools.payload.package import iter_package_payload
 from msitools.payload.files import list_package_files
 from msitools.db.package import open_package
 from msitools.container.cfb_writer import CompoundFileWriter
@@ -104,7 +104,7 @@ def read_everything(blob: bytes) -> None:
             for table in pkg.tables():
                 table.records()
             listing = list_package_files(pkg)
-            for item in iter_payload(pkg, listing=listing, backend="python"):
+            for item in iter_package_payload(pkg, listing=listing, backend="python"):
                 for _chunk in item.chunks or ():
                     pass
     except MsiToolsError:

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from msitools import open_package
 from msitools.cli import cli
-from msitools.patch.msp import Msp, apply_patches_and_transforms, patch_report
+from msitools.patch.msp import Msp, apply_patches_and_transforms
+from msitools.patch.report import patch_report
 from msitools.db.patched import PatchedDatabase
 from msitools.db.transform import Transform
 

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from msitools import open_package
 from msitools.cli import cli
 from msitools.errors import TransformError
-from msitools.patch.msp import Msp, patch_report
+from msitools.patch.msp import Msp
+from msitools.patch.report import patch_report
 from msitools.container.streamname import encode_stream_name
 from msitools.db.transform import Transform
 from msitools.container.cfb_writer import CompoundFileWriter

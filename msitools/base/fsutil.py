@@ -19,7 +19,7 @@ import stat
 from pathlib import Path
 from typing import Iterable
 
-from msitools.errors import ExtractionError, UnsafePathError
+from msitools.errors import HINT_OVERWRITE, ExtractionError, UnsafePathError
 
 _SERIAL = itertools.count()
 RESERVED_DEVICE_NAMES = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
@@ -194,7 +194,7 @@ class AtomicWriter:
             if stat.S_ISDIR(st.st_mode):
                 raise ExtractionError(f"{dest} exists and is a directory")
             if not self.force:
-                raise ExtractionError(f"{dest} already exists (use --force to overwrite)")
+                raise ExtractionError(f"{dest} already exists", hint=HINT_OVERWRITE)
         self._tmp = f"{self.folder}{os.sep}.msitools-{os.getpid()}-{next(_SERIAL)}.part"
         # a raw descriptor: no buffering layer, no tty probe, one write() per chunk
         try:

@@ -6,7 +6,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 import click
 
-from msitools.errors import MsiToolsError
+from msitools.errors import (
+    HINT_NEEDS_PATCH,
+    HINT_NEEDS_TRANSFORM,
+    HINT_OVERWRITE,
+    HINT_RAISE_LIMIT,
+    HINT_TRANSFORM_REPORT,
+    MsiToolsError,
+)
 from msitools.render.text import key_value_lines, printable, render_csv, render_table, show_value
 
 __all__ = ["ByteSize", "MsiToolsGroup", "format_option", "parse_name_argument", "emit_json", "echo_text",
@@ -48,7 +55,7 @@ class MsiToolsGroup(click.Group):
         except MsiToolsError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"msitools: error: {exc}", err=True)
+            click.echo(f"msitools: error: {exc}{advice(exc.hint)}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
         except OSError as exc:
             if ctx.obj and ctx.obj.get("debug"):
@@ -67,6 +74,21 @@ class MsiToolsGroup(click.Group):
             click.echo(f"msitools: error: unexpected {exc.__class__.__name__}: {exc} (rerun with --debug)",
                        err=True)
             ctx.exit(EXIT_BAD_INPUT)
+
+
+# what the command line suggests for an error's hint (msitools.errors.HINT_*)
+ADVICE = {
+    HINT_OVERWRITE: " (use --force to overwrite)",
+    HINT_TRANSFORM_REPORT: "; use `msitools transform` to see its changes",
+    HINT_NEEDS_TRANSFORM: " (--transform takes an .mst)",
+    HINT_NEEDS_PATCH: " (--patch takes an .msp)",
+    HINT_RAISE_LIMIT: " (if the input is trusted, raise the limit)",
+}
+
+
+def advice(hint: "str | None") -> str:
+    """The command line's advice for an error hint ("" when there is none)."""
+    return ADVICE.get(hint or "", "")
 
 
 PATCH_OPTION = click.option("--patch", "patches", multiple=True, type=click.Path(dir_okay=False),

@@ -68,9 +68,10 @@ def files(package: str, fmt: str, patches, transforms) -> None:
         with ExitStack() as stack:
             pkg = stack.enter_context(open_package(package))
             if pkg.kind == "msp":
-                from msitools.patch.msp import Msp, cabinet_members
+                from msitools.patch.msp import Msp
+                from msitools.patch.report import cabinet_members
 
-                members, issues = cabinet_members(Msp(pkg))
+                members, _issues, _by_key = cabinet_members(Msp(pkg))
                 rows = members
                 columns = ["cabinet", "name", "size", "date", "compression", "kind"]
             elif pkg.kind == "mst":

@@ -8,7 +8,8 @@ import click
 
 from msitools.errors import UsageError
 from msitools.db.package import open_package
-from msitools.patch.msp import Msp, apply_patches_and_transforms, patch_report
+from msitools.patch.msp import Msp, apply_patches_and_transforms
+from msitools.patch.report import patch_report
 from msitools.db.patched import PatchedDatabase, row_dicts_with_op
 from msitools.render.patch import OP_MARK, render_patch_text, render_transform_text
 from msitools.db.transform import Transform, transform_report

@@ -8,6 +8,7 @@ import click
 from msitools.base.fsutil import write_file
 from msitools.kb import FIELDS, FORMATS as KB_INPUT_FORMATS, parse_file
 from msitools.verify import verify as verify_hotfix
+from msitools.render import render
 from msitools.render.verify import RENDERERS
 from msitools.cli.common import EXIT_FINDINGS, echo_text, emit_json, format_option, render_csv, render_table
 
@@ -57,20 +58,13 @@ def verify(hotfix: str, table: str, fmt: str, output: "str | None", force: bool,
     """
     report = verify_hotfix(hotfix, table, depth=depth, allow_unlisted=allow_unlisted,
                            require_signature=require_signature, base=base)
-    if fmt == "json":
-        import json
-
-        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = RENDERERS[fmt](report)
-        if not text.endswith("\n"):
-            text += "\n"
+    text = render(RENDERERS, fmt, report)
     if output:
         write_file(output, text.encode("utf-8"), force=force)
-        click.echo(f"{report['verdict'].upper()}: report written to {output}")
+        click.echo(f"{report.verdict.upper()}: report written to {output}")
     else:
         click.echo(text, nl=False)
-    if report["verdict"] != "pass":
+    if not report.passed:
         sys.exit(EXIT_FINDINGS)
 
 

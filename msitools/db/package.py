@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterator
 
 from msitools.container.cfb import CompoundFile, Entry
 from msitools.db.database import Database, StreamInfo, classify_children
-from msitools.errors import CompoundFileError, MsiToolsError, UsageError
+from msitools.errors import HINT_TRANSFORM_REPORT, CompoundFileError, MsiToolsError, UsageError
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.db.summary import SummaryInformation
 
@@ -60,8 +60,8 @@ class Package:
     # -- tables -----------------------------------------------------------
     def _db(self) -> Database:
         if self.database is None:
-            raise UsageError("a transform has no tables of its own; use `msitools transform` to see its changes",
-                             self.path)
+            raise UsageError("a transform has no tables of its own", hint=HINT_TRANSFORM_REPORT,
+                             path=self.path)
         return self.database
 
     @property

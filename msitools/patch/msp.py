@@ -8,16 +8,15 @@ Patch/MsiPatchHeaders for deltas).  FORMATS.md §3.7 and §4.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from msitools.cab import Cabinet
-from msitools.patch.delta import is_delta, parse_delta
-from msitools.db.directory import long_file_name, resolve_directories
-from msitools.errors import MsiToolsError, PatchError, UsageError
 from msitools.db.package import Package
 from msitools.db.patched import PatchedDatabase
-from msitools.db.transform import OP_DELETE, OP_INSERT, OP_UPDATE, TableChanges, Transform
+from msitools.db.transform import OP_INSERT, OP_UPDATE, TableChanges, Transform
+from msitools.errors import HINT_NEEDS_PATCH, HINT_NEEDS_TRANSFORM, PatchError, UsageError
+from msitools.findings import Finding, Level
 
 PATCH_ADDED = 0x1000
 
@@ -99,6 +98,48 @@ def check_applicability(info: "dict[str, Any]", facts: "dict[str, Any]") -> "lis
     return reasons
 
 
+@dataclass
+class FileRowChange:
+    """A File row as a patch's transforms leave it: the values they set, merged in order."""
+
+    key: str
+    values: "dict[str, Any]" = field(default_factory=dict)
+    op: str = OP_UPDATE  # insert when any transform inserts it
+
+    @property
+    def changed_columns(self) -> "list[str]":
+        return sorted(k for k in self.values if k != "File")
+
+
+def merge_file_rows(changes: "Iterable[tuple[Transform, TableChanges]]", where: str = "") -> \
+        "tuple[dict[str, FileRowChange], list[Finding]]":
+    """The File rows the transforms insert or update, by File key, and what could not be read.
+
+    A row whose key is not a string cannot name a file: it is an error finding
+    (fail closed: the delivery has a part that could not be read).
+    """
+    rows: dict[str, FileRowChange] = {}
+    findings: list[Finding] = []
+    for t, change in changes:
+        if change.table != "File":
+            continue
+        for rc in change.rows:
+            if rc.op not in (OP_INSERT, OP_UPDATE):
+                continue
+            key = rc.key[0] if rc.key else None
+            if not isinstance(key, str):
+                findings.append(Finding(f"{where} > {t.name} > File" if where else f"{t.name} > File",
+                                        f"a row has the key {key!r}, not a file key", Level.ERROR))
+                continue
+            row = rows.setdefault(key, FileRowChange(key))
+            row.values.update(rc.values)
+            if rc.op == OP_INSERT:
+                row.op = OP_INSERT
+        for issue in change.issues:
+            findings.append(Finding(f"{where} > {t.name} > File" if where else f"{t.name} > File", issue))
+    return rows, findings
+
+
 class Msp:
     """An opened patch package."""
 
@@ -158,6 +199,14 @@ class Msp:
     def sequence_rows(self) -> "list[dict[str, Any]]":
         table = self.pkg.get_table("MsiPatchSequence")
         return table.records() if table is not None else []
+
+    def changes(self, base_schemas: "Any" = None) -> "list[tuple[Transform, TableChanges]]":
+        """Every table change of every transform, in application order."""
+        return [(t, c) for t in self.transforms for c in t.changes(base_schemas)]
+
+    def file_rows(self, where: str = "") -> "tuple[dict[str, FileRowChange], list[Finding]]":
+        """The File rows the patch inserts or updates (see :func:`merge_file_rows`)."""
+        return merge_file_rows(self.changes(), where)
 
     # -- applying ---------------------------------------------------------------
     def apply_to(self, view: PatchedDatabase) -> "list[dict[str, Any]]":
@@ -227,14 +276,14 @@ def apply_patches_and_transforms(base: Package, patches=(), transforms=()) -> Pa
             pkg = open_package(path, base.limits)
             view.keep_open(pkg)
             if pkg.kind != "mst":
-                raise UsageError(f"--transform needs an .mst, this is a {pkg.kind}", path)
+                raise UsageError(f"a transform (.mst) is needed here, this is a {pkg.kind}", path, HINT_NEEDS_TRANSFORM)
             view.apply(Transform(pkg.cfb, pkg.cfb.root, os.path.basename(path), path, pkg.limits),
                        os.path.basename(path), origin=pkg)
         for path in patches:
             pkg = open_package(path, base.limits)
             view.keep_open(pkg)
             if pkg.kind != "msp":
-                raise UsageError(f"--patch needs an .msp, this is a {pkg.kind}", path)
+                raise UsageError(f"a patch (.msp) is needed here, this is a {pkg.kind}", path, HINT_NEEDS_PATCH)
             result = Msp(pkg).apply_to(view)
             view.decisions.append({"patch": path, "transforms": result})
             if not any(d["applied"] for d in result):
@@ -248,240 +297,3 @@ def apply_patches_and_transforms(base: Package, patches=(), transforms=()) -> Pa
 
 def _base_name(path: str) -> str:
     return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-# -- the report ---------------------------------------------------------------------
-def _changes_for(msp: Msp, base_schemas) -> "list[tuple[Transform, TableChanges]]":
-    out = []
-    for t in msp.transforms:
-        for change in t.changes(base_schemas):
-            out.append((t, change))
-    return out
-
-
-def _delta_header_streams(msp: Msp, changes) -> "dict[tuple[str, Any], dict[str, Any]]":
-    """Patch rows by (File_, Sequence), with their header decoded from Patch.Header / MsiPatchHeaders."""
-    headers_by_ref: dict[str, tuple[Transform, str]] = {}
-    for t, change in changes:
-        if change.table == "MsiPatchHeaders":
-            for rc in change.rows:
-                if rc.op == OP_INSERT and rc.values.get("Header"):
-                    if "StreamRef" not in rc.values:
-                        raise PatchError(f"transform {t.name!r}: MsiPatchHeaders has no StreamRef column", msp.path)
-                    headers_by_ref[rc.values["StreamRef"]] = (t, rc.values["Header"])
-    out: dict[tuple[str, Any], dict[str, Any]] = {}
-    for t, change in changes:
-        if change.table != "Patch":
-            continue
-        for rc in change.rows:
-            if rc.op != OP_INSERT:
-                continue
-            row = dict(rc.values)
-            header_source = None
-            if row.get("Header"):
-                header_source = (t, row["Header"])
-            elif row.get("StreamRef_") and row["StreamRef_"] in headers_by_ref:
-                header_source = headers_by_ref[row["StreamRef_"]]
-            if header_source is not None:
-                transform, stream = header_source
-                data = transform.read_stream(stream)
-                if data is None:
-                    row["header"] = None
-                    row["header_issue"] = f"header stream {stream!r} missing from transform {transform.name!r}"
-                else:
-                    try:
-                        row["header"] = parse_delta(data, f"{transform.name}/{stream}").to_dict()
-                    except MsiToolsError as exc:
-                        row["header"] = None
-                        row["header_issue"] = exc.message
-            out[(row.get("File_"), row.get("Sequence"))] = row
-    return out
-
-
-def cabinet_members(msp: Msp) -> "tuple[list[dict[str, Any]], list[str]]":
-    """Every member of every patch cabinet, each classified as a whole file, a delta or empty."""
-    out: list[dict[str, Any]] = []
-    issues: list[str] = []
-    for stream in msp.cabinet_streams():
-        try:
-            cab = msp.open_cabinet(stream)
-        except MsiToolsError as exc:
-            issues.append(str(exc))
-            continue
-        with cab:
-            members = cab.list_members()
-            for member, chunks in cab.iter_members():
-                entry: dict[str, Any] = {
-                    "cabinet": stream, "name": member.name, "size": member.size,
-                    "date": member.date_time.isoformat() if member.date_time else None,
-                    "compression": member.compression,
-                }
-                try:
-                    head = b""
-                    for chunk in chunks:
-                        if len(head) < 64 * 1024:
-                            head += chunk[:64 * 1024 - len(head)]
-                    if member.size == 0:
-                        entry["kind"] = "empty"
-                    elif is_delta(head):
-                        entry["kind"] = "delta"
-                        try:
-                            entry["delta"] = parse_delta(head, f"{stream} > {member.name}").to_dict()
-                        except MsiToolsError as exc:
-                            entry["delta"] = None
-                            entry["delta_issue"] = exc.message
-                    else:
-                        entry["kind"] = "file"
-                except MsiToolsError as exc:
-                    entry["kind"] = "unreadable"
-                    entry["error"] = exc.message
-                out.append(entry)
-            if not members:
-                issues.append(f"cabinet {stream} has no members")
-    return out, issues
-
-
-def patch_report(msp: Msp, base: "Package | None" = None) -> "dict[str, Any]":
-    """Everything a reviewer needs to know about a patch (the ``msitools patch`` JSON)."""
-    view = PatchedDatabase(base) if base is not None else None
-    decisions = msp.apply_to(view) if view is not None else []
-    base_schemas = view.schemas() if view is not None else None
-    # decode each transform against the base as it was before the patch (changes are per transform)
-    base_only = {n: base.database.schema(n) for n in base.database.table_names} if base is not None else None
-    changes = []
-    for t in msp.transforms:
-        try:
-            decoded = t.changes(base_only)
-        except MsiToolsError:
-            decoded = t.changes(base_schemas) if base_schemas is not None else t.changes()
-        changes.extend((t, c) for c in decoded)
-    transforms = []
-    for pair in msp.pairs:
-        for t in pair.transforms:
-            info = t.info
-            decision = next((d for d in decisions if d["transform"] == pair.name), None)
-            transforms.append({
-                "name": t.name,
-                "role": "patch" if t.name.startswith("#") else "product",
-                **{k: info.get(k) for k in ("target_product_code", "target_product_version", "upgrade_product_code",
-                                            "upgrade_product_version", "upgrade_code", "platform", "languages",
-                                            "validation", "error_conditions")},
-                "tables": [c.table for tt, c in changes if tt is t],
-                "applies_to_base": (decision["applied"] if decision else None),
-                "reasons": (decision["reasons"] if decision else []),
-            })
-    members, cab_issues = cabinet_members(msp)
-    members_by_name = {m["name"]: m for m in members}
-    deltas = _delta_header_streams(msp, changes)
-    files = _files_changed(changes, view, members_by_name, deltas)
-    other: dict[str, dict[str, Any]] = {}
-    for t, change in changes:
-        if change.table in ("File",):
-            continue
-        entry = other.setdefault(change.table, {"insert": 0, "update": 0, "delete": 0, "action": None,
-                                                "schema": change.schema_source, "rows": [], "issues": []})
-        if change.action:
-            entry["action"] = change.action
-        for rc in change.rows:
-            entry[rc.op] += 1
-            entry["rows"].append({"@op": rc.op, "@transform": t.name, **rc.values})
-        entry["issues"].extend(change.issues)
-        if change.raw is not None:
-            entry["raw_records"] = change.raw.hex()
-    return {
-        "path": msp.path,
-        "patch_code": msp.patch_code,
-        "obsoleted_patch_codes": msp.obsoleted,
-        "target_product_codes": msp.target_product_codes,
-        "metadata": msp.metadata(),
-        "metadata_rows": msp.metadata_rows(),
-        "sequence": msp.sequence_rows(),
-        "transforms": transforms,
-        "media": msp.media_rows(base_only),
-        "patch_package": msp.patch_package_rows(base_only),
-        "cabinets": [{"stream": s, "members": [m for m in members if m["cabinet"] == s]}
-                     for s in msp.cabinet_streams()],
-        "files_changed": files,
-        "tables": other,
-        "base": base.path if base is not None else None,
-        "applied": decisions,
-        "issues": msp.issues + cab_issues + (list(_view_issues(view)) if view is not None else []),
-    }
-
-
-def _view_issues(view: PatchedDatabase) -> Iterable[str]:
-    for record in view.applied:
-        for issue in record.issues:
-            yield f"{record.label}: {issue}"
-
-
-def _files_changed(changes, view: "PatchedDatabase | None", members: dict, deltas: dict) -> "list[dict[str, Any]]":
-    merged: dict[str, dict[str, Any]] = {}
-    ops: dict[str, str] = {}
-    for t, change in changes:
-        if change.table != "File":
-            continue
-        for rc in change.rows:
-            if rc.op == OP_DELETE:
-                continue
-            key = rc.key[0] if rc.key else None
-            merged.setdefault(key, {}).update(rc.values)
-            ops[key] = OP_INSERT if rc.op == OP_INSERT or ops.get(key) == OP_INSERT else OP_UPDATE
-    tree = None
-    component_dirs: dict[str, str] = {}
-    patched_files: dict[str, dict] = {}
-    if view is not None:
-        tree = resolve_directories((r.get("Directory"), r.get("Directory_Parent"), r.get("DefaultDir"))
-                                   for r in view.records("Directory"))
-        if view.has_table("Component"):
-            comp = view.table("Component")
-            names = comp.column_names
-            for row in comp.iter_rows(False):
-                rec = dict(zip(names, row.values))
-                component_dirs[rec.get("Component")] = rec.get("Directory_")
-        if view.has_table("File"):
-            ft = view.table("File")
-            for key, row in ft.rows.items():
-                patched_files[key[0]] = dict(zip(ft.column_names, row.values))
-    base_keys = _base_keys(view) if view is not None else set()
-    out = []
-    for key, values in merged.items():
-        final = patched_files.get(key, values)
-        component = final.get("Component_")
-        entry: dict[str, Any] = {
-            "file": key,
-            "op": ops[key] if view is None else (OP_INSERT if key not in base_keys else OP_UPDATE),
-            "file_name": long_file_name(final.get("FileName")) if final.get("FileName") else None,
-            "component": component,
-            "directory": None,
-            "size": final.get("FileSize"),
-            "version": final.get("Version"),
-            "language": final.get("Language"),
-            "attributes": final.get("Attributes"),
-            "sequence": final.get("Sequence"),
-            "changed_columns": sorted(k for k in values if k != "File"),
-        }
-        if tree is not None and component in component_dirs:
-            entry["directory"] = "\\".join(tree.path_of(component_dirs[component]))
-        patch_rows = [row for (file_key, _seq), row in deltas.items() if file_key == key]
-        member = members.get(key)
-        if patch_rows:
-            entry["payload"] = "delta"
-            entry["patch"] = [{k: v for k, v in row.items() if k not in ("Header",)} for row in patch_rows]
-        elif member is not None:
-            entry["payload"] = "delta" if member.get("kind") == "delta" else "whole"
-        else:
-            entry["payload"] = "none"
-        if member is not None:
-            entry["cabinet"] = member["cabinet"]
-            entry["member_size"] = member["size"]
-            if member.get("delta"):
-                entry["delta"] = member["delta"]
-        out.append(entry)
-    return out
-
-
-def _base_keys(view: PatchedDatabase) -> "set[str]":
-    if not view.db.has_table("File"):
-        return set()
-    return {row[0] for row in view.db.table("File").rows}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from msitools.db.columns import KIND_INT, KIND_STRING
 from msitools.db.directory import DirectoryTree, long_file_name, resolve_directories
 from msitools.errors import TableError
+from msitools.findings import Finding, texts
 from msitools.db.package import Package
 
 if TYPE_CHECKING:  # the patched view is needed only for type hints here
@@ -107,11 +108,18 @@ class PackageFile:
 
 @dataclass
 class FileListing:
+    """A package's files with their media and folders, and what was noticed on the way."""
+
     files: "list[PackageFile]"
     media: "list[MediaInfo]"
     directories: DirectoryTree
-    issues: "list[str]" = field(default_factory=list)
+    findings: "list[Finding]" = field(default_factory=list)
     package: "Package | None" = None
+
+    @property
+    def issues(self) -> "list[str]":
+        """The findings as one-line texts."""
+        return texts(self.findings)
 
 
 class _Rows:
@@ -194,7 +202,7 @@ def list_package_files(pkg: Package, view: "PatchedDatabase | None" = None) -> F
                                  get("FileSize"), get("Version"), get("Language"), attributes, sequence, medium,
                                  compressed, op))
     files.sort(key=lambda f: (f.sequence is None, f.sequence or 0, f.key))
-    return FileListing(files, media, tree, issues, pkg)
+    return FileListing(files, media, tree, [Finding("", text) for text in issues], pkg)
 
 
 def _media_for(media: "list[MediaInfo]", sequence: "int | None") -> "MediaInfo | None":
@@ -225,6 +233,3 @@ class SourceTree:
         parts = list(self.tree.path_of(f.directory))[1:]  # drop SourceDir: the package's own folder
         return parts + [f.short_name if self.short_names and f.short_name else f.file_name]
 
-
-def files_by_key(files: Iterable[PackageFile]) -> "dict[str, PackageFile]":
-    return {f.key: f for f in files}

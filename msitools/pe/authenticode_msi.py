@@ -75,7 +75,7 @@ import hashlib
 import os
 import uuid
 from dataclasses import dataclass
-from typing import Iterator, Sequence, Union
+from typing import Any, Iterator, Sequence, Union
 
 from msitools.pe._signify import load_signify, one_line
 from msitools.container.cfb import KIND_ROOT, KIND_STORAGE, KIND_STREAM, CompoundFile, Entry
@@ -590,3 +590,14 @@ def _signed_report(cfb: CompoundFile, path: str, signature: MsiSignature, sig, t
 
 def _aware(value: _dt.datetime) -> _dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
+
+
+def safe_signature_report(pkg: Any) -> "dict[str, Any]":
+    """:func:`signature_report`, or (when the signature data is unreadable) a report saying so.
+
+    ``signed`` and ``digest_matches`` are then None: a check that could not be made.
+    """
+    try:
+        return signature_report(pkg)
+    except MsiToolsError as exc:
+        return {"signed": None, "digest_matches": None, "reason": f"signature unreadable: {exc.message}"}

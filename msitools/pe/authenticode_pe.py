@@ -30,7 +30,7 @@ import datetime as _dt
 import io
 import os
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 from msitools.pe._signify import load_signify, one_line as _one_line
 from msitools.errors import MsiToolsError, SignatureError
@@ -265,3 +265,16 @@ def _describe(sig) -> dict:
     if isinstance(program, str):
         info["program_name"] = program
     return info
+
+
+def signature_summary(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> "dict[str, Any]":
+    """A payload image's signature as reports show it: status, reason, signer, digest algorithm.
+
+    Never raises for a bad signature: an unreadable one is status ``unreadable``.
+    """
+    try:
+        status = pe_signature_status(data, name, limits)
+    except MsiToolsError as exc:
+        return {"status": "unreadable", "reason": exc.message}
+    return {"status": status.status, "reason": status.reason, "signer": status.signer_subject,
+            "digest_algorithm": status.digest_algorithm}

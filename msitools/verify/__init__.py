@@ -1,0 +1,94 @@
+"""Verify a hotfix delivery against its published file-information table.
+
+The pipeline, one module per step:
+
+1. :mod:`~msitools.verify.delivery`: walk the delivery (every package, patch and
+   cabinet) and record each file's real facts;
+2. :mod:`~msitools.verify.pairing`: pair published rows with delivered files;
+3. :mod:`~msitools.verify.judge`: judge each row and decide the verdict (the policy);
+4. :mod:`~msitools.verify.report`: the :class:`VerifyReport`, whose ``to_dict()``
+   is the ``verify`` JSON; the renderers (:mod:`msitools.render.verify`) take it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timezone
+
+from msitools.kb import PublishedTable, parse_file
+from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.verify.delivery import DeliveredFile, Delivery, walk_delivery
+from msitools.verify.judge import (Difference, Status, judge, judge_with_signature, package_signature_findings,
+                                   verdict)
+from msitools.verify.pairing import match_rows
+from msitools.verify.report import InputFile, RowVerdict, VerifyReport
+
+__all__ = ["DeliveredFile", "Delivery", "Difference", "InputFile", "RowVerdict", "Status", "VerifyReport",
+           "match_rows", "verify", "walk_delivery"]
+
+
+def _sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _row_verdicts(published: PublishedTable, delivery: Delivery, require_signature: bool) -> \
+        "tuple[list[RowVerdict], set[int]]":
+    files = delivery.files
+    verdicts, used = [], set()
+    for row, (index, why) in zip(published.rows, match_rows(published.rows, files)):
+        f = files[index] if index is not None else None
+        if index is not None:
+            used.add(index)
+        status, found = judge(row, f)
+        if status == Status.MISSING and delivery.unreadable:
+            status = Status.UNVERIFIED  # fail closed: the file may sit in the part that could not be read
+        status, found = judge_with_signature(status, found, f, require_signature)
+        reasons: list[str] = []
+        if status == Status.UNVERIFIED:
+            reasons = (list(f.unverified) or ["a check could not be made"]) if f is not None else \
+                ["not found, but part of the delivery could not be read: " + "; ".join(delivery.unreadable)]
+        verdicts.append(RowVerdict(row, f, status, found, why, reasons))
+    return verdicts, used
+
+
+def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | PublishedTable", *,
+           depth: int = 0, allow_unlisted: bool = False, require_signature: bool = False,
+           base: "str | os.PathLike[str] | None" = None, limits: Limits = DEFAULT_LIMITS,
+           now: "datetime | None" = None) -> VerifyReport:
+    """Verify *hotfix* against the published *table* (a path, or a table already parsed).
+
+    *depth*: how many levels of ``.msi`` packages inside the delivery to open
+    (patches are always opened).  *base*: the product the patches apply to,
+    naming files a patch only updates.  *require_signature*: unsigned or
+    altered packages and PE images fail.  Returns the :class:`VerifyReport`.
+    """
+    from msitools import __version__
+
+    hotfix = os.fspath(hotfix)
+    if isinstance(table, PublishedTable):
+        published, table_path = table, table.source
+    else:
+        table_path = os.fspath(table)
+        published = parse_file(table_path)
+    delivery = walk_delivery(hotfix, depth, limits, base=base)
+    rows, used = _row_verdicts(published, delivery, require_signature)
+    # a file whose bytes could not be read and whose name is only its File key cannot be named:
+    # it is reported under "delivered" and "unreadable", and the rows it may answer are unverified
+    unlisted = [f for j, f in enumerate(delivery.files)
+                if j not in used and not (f.unverified and f.name_source == "File key")]
+    signature_findings = package_signature_findings(delivery.packages, require_signature)
+    inputs = [
+        InputFile("hotfix", hotfix, _sha256_file(hotfix), size=os.path.getsize(hotfix)),
+        InputFile("published table", table_path, _sha256_file(table_path) if os.path.isfile(table_path) else None,
+                  format=published.format),
+    ]
+    return VerifyReport(
+        verdict=verdict([r.status for r in rows], len(unlisted), allow_unlisted, signature_findings),
+        rows=rows, unlisted=unlisted, delivery=delivery, inputs=inputs, allow_unlisted=allow_unlisted,
+        require_signature=require_signature, signature_findings=signature_findings,
+        tool={"name": "msitools", "version": __version__},
+        time=(now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"))

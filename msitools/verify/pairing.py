@@ -1,0 +1,118 @@
+"""Step 2 of verification: pair published rows with delivered files.
+
+Rows and files of one name are paired as a whole: an assignment maximising the
+fields that agree (platform, version, size), solved by the Hungarian method,
+never by name alone, so two ``Tscore.dll`` rows (x86 and x64) or repeated names
+with different sizes pair with the right files.  Each pairing is explained.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from msitools.kb import NOT_APPLICABLE, PublishedRow
+from msitools.verify.delivery import DeliveredFile
+
+
+def canon_version(value: "str | None") -> str:
+    if value is None or value == "" or str(value).lower() in ("not applicable", "n/a"):
+        return NOT_APPLICABLE
+    return str(value)
+
+
+def _field_agreement(row: PublishedRow, f: DeliveredFile) -> int:
+    score = 0
+    if row.platform is not None and f.platform is not None and row.platform.lower() == f.platform.lower():
+        score += 1
+    if row.version is not None and canon_version(row.version) == canon_version(f.pe_version or f.table_version):
+        score += 1
+    if row.size is not None and row.size in (f.size, f.table_size):
+        score += 1
+    return score
+
+
+def _assign(scores: "list[list[int]]") -> "list[int | None]":
+    """Maximum-score assignment of rows to files (Hungarian method on the negated scores)."""
+    n_rows = len(scores)
+    n_cols = len(scores[0]) if scores else 0
+    if not n_rows or not n_cols:
+        return [None] * n_rows
+    n = max(n_rows, n_cols)
+    big = max(max(r) for r in scores) + 1
+    cost = [[(big - scores[i][j]) if i < n_rows and j < n_cols else big for j in range(n)] for i in range(n)]
+    # O(n^3) Hungarian algorithm (potentials), 1-based internally
+    inf = float("inf")
+    u = [0.0] * (n + 1)
+    v = [0.0] * (n + 1)
+    p = [0] * (n + 1)
+    way = [0] * (n + 1)
+    for i in range(1, n + 1):
+        p[0] = i
+        j0 = 0
+        minv = [inf] * (n + 1)
+        used = [False] * (n + 1)
+        while True:
+            used[j0] = True
+            i0, delta, j1 = p[j0], inf, 0
+            for j in range(1, n + 1):
+                if not used[j]:
+                    cur = cost[i0 - 1][j - 1] - u[i0] - v[j]
+                    if cur < minv[j]:
+                        minv[j], way[j] = cur, j0
+                    if minv[j] < delta:
+                        delta, j1 = minv[j], j
+            for j in range(n + 1):
+                if used[j]:
+                    u[p[j]] += delta
+                    v[j] -= delta
+                else:
+                    minv[j] -= delta
+            j0 = j1
+            if p[j0] == 0:
+                break
+        while True:
+            j1 = way[j0]
+            p[j0] = p[j1]
+            j0 = j1
+            if j0 == 0:
+                break
+    result: list[int | None] = [None] * n_rows
+    for j in range(1, n + 1):
+        i = p[j] - 1
+        if i < n_rows and j - 1 < n_cols:
+            result[i] = j - 1
+    return result
+
+
+def match_rows(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> "list[tuple[int | None, str]]":
+    """For each published row: the index of its payload file (or None) and why."""
+    by_name: dict[str, list[int]] = {}
+    for j, f in enumerate(files):
+        by_name.setdefault(f.name.lower(), []).append(j)
+    rows_by_name: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        rows_by_name.setdefault((row.name or "").lower(), []).append(i)
+    out: list[tuple[int | None, str]] = [(None, "") for _ in rows]
+    for name, row_idx in rows_by_name.items():
+        candidates = by_name.get(name, [])
+        if not candidates:
+            for i in row_idx:
+                out[i] = (None, "no delivered file has this name")
+            continue
+        scores = [[_field_agreement(rows[i], files[j]) for j in candidates] for i in row_idx]
+        assignment = _assign(scores)
+        for k, i in enumerate(row_idx):
+            pick = assignment[k]
+            if pick is None:
+                out[i] = (None, f"{len(candidates)} delivered file(s) named {rows[i].name}, all paired with "
+                                f"other published rows")
+                continue
+            j = candidates[pick]
+            agreeing = scores[k][pick]
+            if len(candidates) == 1 and len(row_idx) == 1:
+                why = "the only delivered file with this name"
+            else:
+                why = (f"{len(row_idx)} published row(s) and {len(candidates)} delivered file(s) named "
+                       f"{rows[i].name}; paired as a whole on platform, version and size "
+                       f"({agreeing} of 3 fields agree)")
+            out[i] = (j, why)
+    return out
