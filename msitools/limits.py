@@ -46,6 +46,11 @@ class Limits:
     pe_read_size: int = 64 * MiB
     # Authenticode on packages: the DER signature stream is parsed in memory
     signature_stream_size: int = 16 * MiB
+    # published tables (msitools.kb)
+    kb_document_size: int = 64 * MiB  # a document is read into memory
+    kb_readings_per_row: int = 256  # readings of one squashed row
+    kb_cover_rows: int = 2_000  # distinct reading sets in one group of related squashed rows
+    kb_cover_steps: int = 200_000  # search steps for the smallest set of versions explaining a group
 
     def check(self, name: str, value: int, what: str = "", path=None) -> int:
         """Raise :class:`LimitExceeded` if *value* exceeds the limit called *name*."""

@@ -1,11 +1,14 @@
 """Errors: what is reported, with which line, and what merely ends a table."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import msitools.kb as kb
 from msitools.errors import KbParseError, LimitExceeded, MsiToolsError, UsageError
 from msitools.kb import parse_file, parse_table
+from msitools.limits import DEFAULT_LIMITS
 
 TAB_HEADER = "File name\tFile version\tFile size\tDate\n"
 
@@ -126,21 +129,21 @@ def test_missing_file(tmp_path):
     assert str(info.value).startswith(f"{path}: cannot read file")
 
 
-def test_too_many_readings(monkeypatch):
-    monkeypatch.setattr(kb, "MAX_READINGS_PER_ROW", 2)
+def test_too_many_readings():
     text = "File nameFile versionFile sizeDateTimePlatform\nTscore.dll4.0.6487.21921,172,32801-Feb-201016:35x86\n"
-    message = error_of(text)
-    assert message.startswith("t.txt: line 2: squashed row has more than 2 possible readings")
+    with pytest.raises(KbParseError) as info:
+        parse_table(text, source="t.txt", limits=dataclasses.replace(DEFAULT_LIMITS, kb_readings_per_row=2))
+    assert str(info.value).startswith("t.txt: line 2: squashed row has more than 2 possible readings")
 
 
-def test_document_size_limit(monkeypatch, tmp_path):
-    monkeypatch.setattr(kb, "MAX_DOCUMENT_SIZE", 10)
+def test_document_size_limit(tmp_path):
+    small = dataclasses.replace(DEFAULT_LIMITS, kb_document_size=10)
     with pytest.raises(LimitExceeded):
-        parse_table("File name\tFile size\n")
+        parse_table("File name\tFile size\n", limits=small)
     path = tmp_path / "big.txt"
     path.write_text("File name\tFile size\tDate\nA.dll\t1\t01-Feb-2010\n")
     with pytest.raises(LimitExceeded) as info:
-        parse_file(path)
+        parse_file(path, limits=small)
     assert str(info.value).startswith(str(path))
 
 
