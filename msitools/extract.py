@@ -20,7 +20,7 @@ from msitools.base.workers import can_fork, run_shares, usable_cores
 from msitools.cab import Cabinet, CabinetSet, directory_resolver
 from msitools.container.cfb import CFB_MAGIC
 from msitools.db.package import Package, open_package
-from msitools.errors import HINT_TRANSFORM_REPORT, LimitExceeded, MsiToolsError, UsageError
+from msitools.errors import HINT_TRANSFORM_REPORT, MsiToolsError, UsageError
 from msitools.findings import Finding, Level, dicts, texts
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.payload.files import PackageFile, list_package_files
@@ -28,7 +28,7 @@ from msitools.payload.items import KIND_DELTA, KIND_EMPTY
 from msitools.payload.package import iter_package_payload
 
 if TYPE_CHECKING:  # the patched view is needed only for type hints here
-    from msitools.db.patched import PatchedDatabase
+    pass
 
 CAB_MAGIC = b"MSCF"
 

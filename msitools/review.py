@@ -15,7 +15,6 @@ transforms (or, with a base, from the patched view, rows whose operation is not
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from typing import Any, Callable
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, TypeVar
 
 import click
 
@@ -14,13 +14,14 @@ from msitools.errors import (
     HINT_TRANSFORM_REPORT,
     MsiToolsError,
 )
-from msitools.render.text import key_value_lines, printable, render_csv, render_table, show_value
+from msitools.render import Registry, formats, render
 
-__all__ = ["ByteSize", "MsiToolsGroup", "format_option", "parse_name_argument", "emit_json", "echo_text",
-           "write_binary_stdout", "key_value_lines", "printable", "render_csv", "render_table", "show_value",
-           "PATCH_OPTION", "TRANSFORM_OPTION", "EXIT_OK", "EXIT_FINDINGS", "EXIT_BAD_INPUT"]
+F = TypeVar("F", bound=Callable[..., Any])
 
-FORMATS_TEXT_JSON = ["text", "json"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FINDINGS", "EXIT_OK", "PATCH_OPTION", "TRANSFORM_OPTION", "ByteSize",
+           "MsiToolsGroup", "advice", "echo_text", "emit", "format_option", "parse_name_argument",
+           "write_binary_stdout"]
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
@@ -97,13 +98,15 @@ TRANSFORM_OPTION = click.option("--transform", "transforms", multiple=True, type
                                 help="Apply this .mst (repeatable; in order, before patches, as Windows does).")
 
 
-def format_option(choices: Sequence[str], default: str = "text"):
-    return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default,
+def format_option(registry: Registry, default: str = "text") -> Callable[[F], F]:
+    """``--format``: the formats of a renderer registry, plus json."""
+    return click.option("--format", "fmt", type=click.Choice(formats(registry)), default=default,
                         show_default=True, help="Output format.")
 
 
-
-
+def emit(registry: Registry, fmt: str, report: Any) -> None:
+    """Write *report* to standard output in format *fmt*."""
+    click.echo(render(registry, fmt, report), nl=False)
 
 
 def parse_name_argument(name: str) -> str:
@@ -114,24 +117,6 @@ def parse_name_argument(name: str) -> str:
         except UnicodeDecodeError:
             return name
     return name
-
-
-def emit_json(data: Any) -> None:
-    import json
-
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
-
-
-def _json_default(value: Any):
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-
-
 
 
 def echo_text(text: str) -> None:
@@ -145,6 +130,3 @@ def write_binary_stdout(chunks: Iterable[bytes]) -> None:
     out.flush()
 
 
-
-
-Renderer = Callable[[], str]

@@ -10,26 +10,29 @@ from contextlib import ExitStack
 import click
 
 from msitools.cab import Cabinet, CabinetSet, directory_resolver
-from msitools.container.cfb import CFB_MAGIC
-from msitools.errors import UsageError
-from msitools.extract import CAB_MAGIC, extract as extract_files
-from msitools.payload.files import list_package_files
-from msitools.limits import DEFAULT_LIMITS
-from msitools.db.package import open_package
 from msitools.cli.common import (
     EXIT_BAD_INPUT,
-    ByteSize,
     PATCH_OPTION,
     TRANSFORM_OPTION,
-    echo_text,
-    emit_json,
+    ByteSize,
+    advice,
+    emit,
     format_option,
-    render_csv,
-    render_table,
 )
+from msitools.cli.inspect_cmds import open_view
+from msitools.container.cfb import CFB_MAGIC
+from msitools.errors import HINT_TRANSFORM_REPORT, UsageError
+from msitools.extract import CAB_MAGIC
+from msitools.extract import extract as extract_files
+from msitools.limits import DEFAULT_LIMITS
+from msitools.payload.files import list_package_files
+from msitools.render.extract import RENDERERS as EXTRACT_RENDERERS
+from msitools.render.files import RENDERERS as FILES_RENDERERS
+from msitools.render.files import FileList
 
 FILE_COLUMNS = ["path", "name", "size", "version", "language", "component", "sequence", "cabinet"]
 CAB_COLUMNS = ["name", "size", "date", "folder", "compression"]
+PATCH_COLUMNS = ["cabinet", "name", "size", "date", "compression", "kind"]
 
 
 def _magic(path: str) -> bytes:
@@ -50,9 +53,25 @@ def cabinet_listing(path: str) -> "list[dict]":
                     for m in cabset.list_members()]
 
 
+def _package_listing(package: str, patches, transforms) -> FileList:
+    with ExitStack() as stack:
+        pkg, view = open_view(stack, package, patches, transforms)
+        if pkg.kind == "msp":
+            from msitools.patch.msp import Msp
+            from msitools.patch.report import cabinet_members
+
+            members, _issues, _by_key = cabinet_members(Msp(pkg))
+            return FileList(members, PATCH_COLUMNS)
+        if pkg.kind == "mst":
+            raise UsageError("a transform holds no files", package, HINT_TRANSFORM_REPORT)
+        listing = list_package_files(pkg, view)
+        return FileList([dict(f.to_dict(), path=f.display_path) for f in listing.files],
+                        FILE_COLUMNS + (["@op"] if view is not None else []))
+
+
 @click.command()
 @click.argument("package", type=click.Path(dir_okay=False))
-@format_option(["text", "json", "csv"])
+@format_option(FILES_RENDERERS)
 @PATCH_OPTION
 @TRANSFORM_OPTION
 def files(package: str, fmt: str, patches, transforms) -> None:
@@ -62,37 +81,12 @@ def files(package: str, fmt: str, patches, transforms) -> None:
     """
     magic = _magic(package)
     if magic[:4] == CAB_MAGIC:
-        rows = cabinet_listing(package)
-        columns = CAB_COLUMNS
+        listing = FileList(cabinet_listing(package), CAB_COLUMNS)
     elif magic == CFB_MAGIC:
-        with ExitStack() as stack:
-            pkg = stack.enter_context(open_package(package))
-            if pkg.kind == "msp":
-                from msitools.patch.msp import Msp
-                from msitools.patch.report import cabinet_members
-
-                members, _issues, _by_key = cabinet_members(Msp(pkg))
-                rows = members
-                columns = ["cabinet", "name", "size", "date", "compression", "kind"]
-            elif pkg.kind == "mst":
-                raise UsageError("a transform holds no files; use `msitools transform`", package)
-            else:
-                view = None
-                if patches or transforms:
-                    from msitools.patch.msp import apply_patches_and_transforms
-
-                    view = stack.enter_context(apply_patches_and_transforms(pkg, patches, transforms))
-                listing = list_package_files(pkg, view)
-                rows = [dict(f.to_dict(), path=f.display_path) for f in listing.files]
-                columns = FILE_COLUMNS + (["@op"] if view is not None else [])
+        listing = _package_listing(package, patches, transforms)
     else:
         raise UsageError("not a Windows Installer package or a cabinet", package)
-    if fmt == "json":
-        emit_json({"files": rows})
-    elif fmt == "csv":
-        echo_text(render_csv(columns, [[r.get(c) for c in columns] for r in rows]))
-    else:
-        echo_text(render_table(columns, [[r.get(c) for c in columns] for r in rows]))
+    emit(FILES_RENDERERS, fmt, listing)
 
 
 @click.command()
@@ -114,7 +108,7 @@ def files(package: str, fmt: str, patches, transforms) -> None:
                    f"[default: {DEFAULT_LIMITS.compression_ratio}].")
 @PATCH_OPTION
 @TRANSFORM_OPTION
-@format_option(["text", "json"])
+@format_option(EXTRACT_RENDERERS)
 def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool, backend: str, jobs,
             max_output, max_ratio, patches, transforms, fmt: str) -> None:
     """Extract a package's files (SourceDir/... layout), a patch's payload, or a cabinet's members."""
@@ -146,13 +140,10 @@ def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool
     finally:
         if state.get("bar") is not None:
             state["bar"].__exit__(None, None, None)
-    if fmt == "json":
-        emit_json(report.to_dict())
-    else:
-        count = len(report.written) + sum(len(n.written) for n in report.nested)
+    if fmt != "json":
         for issue in report.issues:
             click.echo(f"note: {issue}", err=True)
-        click.echo(f"extracted {count} files to {out_dir}")
+    emit(EXTRACT_RENDERERS, fmt, report)
     failures = report.all_failures()
     if failures:
         shown = "; ".join(f"{f['file']}: {f['error']}" for f in failures[:3])
@@ -162,6 +153,8 @@ def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool
                  if any(f"{limit} limit exceeded" in f["error"] for f in failures)]
         if hints:
             more += f" (if the package is trusted, raise the limit with {' / '.join(hints)})"
+        elif any(f.get("hint") for f in failures):
+            more += advice(next(f["hint"] for f in failures if f.get("hint")))
         click.echo(f"msitools: error: {package}: {len(failures)} file(s) could not be extracted: {shown}{more}",
                    err=True)
         sys.exit(EXIT_BAD_INPUT)

@@ -1,90 +1,66 @@
 """``info``, ``tables``, ``table``, ``streams``, ``stream``, ``export``: reading packages."""
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
 
-from msitools.db import idt
-from msitools.export import export_package
 from msitools.base.fsutil import write_file
-from msitools.db.package import open_package
-from msitools.render.package import package_info, table_dict, tables_list
 from msitools.cli.common import (
     PATCH_OPTION,
     TRANSFORM_OPTION,
-    echo_text,
-    emit_json,
+    emit,
     format_option,
-    key_value_lines,
     parse_name_argument,
-    printable,
-    render_csv,
-    render_table,
     write_binary_stdout,
 )
+from msitools.db.package import open_package
+from msitools.describe import TableReport, package_info, patched_tables_list, streams_list, tables_list
+from msitools.errors import UsageError
+from msitools.export import export_package
+from msitools.render.package import INFO_RENDERERS, STREAMS_RENDERERS, TABLE_RENDERERS, TABLES_RENDERERS
 
 PKG = click.argument("package", type=click.Path(dir_okay=False, path_type=str))
 
 
-def _list(value) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) if value else "-"
-    return value
+def open_view(stack: ExitStack, package: str, patches: "tuple[str, ...]", transforms: "tuple[str, ...]"):
+    """The package, or its patched view with --patch/--transform (closed with *stack*)."""
+    pkg = stack.enter_context(open_package(package))
+    if not (patches or transforms):
+        return pkg, None
+    from msitools.patch.msp import apply_patches_and_transforms
+
+    return pkg, stack.enter_context(apply_patches_and_transforms(pkg, patches, transforms))
 
 
 @click.command()
 @PKG
-@format_option(["text", "json"])
+@format_option(INFO_RENDERERS)
 def info(package: str, fmt: str) -> None:
     """Kind, decoded summary information, tables with row counts, streams and substorages."""
     with open_package(package) as pkg:
         data = package_info(pkg)
-    if fmt == "json":
-        emit_json(data)
-        return
-    lines = [f"{data['path']}: {data['kind'].upper()}", "", "Summary information:"]
-    lines.append(key_value_lines((k.replace("_", " "), _list(v)) for k, v in data["summary"].items()))
-    lines += ["", f"Tables ({len(data['tables'])}):"]
-    lines.append(render_table(["table", "rows"], data["tables"].items()) if data["tables"] else "  (none)")
-    lines += ["", f"Streams ({len(data['streams'])}):"]
-    lines.append(render_table(["stream", "size"], [(s["name"], s["size"]) for s in data["streams"]])
-                 if data["streams"] else "  (none)")
-    lines += ["", f"Substorages ({len(data['storages'])}):"]
-    lines.append(render_table(["storage", "class"], [(s["name"], s["clsid"]) for s in data["storages"]])
-                 if data["storages"] else "  (none)")
-    if data["issues"]:
-        lines += ["", "Issues:"] + [f"  - {i}" for i in data["issues"]]
-    echo_text("\n".join(lines))
+    emit(INFO_RENDERERS, fmt, data)
 
 
 @click.command()
 @PKG
-@format_option(["text", "json", "csv"])
+@format_option(TABLES_RENDERERS)
 @PATCH_OPTION
 @TRANSFORM_OPTION
 def tables(package: str, fmt: str, patches, transforms) -> None:
     """List the tables with their row and column counts (of the patched database with --patch/--transform)."""
-    if patches or transforms:
-        from msitools.cli.patch_cmds import tables_view
-
-        tables_view(package, patches, transforms, fmt)
-        return
-    with open_package(package) as pkg:
-        data = tables_list(pkg)
-    rows = [(t["name"], t["rows"], len(t["columns"])) for t in data["tables"]]
-    if fmt == "json":
-        emit_json(data)
-    elif fmt == "csv":
-        echo_text(render_csv(["name", "rows", "columns"], rows))
-    else:
-        echo_text(render_table(["table", "rows", "columns"], rows))
+    with ExitStack() as stack:
+        pkg, view = open_view(stack, package, patches, transforms)
+        data = patched_tables_list(view) if view is not None else tables_list(pkg)
+    emit(TABLES_RENDERERS, fmt, data)
 
 
 @click.command()
 @PKG
 @click.argument("name")
-@format_option(["text", "json", "csv", "idt"])
+@format_option(TABLE_RENDERERS)
 @PATCH_OPTION
 @TRANSFORM_OPTION
 def table(package: str, name: str, fmt: str, patches, transforms) -> None:
@@ -93,41 +69,20 @@ def table(package: str, name: str, fmt: str, patches, transforms) -> None:
     With --patch/--transform, the table as patched, each row marked with its
     operation ("@op" in JSON: insert, update, delete or none).
     """
-    if patches or transforms:
-        from msitools.cli.patch_cmds import table_view
-
-        table_view(package, name, patches, transforms, fmt)
-        return
-    with open_package(package) as pkg:
-        tbl = pkg.table(name)
-        rows = tbl.rows
-        if fmt == "json":
-            emit_json(table_dict(tbl, rows))
-        elif fmt == "csv":
-            echo_text(render_csv(tbl.column_names, rows))
-        elif fmt == "idt":
-            click.echo(idt.table_text(tbl.name, tbl.columns, rows), nl=False)
-        else:
-            echo_text(render_table(tbl.column_names, rows))
+    with ExitStack() as stack:
+        pkg, view = open_view(stack, package, patches, transforms)
+        report = TableReport.patched(view.table(name)) if view is not None else TableReport.of(pkg.table(name))
+        emit(TABLE_RENDERERS, fmt, report)
 
 
 @click.command()
 @PKG
-@format_option(["text", "json", "csv"])
+@format_option(STREAMS_RENDERERS)
 def streams(package: str, fmt: str) -> None:
     """List the non-table streams (binary data, cabinets, summary, signature) and substorages."""
     with open_package(package) as pkg:
-        data = {"streams": [{"name": s.name, "size": s.size} for s in pkg.streams],
-                "storages": [s.name for s in pkg.storages]}
-    if fmt == "json":
-        emit_json(data)
-    elif fmt == "csv":
-        echo_text(render_csv(["name", "size"], [(s["name"], s["size"]) for s in data["streams"]]))
-    else:
-        text = render_table(["stream", "size"], [(s["name"], s["size"]) for s in data["streams"]])
-        if data["storages"]:
-            text += "\n\nSubstorages: " + ", ".join(printable(s) for s in data["storages"])
-        echo_text(text)
+        data = streams_list(pkg)
+    emit(STREAMS_RENDERERS, fmt, data)
 
 
 @click.command()
@@ -156,8 +111,6 @@ def stream(package: str, name: str, output: str, force: bool) -> None:
                 write_file(output, data, force=force)
             return
         if info_ is None:
-            from msitools.errors import UsageError
-
             raise UsageError(f"no stream or substorage named {name!r} (see `msitools streams`)", package)
         with pkg.cfb.open_stream(info_.entry) as reader:
             chunks = iter(lambda: reader.read(1 << 20), b"")

@@ -6,11 +6,13 @@ import sys
 import click
 
 from msitools.base.fsutil import write_file
-from msitools.kb import FIELDS, FORMATS as KB_INPUT_FORMATS, parse_file
-from msitools.verify import verify as verify_hotfix
+from msitools.cli.common import EXIT_FINDINGS, emit, format_option
+from msitools.kb import FORMATS as KB_INPUT_FORMATS
+from msitools.kb import parse_file
 from msitools.render import render
+from msitools.render.kb import RENDERERS as KB_RENDERERS
 from msitools.render.verify import RENDERERS
-from msitools.cli.common import EXIT_FINDINGS, echo_text, emit_json, format_option, render_csv, render_table
+from msitools.verify import verify as verify_hotfix
 
 
 @click.group()
@@ -20,26 +22,19 @@ def kb() -> None:
 
 @kb.command("parse")
 @click.argument("table", type=click.Path(dir_okay=False))
-@format_option(["text", "json", "csv"])
+@format_option(KB_RENDERERS)
 @click.option("--input-format", type=click.Choice(list(KB_INPUT_FORMATS)), default="auto", show_default=True,
               help="How the table is written (auto-detected by default).")
 def kb_parse(table: str, fmt: str, input_format: str) -> None:
     """Parse a published table: HTML, CSV, Markdown, copied text, or the squashed text of archived pages."""
-    parsed = parse_file(table, format=input_format)
-    data = parsed.to_dict()
-    if fmt == "json":
-        emit_json(data)
-        return
-    headers = list(FIELDS) + ["section", "ambiguous"]
-    rows = [[r.get(k) for k in FIELDS] + [r.get("section"), "yes" if r.get("ambiguous") else ""] for r in data["rows"]]
-    echo_text(render_csv(headers, rows) if fmt == "csv" else render_table(headers, rows))
+    emit(KB_RENDERERS, fmt, parse_file(table, format=input_format))
 
 
 @click.command()
 @click.argument("hotfix", type=click.Path(dir_okay=False))
 @click.option("--kb", "table", required=True, type=click.Path(dir_okay=False),
               help="The published file-information table (HTML, CSV, Markdown, text, squashed text).")
-@format_option(["text", "json", "junit", "markdown", "html"])
+@format_option(RENDERERS)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file.")
 @click.option("--force", is_flag=True, help="Overwrite the report file.")
 @click.option("--allow-unlisted", is_flag=True, help="Delivered files the table does not list do not fail the verdict.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from msitools.db.columns import KIND_INT, KIND_STRING
 from msitools.db.directory import DirectoryTree, long_file_name, resolve_directories

@@ -1,62 +1,91 @@
-"""JSON-ready views of packages and tables (the documented ``--format json`` shapes)."""
+"""Renderers of the reading reports (:mod:`msitools.describe`): ``info``, ``tables``, ``table``, ``streams``."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from msitools.db.package import Package
-from msitools.db.table import Table
+from msitools.db import idt
+from msitools.describe import TableReport
+from msitools.errors import UsageError
+from msitools.render.text import key_value_lines, printable, render_csv, render_table
 
-
-def package_info(pkg: Package) -> "dict[str, Any]":
-    """``{"path", "kind", "summary", "tables": {NAME: ROWS}, "streams": [...], "storages": [...]}``."""
-    tables: dict[str, Any] = {}
-    if pkg.kind == "mst":
-        tables = {t["name"]: t["rows"] for t in tables_list(pkg)["tables"]}
-    for name in pkg.table_names if pkg.kind != "mst" else []:
-        table = pkg.get_table(name)
-        tables[name] = table.row_count if table is not None else None
-    return {
-        "path": pkg.path,
-        "kind": pkg.kind,
-        "summary": pkg.summary.to_dict(),
-        "tables": tables,
-        "streams": [{"name": s.name, "size": s.size} for s in pkg.streams],
-        "storages": [{"name": s.name, "clsid": s.clsid_text} for s in pkg.storages],
-        "issues": list(pkg.issues) + (list(pkg.database.pool.issues) if pkg.database else []),
-    }
+OP_MARK = {"insert": "+", "update": "~", "delete": "-", "none": ""}
 
 
-def tables_list(pkg: Package) -> "dict[str, Any]":
-    """``{"tables": [{"name", "rows", "columns"}]}`` (columns = the column names).
-
-    For a transform: the tables it changes, ``rows`` = its records for that table, plus ``action``.
-    """
-    if pkg.kind == "mst":
-        from msitools.db.transform import Transform
-
-        changes = Transform(pkg.cfb, pkg.cfb.root, pkg.path, pkg.path, pkg.limits).changes()
-        return {"tables": [{"name": c.table, "rows": len(c.rows), "columns": [col.name for col in c.columns],
-                            "action": c.action} for c in changes]}
-    out = []
-    for name in pkg.table_names:
-        table = pkg.get_table(name)
-        if table is None:
-            out.append({"name": name, "rows": None, "columns": []})
-        else:
-            out.append({"name": name, "rows": table.row_count, "columns": table.column_names})
-    return {"tables": out}
+def _list(value: Any) -> Any:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "-"
+    return value
 
 
-def column_info(table: Table) -> "list[dict[str, Any]]":
-    return [c.describe() for c in table.columns]
+def info_text(data: "dict[str, Any]") -> str:
+    """``info`` as text: kind, summary, tables, streams, substorages, issues."""
+    lines = [f"{data['path']}: {data['kind'].upper()}", "", "Summary information:"]
+    lines.append(key_value_lines((k.replace("_", " "), _list(v)) for k, v in data["summary"].items()))
+    lines += ["", f"Tables ({len(data['tables'])}):"]
+    lines.append(render_table(["table", "rows"], data["tables"].items()) if data["tables"] else "  (none)")
+    lines += ["", f"Streams ({len(data['streams'])}):"]
+    lines.append(render_table(["stream", "size"], [(s["name"], s["size"]) for s in data["streams"]])
+                 if data["streams"] else "  (none)")
+    lines += ["", f"Substorages ({len(data['storages'])}):"]
+    lines.append(render_table(["storage", "class"], [(s["name"], s["clsid"]) for s in data["storages"]])
+                 if data["storages"] else "  (none)")
+    if data["issues"]:
+        lines += ["", "Issues:"] + [f"  - {i}" for i in data["issues"]]
+    return "\n".join(lines)
 
 
-def table_dict(table: Table, rows=None, extra_keys=None) -> "dict[str, Any]":
-    """``{"table": NAME, "columns": [{"name", "type", "nullable", "key", ...}], "rows": [{COL: VALUE}]}``."""
-    names = table.column_names
-    rows = table.rows if rows is None else rows
-    return {
-        "table": table.name,
-        "columns": column_info(table),
-        "rows": [dict(zip(names, row)) for row in rows],
-    }
+def _tables_rows(data: "dict[str, Any]") -> "tuple[list[str], list[tuple[Any, ...]]]":
+    tables = data["tables"]
+    if tables and "changes" in tables[0]:  # a patched database
+        return (["table", "rows", "columns", "action", "inserted", "updated", "deleted"],
+                [(t["name"], t["rows"], len(t["columns"]), t["action"] or "", t["changes"]["insert"],
+                  t["changes"]["update"], t["changes"]["delete"]) for t in tables])
+    return ["table", "rows", "columns"], [(t["name"], t["rows"], len(t["columns"])) for t in tables]
+
+
+def tables_text(data: "dict[str, Any]") -> str:
+    headers, rows = _tables_rows(data)
+    return render_table(headers, rows)
+
+
+def tables_csv(data: "dict[str, Any]") -> str:
+    headers, rows = _tables_rows(data)
+    if len(headers) == 3:
+        headers = ["name", *headers[1:]]
+    return render_csv(headers, rows)
+
+
+def table_text(report: TableReport) -> str:
+    if report.ops is None:
+        return render_table(report.column_names, report.rows)
+    return render_table(["op", *report.column_names],
+                        [[OP_MARK[op], *row] for row, op in zip(report.rows, report.ops)])
+
+
+def table_csv(report: TableReport) -> str:
+    if report.ops is None:
+        return render_csv(report.column_names, report.rows)
+    return render_csv(["@op", *report.column_names], [[op, *row] for row, op in zip(report.rows, report.ops)])
+
+
+def table_idt(report: TableReport) -> str:
+    if report.ops is not None:
+        raise UsageError("the IDT format shows stored tables, not a patched view (use json, csv or text)")
+    return idt.table_text(report.name, report.columns, report.rows)
+
+
+def streams_text(data: "dict[str, Any]") -> str:
+    text = render_table(["stream", "size"], [(s["name"], s["size"]) for s in data["streams"]])
+    if data["storages"]:
+        text += "\n\nSubstorages: " + ", ".join(printable(s) for s in data["storages"])
+    return text
+
+
+def streams_csv(data: "dict[str, Any]") -> str:
+    return render_csv(["name", "size"], [(s["name"], s["size"]) for s in data["streams"]])
+
+
+INFO_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": info_text}
+TABLES_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": tables_text, "csv": tables_csv}
+TABLE_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": table_text, "csv": table_csv, "idt": table_idt}
+STREAMS_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": streams_text, "csv": streams_csv}

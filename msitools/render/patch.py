@@ -1,9 +1,10 @@
 """Text renderings of the transform and patch reports (strings; no printing)."""
 from __future__ import annotations
 
-from msitools.render.text import key_value_lines, printable, render_table, show_value
+from typing import Any, Callable
 
-OP_MARK = {"insert": "+", "update": "~", "delete": "-", "none": ""}
+from msitools.render.package import OP_MARK
+from msitools.render.text import key_value_lines, printable, render_table, show_value
 
 
 def render_transform_text(report: dict) -> str:
@@ -98,3 +99,7 @@ def render_patch_text(r: dict) -> str:
     if r["issues"]:
         lines += ["", "Issues:"] + [f"  - {i}" for i in r["issues"]]
     return "\n".join(lines)
+
+
+PATCH_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": render_patch_text}
+TRANSFORM_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": render_transform_text}

@@ -1,6 +1,8 @@
 """Text and Markdown renderings of the security review and the signature report (strings; no printing)."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 
 def _sig_line(sig: dict) -> str:
     if not sig.get("signed"):
@@ -93,3 +95,7 @@ def review_text(r: dict) -> str:
 
 def review_markdown(r: dict) -> str:
     return "\n".join(review_lines(r, md=True)) + "\n"
+
+
+REVIEW_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": review_text, "markdown": review_markdown}
+SIGNATURE_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": signature_text}

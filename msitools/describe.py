@@ -1,0 +1,112 @@
+"""What ``info``, ``tables``, ``table`` and ``streams`` report about a package (patched or not).
+
+Each function returns a report object (a dict, or a :class:`TableReport`) whose
+JSON is the documented shape; the renderers of :mod:`msitools.render.package`
+turn it into text, CSV or IDT.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from msitools.db.columns import Column
+from msitools.db.package import Package
+from msitools.db.patched import PatchedDatabase, PatchedTable
+from msitools.db.table import Table
+
+
+def package_info(pkg: Package) -> "dict[str, Any]":
+    """``{"path", "kind", "summary", "tables": {NAME: ROWS}, "streams": [...], "storages": [...], "issues"}``."""
+    tables: dict[str, Any] = {}
+    if pkg.kind == "mst":
+        tables = {t["name"]: t["rows"] for t in tables_list(pkg)["tables"]}
+    for name in pkg.table_names if pkg.kind != "mst" else []:
+        table = pkg.get_table(name)
+        tables[name] = table.row_count if table is not None else None
+    return {
+        "path": pkg.path,
+        "kind": pkg.kind,
+        "summary": pkg.summary.to_dict(),
+        "tables": tables,
+        "streams": [{"name": s.name, "size": s.size} for s in pkg.streams],
+        "storages": [{"name": s.name, "clsid": s.clsid_text} for s in pkg.storages],
+        "issues": list(pkg.issues) + (list(pkg.database.pool.issues) if pkg.database else []),
+    }
+
+
+def tables_list(pkg: Package) -> "dict[str, Any]":
+    """``{"tables": [{"name", "rows", "columns"}]}`` (columns = the column names).
+
+    For a transform: the tables it changes, ``rows`` = its records for that table, plus ``action``.
+    """
+    if pkg.kind == "mst":
+        from msitools.db.transform import Transform
+
+        changes = Transform(pkg.cfb, pkg.cfb.root, pkg.path, pkg.path, pkg.limits).changes()
+        return {"tables": [{"name": c.table, "rows": len(c.rows), "columns": [col.name for col in c.columns],
+                            "action": c.action} for c in changes]}
+    out: list[dict[str, Any]] = []
+    for name in pkg.table_names:
+        table = pkg.get_table(name)
+        if table is None:
+            out.append({"name": name, "rows": None, "columns": []})
+        else:
+            out.append({"name": name, "rows": table.row_count, "columns": table.column_names})
+    return {"tables": out}
+
+
+def patched_tables_list(view: PatchedDatabase) -> "dict[str, Any]":
+    """The tables of a patched database with their changes: ``{"tables": [{..., "action", "changes"}]}``."""
+    out = []
+    for name in view.table_names:
+        table = view.table(name)
+        counts = {"insert": 0, "update": 0, "delete": 0}
+        for row in table.iter_rows():
+            if row.op in counts:
+                counts[row.op] += 1
+        out.append({"name": name, "rows": table.row_count, "columns": table.column_names,
+                    "action": table.action, "changes": counts})
+    return {"tables": out}
+
+
+def streams_list(pkg: Package) -> "dict[str, Any]":
+    """``{"streams": [{"name", "size"}], "storages": [NAME, ...]}``."""
+    return {"streams": [{"name": s.name, "size": s.size} for s in pkg.streams],
+            "storages": [s.name for s in pkg.storages]}
+
+
+@dataclass
+class TableReport:
+    """One table's columns and rows; for a patched table, each row's operation and the table's action."""
+
+    name: str
+    columns: "Sequence[Column]"
+    rows: "list[tuple[Any, ...]]"
+    ops: "list[str] | None" = None  # insert / update / delete / none per row (patched tables)
+    action: "str | None" = None
+
+    @property
+    def column_names(self) -> "list[str]":
+        return [c.name for c in self.columns]
+
+    @classmethod
+    def of(cls, table: Table) -> "TableReport":
+        return cls(table.name, table.columns, list(table.rows))
+
+    @classmethod
+    def patched(cls, table: PatchedTable) -> "TableReport":
+        rows, ops = [], []
+        for row in table.iter_rows(True):
+            rows.append(tuple(row.base if row.deleted else row.values))
+            ops.append(row.op)
+        return cls(table.name, table.columns, rows, ops, table.action)
+
+    def to_dict(self) -> "dict[str, Any]":
+        names = self.column_names
+        out: dict[str, Any] = {"table": self.name, "columns": [c.describe() for c in self.columns]}
+        if self.ops is None:
+            out["rows"] = [dict(zip(names, row)) for row in self.rows]
+        else:
+            out["action"] = self.action
+            out["rows"] = [{**dict(zip(names, row)), "@op": op} for row, op in zip(self.rows, self.ops)]
+        return out
