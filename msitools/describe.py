@@ -6,8 +6,9 @@ turn it into text, CSV or IDT.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from msitools.db.columns import Column
 from msitools.db.package import Package
@@ -15,7 +16,7 @@ from msitools.db.patched import PatchedDatabase, PatchedTable
 from msitools.db.table import Table
 
 
-def package_info(pkg: Package) -> "dict[str, Any]":
+def package_info(pkg: Package) -> dict[str, Any]:
     """``{"path", "kind", "summary", "tables": {NAME: ROWS}, "streams": [...], "storages": [...], "issues"}``."""
     tables: dict[str, Any] = {}
     if pkg.kind == "mst":
@@ -34,7 +35,7 @@ def package_info(pkg: Package) -> "dict[str, Any]":
     }
 
 
-def tables_list(pkg: Package) -> "dict[str, Any]":
+def tables_list(pkg: Package) -> dict[str, Any]:
     """``{"tables": [{"name", "rows", "columns"}]}`` (columns = the column names).
 
     For a transform: the tables it changes, ``rows`` = its records for that table, plus ``action``.
@@ -55,7 +56,7 @@ def tables_list(pkg: Package) -> "dict[str, Any]":
     return {"tables": out}
 
 
-def patched_tables_list(view: PatchedDatabase) -> "dict[str, Any]":
+def patched_tables_list(view: PatchedDatabase) -> dict[str, Any]:
     """The tables of a patched database with their changes: ``{"tables": [{..., "action", "changes"}]}``."""
     out = []
     for name in view.table_names:
@@ -69,7 +70,7 @@ def patched_tables_list(view: PatchedDatabase) -> "dict[str, Any]":
     return {"tables": out}
 
 
-def streams_list(pkg: Package) -> "dict[str, Any]":
+def streams_list(pkg: Package) -> dict[str, Any]:
     """``{"streams": [{"name", "size"}], "storages": [NAME, ...]}``."""
     return {"streams": [{"name": s.name, "size": s.size} for s in pkg.streams],
             "storages": [s.name for s in pkg.storages]}
@@ -80,28 +81,28 @@ class TableReport:
     """One table's columns and rows; for a patched table, each row's operation and the table's action."""
 
     name: str
-    columns: "Sequence[Column]"
-    rows: "list[tuple[Any, ...]]"
-    ops: "list[str] | None" = None  # insert / update / delete / none per row (patched tables)
-    action: "str | None" = None
+    columns: Sequence[Column]
+    rows: list[tuple[Any, ...]]
+    ops: list[str] | None = None  # insert / update / delete / none per row (patched tables)
+    action: str | None = None
 
     @property
-    def column_names(self) -> "list[str]":
+    def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
     @classmethod
-    def of(cls, table: Table) -> "TableReport":
+    def of(cls, table: Table) -> TableReport:
         return cls(table.name, table.columns, list(table.rows))
 
     @classmethod
-    def patched(cls, table: PatchedTable) -> "TableReport":
+    def patched(cls, table: PatchedTable) -> TableReport:
         rows, ops = [], []
         for row in table.iter_rows(True):
             rows.append(tuple(row.base if row.deleted else row.values))
             ops.append(row.op)
         return cls(table.name, table.columns, rows, ops, table.action)
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         names = self.column_names
         out: dict[str, Any] = {"table": self.name, "columns": [c.describe() for c in self.columns]}
         if self.ops is None:

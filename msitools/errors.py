@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 
-
 # what the caller could do (MsiToolsError.hint)
 HINT_OVERWRITE = "overwrite"  # the output exists: allow overwriting it
 HINT_TRANSFORM_REPORT = "transform-report"  # a transform was given where a package is needed: read it as a transform
@@ -25,13 +24,13 @@ HINT_RAISE_LIMIT = "raise-limit"  # a resource limit stopped the work: raise it 
 class MsiToolsError(Exception):
     """Root of every error raised by msitools."""
 
-    def __init__(self, message: str, path: "str | os.PathLike[str] | None" = None, hint: "str | None" = None):
+    def __init__(self, message: str, path: str | os.PathLike[str] | None = None, hint: str | None = None):
         super().__init__(message)
         self.message = message
         self.path = os.fspath(path) if path is not None else None
         self.hint = hint
 
-    def with_path(self, path: "str | os.PathLike[str] | None") -> "MsiToolsError":
+    def with_path(self, path: str | os.PathLike[str] | None) -> MsiToolsError:
         """Attach the file name if the error does not carry one yet; returns self."""
         if self.path is None and path is not None:
             self.path = os.fspath(path)
@@ -115,7 +114,7 @@ class LimitExceeded(MsiToolsError):
     """A resource limit (see :mod:`msitools.limits`) was exceeded."""
 
     def __init__(self, limit: str, value: int, maximum: int, what: str = "",
-                 path: "str | os.PathLike[str] | None" = None):
+                 path: str | os.PathLike[str] | None = None):
         detail = f"{what}: " if what else ""
         super().__init__(f"{detail}{limit} limit exceeded ({value} > {maximum})", path, HINT_RAISE_LIMIT)
         self.limit = limit

@@ -5,8 +5,8 @@ import os
 from pathlib import Path
 
 from msitools.base import codepage as cp
-from msitools.db import idt
 from msitools.base.fsutil import safe_component, write_file
+from msitools.db import idt
 from msitools.db.package import Package
 
 STREAMS_DIR = "_Streams"
@@ -31,8 +31,8 @@ def stream_file_name(stream: str) -> str:
 EXPORT_CHUNK_ROWS = 1024
 
 
-def export_package(pkg: Package, out_dir: "str | os.PathLike[str]", force: bool = False,
-                   streams: bool = True) -> "list[Path]":
+def export_package(pkg: Package, out_dir: str | os.PathLike[str], force: bool = False,
+                   streams: bool = True) -> list[Path]:
     """Write the package's tables (IDT, in the database codepage) and streams under *out_dir*."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from msitools.base.fsutil import AtomicWriter, OutputTree
 from msitools.base.workers import can_fork, run_shares, usable_cores
@@ -50,13 +51,13 @@ class ExtractReport:
 
     source: str
     output: str
-    written: "list[ExtractedFile]" = field(default_factory=list)
-    failures: "list[dict[str, str]]" = field(default_factory=list)
-    findings: "list[Finding]" = field(default_factory=list)
-    nested: "list[ExtractReport]" = field(default_factory=list)
+    written: list[ExtractedFile] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    nested: list[ExtractReport] = field(default_factory=list)
 
     @property
-    def issues(self) -> "list[str]":
+    def issues(self) -> list[str]:
         """The findings as one-line texts."""
         return texts(self.findings)
 
@@ -64,13 +65,13 @@ class ExtractReport:
     def ok(self) -> bool:
         return not self.failures and all(n.ok for n in self.nested)
 
-    def all_failures(self) -> "list[dict[str, str]]":
+    def all_failures(self) -> list[dict[str, str]]:
         out = list(self.failures)
         for n in self.nested:
             out.extend(n.all_failures())
         return out
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "output": self.output,
@@ -90,7 +91,7 @@ class _Destinations:
         self.used: set[str] = set()
         self.report = report
 
-    def name(self, parts: "list[str]", what: str) -> "list[str]":
+    def name(self, parts: list[str], what: str) -> list[str]:
         """*parts*, or the first of its lessmsi-style ``.duplicateN`` names not handed out yet."""
         candidate = list(parts)
         n = 0
@@ -103,12 +104,12 @@ class _Destinations:
         self.used.add("/".join(candidate).lower())
         return candidate
 
-    def claim(self, parts: "list[str]", what: str) -> str:
+    def claim(self, parts: list[str], what: str) -> str:
         return self.tree.file(self.name(parts, what))  # OutputTree.file checks every component
 
 
-def _write(dest: str, chunks: Iterable[bytes], expected: "int | None", force: bool, known_absent: bool = False,
-           folder: "str | None" = None) -> int:
+def _write(dest: str, chunks: Iterable[bytes], expected: int | None, force: bool, known_absent: bool = False,
+           folder: str | None = None) -> int:
     with AtomicWriter(dest, expected_size=expected, force=force, known_absent=known_absent, folder=folder) as out:
         for chunk in chunks:
             out.write(chunk)
@@ -118,10 +119,10 @@ def _write(dest: str, chunks: Iterable[bytes], expected: "int | None", force: bo
 Progress = Callable[[str, int], None]  # (name of the file being written, how many files in this container)
 
 
-def extract(path: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *, flat: bool = False,
+def extract(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, flat: bool = False,
             recursive: bool = False, force: bool = False, patches=(), transforms=(),
-            limits: Limits = DEFAULT_LIMITS, progress: "Progress | None" = None, backend: str = "auto",
-            jobs: "int | None" = 1, _depth: int = 0) -> ExtractReport:
+            limits: Limits = DEFAULT_LIMITS, progress: Progress | None = None, backend: str = "auto",
+            jobs: int | None = 1, _depth: int = 0) -> ExtractReport:
     """Extract a package (.msi/.msm, optionally patched), a patch (.msp) or a cabinet (.cab) under *out_dir*.
 
     *jobs*: how many processes write a package's files; more than one forks
@@ -153,7 +154,7 @@ def extract(path: "str | os.PathLike[str]", out_dir: "str | os.PathLike[str]", *
 
 
 def _extract_msi(pkg: Package, out: Path, flat: bool, force: bool, patches, transforms,
-                 progress, backend: str, jobs: "int | None") -> ExtractReport:
+                 progress, backend: str, jobs: int | None) -> ExtractReport:
     report = ExtractReport(pkg.path, str(out))
     view = None
     if patches or transforms:
@@ -176,7 +177,7 @@ MAX_JOBS = 4
 
 
 def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: bool, force: bool, progress,
-                    backend: str, jobs: "int | None" = None) -> None:
+                    backend: str, jobs: int | None = None) -> None:
     """Write every listed file; with several jobs, shares of the listing (see :func:`_split`) in forked workers.
 
     Output names are handed out first, in listing order, so they do not depend
@@ -195,7 +196,7 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
         limits = dataclasses.replace(limits, decompressed_total=limits.decompressed_total // len(shares))
     total = len(listing.files)
 
-    def share(files: "list[PackageFile] | None", report_progress: bool):
+    def share(files: list[PackageFile] | None, report_progress: bool):
         chosen = None if files is None else {id(f) for f in files}
         written, failures = [], []
         only = None if chosen is None else (lambda f: id(f) in chosen)
@@ -222,7 +223,7 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
     else:
         results = run_shares([lambda files=files, first=not n: share(files, first)
                               for n, files in enumerate(shares)])
-    noted: "dict[Finding, None]" = {}  # a set split between workers has its anomalies noted by each
+    noted: dict[Finding, None] = {}  # a set split between workers has its anomalies noted by each
     written_all, failures_all = [], []
     for n, (written, failures, new_findings) in enumerate(results):
         if n and progress:
@@ -236,7 +237,7 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
     report.findings.extend(noted)
 
 
-def _job_count(files: "list[PackageFile]", jobs: "int | None", limits: Limits) -> int:
+def _job_count(files: list[PackageFile], jobs: int | None, limits: Limits) -> int:
     """How many workers: *jobs* if given, else one per core (at most MAX_JOBS) for a package big enough."""
     if jobs is None:
         weight = sum(FILE_WEIGHT + (f.size or 0) for f in files)
@@ -250,7 +251,7 @@ def _job_count(files: "list[PackageFile]", jobs: "int | None", limits: Limits) -
     return jobs
 
 
-def _split(files: "list[PackageFile]", jobs: int) -> "list[list[PackageFile]]":
+def _split(files: list[PackageFile], jobs: int) -> list[list[PackageFile]]:
     """*files* (in sequence order) in *jobs* shares of about equal weight.
 
     Whole cabinets go to one share each, the heaviest first to the lightest
@@ -262,19 +263,19 @@ def _split(files: "list[PackageFile]", jobs: int) -> "list[list[PackageFile]]":
         return [list(files)]
     weights = [FILE_WEIGHT + (f.size or 0) for f in files]
     total = sum(weights)
-    units: "dict[int, list[int]]" = {}  # medium -> positions of its files (None: uncompressed files)
+    units: dict[int, list[int]] = {}  # medium -> positions of its files (None: uncompressed files)
     for at, f in enumerate(files):
         units.setdefault(id(f.media) if f.compressed else 0, []).append(at)
     unit_weight = {key: sum(weights[at] for at in ats) for key, ats in units.items()}
     if max(unit_weight.values()) * jobs <= total:
         loads = [0] * jobs
-        chosen: "list[list[int]]" = [[] for _ in range(jobs)]
+        chosen: list[list[int]] = [[] for _ in range(jobs)]
         for key in sorted(units, key=lambda k: -unit_weight[k]):
             lightest = loads.index(min(loads))
             chosen[lightest].extend(units[key])
             loads[lightest] += unit_weight[key]
         return [[files[at] for at in sorted(ats)] for ats in chosen if ats]
-    shares: "list[list[PackageFile]]" = [[] for _ in range(jobs)]
+    shares: list[list[PackageFile]] = [[] for _ in range(jobs)]
     done = 0
     for f, w in zip(files, weights):
         shares[min(jobs - 1, done * jobs // total)].append(f)
@@ -286,36 +287,35 @@ def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limi
                      backend: str) -> ExtractReport:
     report = ExtractReport(path, str(out))
     dests = _Destinations(out, report)
-    with Cabinet.from_path(path, limits=limits) as cab:
-        with CabinetSet(cab, resolver=directory_resolver(os.path.dirname(os.path.abspath(path))),
-                        limits=limits) as cabset:
-            report.findings.extend(Finding("", note) for note in cab.anomalies + cabset.anomalies)
-            members = cabset.list_members()
-            seen: set[int] = set()
-            try:
-                for member, chunks in cabset.iter_members(backend=backend):
-                    seen.add(id(member))
-                    if progress:
-                        progress(member.name, len(members))
-                    parts = [p for p in member.name.replace("/", "\\").split("\\") if p not in ("",)]
-                    if flat:
-                        parts = parts[-1:]
-                    try:
-                        dest = dests.claim(parts, member.name)
-                        size = _write(dest, chunks, member.size, force)
-                    except MsiToolsError as exc:
-                        report.failures.append(_failure(member.name, exc))
-                        continue
-                    report.written.append(ExtractedFile(member.name, str(dest), size,
-                                                        f"{os.path.basename(path)} > {member.name}"))
-            except MsiToolsError as exc:
-                for member in members:
-                    if id(member) not in seen:
-                        report.failures.append({"file": member.name, "error": exc.message})
+    resolver = directory_resolver(os.path.dirname(os.path.abspath(path)))
+    with Cabinet.from_path(path, limits=limits) as cab, CabinetSet(cab, resolver=resolver, limits=limits) as cabset:
+        report.findings.extend(Finding("", note) for note in cab.anomalies + cabset.anomalies)
+        members = cabset.list_members()
+        seen: set[int] = set()
+        try:
+            for member, chunks in cabset.iter_members(backend=backend):
+                seen.add(id(member))
+                if progress:
+                    progress(member.name, len(members))
+                parts = [p for p in member.name.replace("/", "\\").split("\\") if p not in ("",)]
+                if flat:
+                    parts = parts[-1:]
+                try:
+                    dest = dests.claim(parts, member.name)
+                    size = _write(dest, chunks, member.size, force)
+                except MsiToolsError as exc:
+                    report.failures.append(_failure(member.name, exc))
+                    continue
+                report.written.append(ExtractedFile(member.name, str(dest), size,
+                                                    f"{os.path.basename(path)} > {member.name}"))
+        except MsiToolsError as exc:
+            for member in members:
+                if id(member) not in seen:
+                    report.failures.append({"file": member.name, "error": exc.message})
     return report
 
 
-def _failure(name: str, exc: MsiToolsError, **extra: str) -> "dict[str, str]":
+def _failure(name: str, exc: MsiToolsError, **extra: str) -> dict[str, str]:
     """A failure entry: the file, the error, and the error's hint when it has one."""
     entry = {"file": name, **extra, "error": exc.message}
     if exc.hint:
@@ -323,7 +323,7 @@ def _failure(name: str, exc: MsiToolsError, **extra: str) -> "dict[str, str]":
     return entry
 
 
-def _extract_patch(pkg: Package, out: Path, force: bool, progress: "Progress | None",
+def _extract_patch(pkg: Package, out: Path, force: bool, progress: Progress | None,
                    backend: str) -> ExtractReport:
     from msitools.patch.msp import Msp
     from msitools.patch.payload import NOT_IN_CABINET, PatchPayload
@@ -365,7 +365,7 @@ def _item_chunks(item: Any) -> Iterator[bytes]:
     return item.spool().chunks()
 
 
-def _write_patch_item(item: Any, dests: "_Destinations", force: bool) -> "tuple[str, int]":
+def _write_patch_item(item: Any, dests: _Destinations, force: bool) -> tuple[str, int]:
     """Write one patch member under its name (a delta as ``NAME.delta`` with its header beside it)."""
     what = item.member.name
     if item.kind != KIND_DELTA:
@@ -382,7 +382,7 @@ def _write_patch_item(item: Any, dests: "_Destinations", force: bool) -> "tuple[
 
 
 def _recurse(report: ExtractReport, flat: bool, force: bool, limits: Limits, progress, backend: str,
-             jobs: "int | None", depth: int) -> None:
+             jobs: int | None, depth: int) -> None:
     for written in list(report.written):
         try:
             with open(written.path, "rb") as fh:

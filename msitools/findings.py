@@ -32,15 +32,15 @@ class Finding:
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         return {"where": self.where, "message": self.message, "level": self.level.value}
 
 
-def texts(findings: "list[Finding]") -> "list[str]":
+def texts(findings: list[Finding]) -> list[str]:
     """The one-line texts of *findings* (the historical JSON lists)."""
     return [str(f) for f in findings]
 
 
-def dicts(findings: "list[Finding]") -> "list[dict[str, Any]]":
+def dicts(findings: list[Finding]) -> list[dict[str, Any]]:
     """The structured form of *findings* (``{"where", "message", "level"}``)."""
     return [f.to_dict() for f in findings]

@@ -15,21 +15,22 @@ transforms (or, with a base, from the patched view, rows whose operation is not
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from msitools.db._pymsi import custom_action_module
-from msitools.pe.authenticode_msi import safe_signature_report
 from msitools.db.directory import long_file_name
+from msitools.db.package import Package
+from msitools.db.patched import PatchedDatabase
 from msitools.errors import MsiToolsError
 from msitools.limits import Limits
 from msitools.patch.msp import Msp
 from msitools.patch.payload import NOT_IN_CABINET, PatchPayload
+from msitools.payload.files import list_package_files
 from msitools.payload.items import KIND_EMPTY, PayloadItem
 from msitools.payload.package import iter_package_payload
-from msitools.payload.files import list_package_files
-from msitools.db.package import Package
-from msitools.db.patched import PatchedDatabase
+from msitools.pe.authenticode_msi import safe_signature_report
 
 SEQUENCE_TABLES = ("InstallExecuteSequence", "InstallUISequence", "AdminExecuteSequence", "AdminUISequence",
                    "AdvtExecuteSequence", "AdvtUISequence")
@@ -66,8 +67,8 @@ def _sha256(data: bytes) -> str:
 class _Source:
     """Where rows come from: a package, a patched view (changed rows only), or a patch's transforms."""
 
-    rows: Callable[[str], "list[tuple[dict, str]]"]  # table -> [(record, op)]
-    binary: Callable[[str], "bytes | None"]  # Binary.<key> stream data
+    rows: Callable[[str], list[tuple[dict, str]]]  # table -> [(record, op)]
+    binary: Callable[[str], bytes | None]  # Binary.<key> stream data
     scope: str
 
 
@@ -132,15 +133,15 @@ def _patch_source(msp) -> _Source:
 
 
 # -- sections -----------------------------------------------------------------------------
-def _schedules(source: _Source) -> "dict[str, list[dict]]":
+def _schedules(source: _Source) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for table in SEQUENCE_TABLES:
-        for rec, op in source.rows(table):
+        for rec, _op in source.rows(table):
             action = rec.get("Action")
             if action:
                 out.setdefault(action, []).append({"table": table, "sequence": rec.get("Sequence"),
                                                    "condition": rec.get("Condition")})
-    for rec, op in source.rows("ControlEvent"):
+    for rec, _op in source.rows("ControlEvent"):
         if rec.get("Event") == "DoAction" and rec.get("Argument"):
             out.setdefault(rec["Argument"], []).append({"table": "ControlEvent", "dialog": rec.get("Dialog_"),
                                                         "control": rec.get("Control_"),
@@ -148,7 +149,7 @@ def _schedules(source: _Source) -> "dict[str, list[dict]]":
     return out
 
 
-def custom_actions(source: _Source) -> "list[dict[str, Any]]":
+def custom_actions(source: _Source) -> list[dict[str, Any]]:
     ca = custom_action_module()
     schedules = _schedules(source)
     properties = {rec.get("Property"): rec.get("Value") or "" for rec, _ in source.rows("Property")}
@@ -186,7 +187,7 @@ def custom_actions(source: _Source) -> "list[dict[str, Any]]":
     return out
 
 
-def services(source: _Source) -> "dict[str, list[dict]]":
+def services(source: _Source) -> dict[str, list[dict]]:
     installed = []
     for rec, op in source.rows("ServiceInstall"):
         installed.append({"service": rec.get("Name"), "display_name": rec.get("DisplayName"),
@@ -196,13 +197,14 @@ def services(source: _Source) -> "dict[str, list[dict]]":
     controlled = []
     for rec, op in source.rows("ServiceControl"):
         events = rec.get("Event") or 0
-        controlled.append({"service": rec.get("Name"), "events": [n for bit, n in SERVICE_CONTROL_EVENTS if events & bit],
+        names = [n for bit, n in SERVICE_CONTROL_EVENTS if events & bit]
+        controlled.append({"service": rec.get("Name"), "events": names,
                            "wait": bool(rec.get("Wait")), "arguments": rec.get("Arguments"),
                            "component": rec.get("Component_"), "@op": op})
     return {"installed": installed, "controlled": controlled}
 
 
-def sensitive_registry(source: _Source) -> "list[dict]":
+def sensitive_registry(source: _Source) -> list[dict]:
     out = []
     for rec, op in source.rows("Registry"):
         key = rec.get("Key") or ""
@@ -215,7 +217,7 @@ def sensitive_registry(source: _Source) -> "list[dict]":
     return out
 
 
-def system_files(source: _Source) -> "list[dict]":
+def system_files(source: _Source) -> list[dict]:
     parents = {rec.get("Directory"): (rec.get("Directory_Parent"), rec.get("DefaultDir"))
                for rec, _ in _all_rows(source, "Directory")}
     component_dir = {rec.get("Component"): rec.get("Directory_") for rec, _ in _all_rows(source, "Component")}
@@ -239,13 +241,13 @@ def _all_rows(source: _Source, table: str):
     return source.rows(table)
 
 
-def _pe_signature(data: bytes, name: str) -> "dict[str, Any]":
+def _pe_signature(data: bytes, name: str) -> dict[str, Any]:
     from msitools.pe.authenticode_pe import signature_summary  # signify is loaded only when needed
 
     return signature_summary(data, name)
 
 
-def _item_signature(item: PayloadItem, limits: Limits) -> "dict[str, Any] | None":
+def _item_signature(item: PayloadItem, limits: Limits) -> dict[str, Any] | None:
     """The signature of a payload PE image (None: not a PE image); unreadable bytes say so."""
     try:
         spool = item.spool()
@@ -260,8 +262,8 @@ def _item_signature(item: PayloadItem, limits: Limits) -> "dict[str, Any] | None
         return _pe_signature(spool.read(limits.pe_read_size), item.name)
 
 
-def payload_signatures(pkg: Package, view: "PatchedDatabase | None" = None,
-                       only_changed: bool = False) -> "list[dict[str, Any]]":
+def payload_signatures(pkg: Package, view: PatchedDatabase | None = None,
+                       only_changed: bool = False) -> list[dict[str, Any]]:
     """The Authenticode status of every PE image the (patched) package installs."""
     out: list[dict[str, Any]] = []
     listing = list_package_files(pkg, view)
@@ -279,7 +281,7 @@ def payload_signatures(pkg: Package, view: "PatchedDatabase | None" = None,
     return out
 
 
-def patch_payload_signatures(msp: Msp) -> "list[dict[str, Any]]":
+def patch_payload_signatures(msp: Msp) -> list[dict[str, Any]]:
     """The Authenticode status of every PE image in the patch's cabinets (``file`` is the member name)."""
     out: list[dict[str, Any]] = []
     walk = PatchPayload(msp)
@@ -297,7 +299,7 @@ def patch_payload_signatures(msp: Msp) -> "list[dict[str, Any]]":
     return out
 
 
-def review(pkg: Package, view: "PatchedDatabase | None" = None) -> "dict[str, Any]":
+def review(pkg: Package, view: PatchedDatabase | None = None) -> dict[str, Any]:
     """Review a package; with *view* (patches/transforms applied), only what they change."""
     if pkg.kind == "msp":
         msp = Msp(pkg)
@@ -311,7 +313,7 @@ def review(pkg: Package, view: "PatchedDatabase | None" = None) -> "dict[str, An
         payload = payload_signatures(pkg)
     signatures = [{"package": pkg.path, **_safe_signature(pkg)}]
     if view is not None:
-        for label, origin in view.origins.items():
+        for _label, origin in view.origins.items():
             if origin is not pkg and all(s["package"] != origin.path for s in signatures):
                 signatures.append({"package": origin.path, **_safe_signature(origin)})
     return {
@@ -327,5 +329,5 @@ def review(pkg: Package, view: "PatchedDatabase | None" = None) -> "dict[str, An
     }
 
 
-def _safe_signature(pkg: Package) -> "dict[str, Any]":
+def _safe_signature(pkg: Package) -> dict[str, Any]:
     return safe_signature_report(pkg)

@@ -16,8 +16,8 @@ import itertools
 import os
 import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from msitools.errors import HINT_OVERWRITE, ExtractionError, UnsafePathError
 
@@ -31,7 +31,7 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @functools.lru_cache(maxsize=4096)
-def _component_problem(name: str) -> "str | None":
+def _component_problem(name: str) -> str | None:
     try:
         _check_component(name)
     except UnsafePathError as exc:
@@ -83,7 +83,7 @@ def safe_component(name: str) -> str:
     return name
 
 
-def safe_join(root: "str | os.PathLike[str]", parts: Iterable[str]) -> Path:
+def safe_join(root: str | os.PathLike[str], parts: Iterable[str]) -> Path:
     """Join checked components under *root*; refuse symlinks and anything that leaves root."""
     root_path = Path(root)
     real_root = Path(os.path.realpath(root_path))
@@ -108,7 +108,7 @@ class OutputTree:
     folders costs 100 folder checks, not 20,000 ``realpath`` calls.
     """
 
-    def __init__(self, root: "str | os.PathLike[str]"):
+    def __init__(self, root: str | os.PathLike[str]):
         os.makedirs(root, exist_ok=True)
         if os.path.islink(root):
             raise UnsafePathError(f"the output folder {root} is a symlink")
@@ -117,7 +117,7 @@ class OutputTree:
         self._dirs: dict[tuple, str] = {}
         self.fresh: set[str] = set()  # folders this tree created: nothing else can be in them
 
-    def directory(self, parts: "list[str]") -> str:
+    def directory(self, parts: list[str]) -> str:
         key = tuple(parts)
         known = self._dirs.get(key)
         if known is not None:
@@ -149,11 +149,11 @@ class OutputTree:
         self._dirs[key] = path
         return path
 
-    def file(self, parts: "list[str]") -> str:
+    def file(self, parts: list[str]) -> str:
         """The path of a file to write at ``root/parts...`` (folders created and checked)."""
         return self.place(parts)[1]
 
-    def place(self, parts: "list[str]") -> "tuple[str, str, bool]":
+    def place(self, parts: list[str]) -> tuple[str, str, bool]:
         """``(folder, path, fresh)`` of a file at ``root/parts...``: *fresh* when this tree made the folder."""
         if not parts:
             raise UnsafePathError("empty file name")
@@ -171,18 +171,18 @@ class AtomicWriter:
     a symlink).
     """
 
-    def __init__(self, dest: "str | os.PathLike[str]", expected_size: "int | None" = None, force: bool = False,
-                 known_absent: bool = False, folder: "str | None" = None):
+    def __init__(self, dest: str | os.PathLike[str], expected_size: int | None = None, force: bool = False,
+                 known_absent: bool = False, folder: str | None = None):
         self.dest = os.fspath(dest)
         self.folder = os.path.dirname(self.dest) if folder is None else folder  # where the temporary file goes
         self.known_absent = known_absent  # the caller made the folder itself and never wrote this name
         self.expected_size = expected_size
         self.force = force
         self.written = 0
-        self._fd: "int | None" = None
+        self._fd: int | None = None
         self._tmp: str | None = None
 
-    def __enter__(self) -> "AtomicWriter":
+    def __enter__(self) -> AtomicWriter:
         dest = self.dest
         try:
             st = None if self.known_absent else os.lstat(dest)
@@ -244,7 +244,7 @@ class AtomicWriter:
             raise ExtractionError(f"cannot rename into {self.dest}: {error.strerror or error}") from None
 
 
-def write_file(dest: "str | os.PathLike[str]", data: "bytes | Iterable[bytes]", expected_size: "int | None" = None,
+def write_file(dest: str | os.PathLike[str], data: bytes | Iterable[bytes], expected_size: int | None = None,
                force: bool = False) -> int:
     with AtomicWriter(dest, expected_size, force) as out:
         if isinstance(data, (bytes, bytearray, memoryview)):

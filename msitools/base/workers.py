@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from msitools.errors import ExtractionError
 
@@ -36,20 +37,20 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def run_shares(shares: "Sequence[Callable[[], T]]") -> "list[T]":
+def run_shares(shares: Sequence[Callable[[], T]]) -> list[T]:
     """``[share() for share in shares]``, the shares after the first in forked children."""
     if len(shares) <= 1 or not can_fork():
         return [share() for share in shares]
-    children: "list[tuple[int, int]]" = []
+    children: list[tuple[int, int]] = []
     for share in shares[1:]:
         children.append(_fork(share))
-    first: "list[T]" = []
-    error: "BaseException | None" = None
+    first: list[T] = []
+    error: BaseException | None = None
     try:
         first.append(shares[0]())
     except BaseException as exc:  # still collect the children below, then raise
         error = exc
-    results: "list[T]" = []
+    results: list[T] = []
     for pid, fd in children:
         try:
             outcome = _collect(pid, fd)
@@ -65,7 +66,7 @@ def run_shares(shares: "Sequence[Callable[[], T]]") -> "list[T]":
     return first + results
 
 
-def _fork(share: "Callable[[], T]") -> "tuple[int, int]":
+def _fork(share: Callable[[], T]) -> tuple[int, int]:
     import pickle
 
     read_end, write_end = os.pipe()
@@ -81,7 +82,7 @@ def _fork(share: "Callable[[], T]") -> "tuple[int, int]":
             os.close(read_end)
             try:
                 payload = pickle.dumps(share(), protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the parent
+            except BaseException as exc:
                 code = 1
                 payload = _pickled_error(exc)
             with os.fdopen(write_end, "wb") as out:

@@ -10,8 +10,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from msitools.errors import CabinetError, ChecksumError
 from msitools.cab.checksum import block_checksum
+from msitools.errors import CabinetError, ChecksumError
 
 _CFDATA = struct.Struct(
     "<I"  # csum (0 = none)

@@ -10,13 +10,14 @@ compression-ratio and total-output limits before it is handed on.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from msitools.errors import CabinetError, DecompressionError, LimitExceeded, MsiToolsError, UsageError
-from msitools.limits import Limits
 from msitools.cab.cfdata import INPUT_MAX, DataBlock, read_data_block
 from msitools.cab.header import CompressionType, FolderEntry
 from msitools.cab.mszip import MszipDecoder
+from msitools.errors import CabinetError, DecompressionError, LimitExceeded, MsiToolsError, UsageError
+from msitools.limits import Limits
 
 if TYPE_CHECKING:  # pragma: no cover
     from msitools.cab.reader import CabinetMember, CabinetSet, SetFolder
@@ -64,9 +65,9 @@ class Budget:
         self.limits.check("decompressed_total", self.total, "decompressed cabinet data", self.name)
 
 
-def join_blocks(folder: "SetFolder", verify: bool, limits: Limits) -> Iterator["tuple[bytes, int, str, str]"]:
+def join_blocks(folder: SetFolder, verify: bool, limits: Limits) -> Iterator[tuple[bytes, int, str, str]]:
     """(data, cbUncomp, where, cabinet) for each logical block, split blocks joined."""
-    pending: "list[DataBlock]" = []
+    pending: list[DataBlock] = []
     count = 0
     last = len(folder.segments) - 1
     for seg_index, (cab, entry) in enumerate(folder.segments):
@@ -113,7 +114,7 @@ def join_blocks(folder: "SetFolder", verify: bool, limits: Limits) -> Iterator["
             )
 
 
-def decoded_blocks(cabset: "CabinetSet", folder: "SetFolder", verify: bool, budget: Budget) -> Iterator[bytes]:
+def decoded_blocks(cabset: CabinetSet, folder: SetFolder, verify: bool, budget: Budget) -> Iterator[bytes]:
     if folder.missing_prev:
         raise CabinetError(f"folder {folder.index}: {folder.missing_prev}", folder.cabinet.name)
     decoder = make_decoder(folder.entry)
@@ -135,18 +136,18 @@ def decoded_blocks(cabset: "CabinetSet", folder: "SetFolder", verify: bool, budg
 class FolderState:
     """Streaming position in one folder, shared by the members' chunk iterators."""
 
-    def __init__(self, cabset: "CabinetSet", folder: "SetFolder", verify: bool, budget: Budget):
+    def __init__(self, cabset: CabinetSet, folder: SetFolder, verify: bool, budget: Budget):
         self.cabset = cabset
         self.folder = folder
         self.verify = verify
         self.budget = budget
         self.current: object = None
-        self.error: "MsiToolsError | None" = None
-        self._blocks: "Iterator[bytes] | None" = None
+        self.error: MsiToolsError | None = None
+        self._blocks: Iterator[bytes] | None = None
         self._buf = b""
         self._buf_start = 0  # folder offset of _buf[0]
 
-    def _next_block(self, member: "CabinetMember") -> None:
+    def _next_block(self, member: CabinetMember) -> None:
         if self._blocks is None:
             self._blocks = decoded_blocks(self.cabset, self.folder, self.verify, self.budget)
         self._buf_start += len(self._buf)
@@ -160,7 +161,7 @@ class FolderState:
                 self.folder.cabinet.name,
             ) from None
 
-    def _failed_earlier(self, member: "CabinetMember") -> MsiToolsError:
+    def _failed_earlier(self, member: CabinetMember) -> MsiToolsError:
         err = self.error
         if isinstance(err, LimitExceeded) or not isinstance(err, CabinetError):
             return err  # type: ignore[return-value]
@@ -169,7 +170,7 @@ class FolderState:
             err.path,
         )
 
-    def chunks(self, position: int, member: "CabinetMember", token: object, skip: int = 0) -> Iterator[bytes]:
+    def chunks(self, position: int, member: CabinetMember, token: object, skip: int = 0) -> Iterator[bytes]:
         problem = self.folder.problems.get(position)
         if problem:
             raise CabinetError(problem, member.cabinet)

@@ -116,10 +116,10 @@ class CabinetHeader:
     cb_cf_folder: int = 0
     cb_cf_data: int = 0
     header_reserve: bytes = b""
-    prev_cabinet: "str | None" = None
-    prev_disk: "str | None" = None
-    next_cabinet: "str | None" = None
-    next_disk: "str | None" = None
+    prev_cabinet: str | None = None
+    prev_disk: str | None = None
+    next_cabinet: str | None = None
+    next_disk: str | None = None
     size: int = HEADER_SIZE  # bytes up to the first CFFOLDER
 
     @property
@@ -146,7 +146,7 @@ class FolderEntry:
     reserve: bytes = b""
 
     @property
-    def compression(self) -> "CompressionType | int":
+    def compression(self) -> CompressionType | int:
         kind = self.type_compress & 0x000F
         try:
             return CompressionType(kind)
@@ -207,12 +207,12 @@ class FileEntry:
         return self.i_folder
 
     @property
-    def datetime(self) -> "_dt.datetime | None":
+    def datetime(self) -> _dt.datetime | None:
         return dos_datetime(self.date, self.time)
 
 
 @functools.lru_cache(maxsize=4096)  # the files of a cabinet mostly share a handful of timestamps
-def dos_datetime(date: int, time: int) -> "_dt.datetime | None":
+def dos_datetime(date: int, time: int) -> _dt.datetime | None:
     """DOS date/time words -> naive local datetime, or None when the fields are invalid."""
     try:
         return _dt.datetime(
@@ -227,7 +227,7 @@ def dos_datetime(date: int, time: int) -> "_dt.datetime | None":
         return None
 
 
-def dos_date_time(value: _dt.datetime) -> "tuple[int, int]":
+def dos_date_time(value: _dt.datetime) -> tuple[int, int]:
     """Naive datetime -> (date, time) DOS words (seconds rounded down to even)."""
     if not 1980 <= value.year <= 2107:
         raise ValueError(f"year {value.year} cannot be stored in a DOS date")
@@ -241,9 +241,9 @@ class Directory:
     """Everything :func:`read_directory` found, plus non-fatal anomalies."""
 
     header: CabinetHeader
-    folders: "list[FolderEntry]"
-    files: "list[FileEntry]"
-    anomalies: "list[str]"
+    folders: list[FolderEntry]
+    files: list[FileEntry]
+    anomalies: list[str]
 
 
 class _Source:
@@ -283,7 +283,7 @@ class _Source:
     def window(self, offset: int, size: int) -> bytes:
         """Up to *size* bytes at *offset*: fewer where the file ends (the caller checks)."""
         start = offset - self._buf_at
-        if 0 <= start and start + size <= len(self._buf):
+        if start >= 0 and start + size <= len(self._buf):
             return self._buf[start : start + size]
         try:
             self.fileobj.seek(self.base + offset)
@@ -357,7 +357,7 @@ def read_directory(
         header_reserve = src.read(pos, cb_cf_header, "CFHEADER reserve area")
         pos += cb_cf_header
 
-    strings: dict[str, "str | None"] = {}
+    strings: dict[str, str | None] = {}
     for flag, keys in ((FLAG_PREV_CABINET, ("prev_cabinet", "prev_disk")),
                        (FLAG_NEXT_CABINET, ("next_cabinet", "next_disk"))):
         for key in keys:

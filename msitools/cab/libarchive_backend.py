@@ -26,11 +26,12 @@ from __future__ import annotations
 import io
 import logging
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
-from msitools.errors import CabinetError, ChecksumError, DecompressionError, MsiToolsError, UsageError
 from msitools.cab.header import ATTR_NAME_IS_UTF, IFOLD_CONTINUED_FROM_PREV, CompressionType
+from msitools.errors import CabinetError, ChecksumError, DecompressionError, MsiToolsError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from msitools.cab.reader import CabinetMember, CabinetSet
@@ -47,7 +48,7 @@ def available() -> bool:
     return True
 
 
-def unsuitable(cabset: "CabinetSet", verify_checksums: bool = True) -> "str | None":
+def unsuitable(cabset: CabinetSet, verify_checksums: bool = True) -> str | None:
     """Why libarchive cannot read *cabset* exactly like the Python path, or None."""
     if len(cabset.cabinets) != 1:
         return "it is a set of several cabinets"
@@ -168,7 +169,7 @@ def _convert(exc: Exception, name: str) -> CabinetError:
 class _Run:
     """State of one libarchive pass over a cabinet, with the Python fallback."""
 
-    def __init__(self, cabset: "CabinetSet", fallback: bool, verify: bool):
+    def __init__(self, cabset: CabinetSet, fallback: bool, verify: bool):
         from msitools.cab.folder import Budget
 
         self.cabset = cabset
@@ -176,13 +177,13 @@ class _Run:
         self.fallback = fallback
         self.verify = verify
         self.budget = Budget(cabset.limits, self.cab.name)
-        self.entries: "Iterator | None" = None
+        self.entries: Iterator | None = None
         self.next_index = 0  # index of the next entry libarchive will return
         self.python = False
         self.current: object = None
         self._py_states: dict = {}
         self._ctx = None
-        self.failed: "CabinetError | None" = None
+        self.failed: CabinetError | None = None
         self._pending = None  # the entry handed out last, maybe not read to its end
 
     def start(self) -> None:
@@ -222,7 +223,7 @@ class _Run:
             for block in entry.get_blocks(READ_BLOCK):
                 self.budget.add(len(block))
 
-    def _python_chunks(self, member: "CabinetMember", skip: int) -> Iterator[bytes]:
+    def _python_chunks(self, member: CabinetMember, skip: int) -> Iterator[bytes]:
         from msitools.cab.folder import FolderState
 
         folder = self.cabset.folders[member.folder]
@@ -236,7 +237,7 @@ class _Run:
         position = folder.members.index(member)
         return state.chunks(position, member, token, skip=skip)
 
-    def chunks(self, index: int, member: "CabinetMember", token: object) -> Iterator[bytes]:
+    def chunks(self, index: int, member: CabinetMember, token: object) -> Iterator[bytes]:
         if self.python:
             yield from self._python_chunks(member, 0)
             return
@@ -289,8 +290,8 @@ class _Run:
         self.stop()
 
 
-def iter_members(cabset: "CabinetSet", wanted: Callable[["CabinetMember"], bool], *, fallback: bool,
-                 verify_checksums: bool) -> Iterator["tuple[CabinetMember, Iterator[bytes]]"]:
+def iter_members(cabset: CabinetSet, wanted: Callable[[CabinetMember], bool], *, fallback: bool,
+                 verify_checksums: bool) -> Iterator[tuple[CabinetMember, Iterator[bytes]]]:
     """libarchive counterpart of :meth:`CabinetSet.iter_members` for a suitable cabinet."""
     run = _Run(cabset, fallback, verify_checksums)
     # libarchive returns entries in CFFILE order, which for a suitable cabinet
@@ -300,7 +301,7 @@ def iter_members(cabset: "CabinetSet", wanted: Callable[["CabinetMember"], bool]
     try:
         try:
             run.start()
-        except Exception as exc:  # noqa: BLE001 - libarchive failures are converted below
+        except Exception as exc:
             if not fallback:
                 raise _convert(exc, run.cab.name) from exc
             run.python = True

@@ -67,7 +67,7 @@ _LITTLE = sys.byteorder == "little"
 _WORD = "I" if array("I").itemsize == 4 else "L"
 
 
-def build_table(lengths: "list[int]", bits: int, what: str) -> "list[int] | None":
+def build_table(lengths: list[int], bits: int, what: str) -> list[int] | None:
     """Canonical Huffman decode table: index = next *bits* bits, value = symbol << 5 | length.
 
     Codes are assigned in order of (length, symbol), so each code of length L
@@ -105,9 +105,9 @@ class LzxDecoder:
         self._main_lens = [0] * self._main_count
         self._len_lens = [0] * NUM_SECONDARY_LENGTHS
         self._aligned_lens = [0] * ALIGNED_SYMBOLS
-        self._main_table: "list[int] | None" = None
-        self._len_table: "list[int] | None" = None
-        self._aligned_table: "list[int] | None" = None
+        self._main_table: list[int] | None = None
+        self._len_table: list[int] | None = None
+        self._aligned_table: list[int] | None = None
         self._r = (1, 1, 1)
         self._header_read = False
         self._intel_filesize = 0
@@ -119,7 +119,7 @@ class LzxDecoder:
         self._short_frame_seen = False
         # per-call input
         self._data = b""
-        self._words: "array[int]" = array(_WORD)
+        self._words: array[int] = array(_WORD)
         self._bb = 0
         self._bc = 0
         self._wi = 0
@@ -174,7 +174,7 @@ class LzxDecoder:
         self._bc = bc
         return (self._bb >> bc) & _MASKS[count]
 
-    def _symbol(self, table: "list[int]") -> int:
+    def _symbol(self, table: list[int]) -> int:
         bc = self._bc
         if bc < _TABLE_BITS:
             self._bb = ((self._bb & _MASKS[bc]) << 32) | self._words[self._wi]
@@ -202,7 +202,7 @@ class LzxDecoder:
 
     # -- trees ----------------------------------------------------------------
 
-    def _read_lengths(self, lengths: "list[int]", first: int, last: int) -> None:
+    def _read_lengths(self, lengths: list[int], first: int, last: int) -> None:
         pre_lens = [self._bits(4) for _ in range(PRETREE_SYMBOLS)]
         pre = build_table(pre_lens, _TABLE_BITS, "pretree")
         if pre is None:

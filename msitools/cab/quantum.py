@@ -26,15 +26,15 @@ from msitools.errors import DecompressionError
 
 FRAME_SIZE = 32768
 
-POSITION_BASE: "list[int]" = []
-EXTRA_BITS: "list[int]" = []
+POSITION_BASE: list[int] = []
+EXTRA_BITS: list[int] = []
 _offset = 0
 for _i in range(42):
     POSITION_BASE.append(_offset)
     EXTRA_BITS.append(((_i - 2) if _i >= 2 else 0) >> 1)
     _offset += 1 << EXTRA_BITS[-1]
-LENGTH_BASE: "list[int]" = []
-LENGTH_EXTRA: "list[int]" = []
+LENGTH_BASE: list[int] = []
+LENGTH_EXTRA: list[int] = []
 _offset = 0
 for _i in range(26):
     LENGTH_BASE.append(_offset)
@@ -48,7 +48,7 @@ del _i, _offset
 class _Model:
     """An adaptive frequency model over symbols start..start+count-1."""
 
-    __slots__ = ("symbols", "cumfreq", "entries", "shifts_left")
+    __slots__ = ("cumfreq", "entries", "shifts_left", "symbols")
 
     def __init__(self, start: int, count: int):
         self.entries = count
@@ -144,36 +144,36 @@ class QuantumDecoder:
 
     def _symbol(self, model: _Model) -> int:
         cf = model.cumfreq
-        h, l, c = self._h, self._l, self._c
-        rng = ((h - l) & 0xFFFF) + 1
-        num = (c - l + 1) * cf[0] - 1
+        h, lo, c = self._h, self._l, self._c
+        rng = ((h - lo) & 0xFFFF) + 1
+        num = (c - lo + 1) * cf[0] - 1
         target = (num // rng if num >= 0 else _cdiv(num, rng)) & 0xFFFF
         i = 1
         entries = model.entries
         while i < entries and cf[i] > target:
             i += 1
         symbol = model.symbols[i - 1]
-        rng = h - l + 1
+        rng = h - lo + 1
         total = cf[0]
         if rng > 0:
-            h = (l + (cf[i - 1] * rng) // total - 1) & 0xFFFF
-            l = (l + (cf[i] * rng) // total) & 0xFFFF
+            h = (lo + (cf[i - 1] * rng) // total - 1) & 0xFFFF
+            lo = (lo + (cf[i] * rng) // total) & 0xFFFF
         else:  # corrupt state: follow C's truncating division
-            h = (l + _cdiv(cf[i - 1] * rng, total) - 1) & 0xFFFF
-            l = (l + _cdiv(cf[i] * rng, total)) & 0xFFFF
+            h = (lo + _cdiv(cf[i - 1] * rng, total) - 1) & 0xFFFF
+            lo = (lo + _cdiv(cf[i] * rng, total)) & 0xFFFF
         cf[:i] = [f + 8 for f in cf[:i]]
         if cf[0] > 3800:
             model.rescale()
         bb, bc = self._bb, self._bc
         while True:
-            if (l & 0x8000) != (h & 0x8000):
-                if (l & 0x4000) and not (h & 0x4000):
+            if (lo & 0x8000) != (h & 0x8000):
+                if (lo & 0x4000) and not (h & 0x4000):
                     c ^= 0x4000
-                    l &= 0x3FFF
+                    lo &= 0x3FFF
                     h |= 0x4000
                 else:
                     break
-            l = (l << 1) & 0xFFFF
+            lo = (lo << 1) & 0xFFFF
             h = ((h << 1) | 1) & 0xFFFF
             if not bc:
                 pos = self._pos
@@ -185,7 +185,7 @@ class QuantumDecoder:
             bc -= 1
             c = ((c << 1) | ((bb >> bc) & 1)) & 0xFFFF
         self._bb, self._bc = bb, bc
-        self._h, self._l, self._c = h, l, c
+        self._h, self._l, self._c = h, lo, c
         return symbol
 
     def _decode(self, data: bytes, out_size: int) -> bytes:

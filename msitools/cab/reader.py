@@ -20,17 +20,18 @@ from __future__ import annotations
 import datetime as _dt
 import operator
 import os
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Collection, Iterator, Sequence, Union
+from typing import BinaryIO, Union
 
-from msitools.errors import CabinetError, MsiToolsError, UsageError
-from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.cab import header as _h
 from msitools.cab.cfdata import DataBlock, read_data_block
 from msitools.cab.folder import Budget, FolderState, decoded_blocks
 from msitools.cab.header import CabinetHeader, CompressionType, FileEntry, FolderEntry
+from msitools.errors import CabinetError, MsiToolsError, UsageError
+from msitools.limits import DEFAULT_LIMITS, Limits
 
-Selection = Union[None, Collection[str], Callable[["CabinetMember"], bool]]
+Selection = Union[Collection[str], Callable[["CabinetMember"], bool], None]  # noqa: UP007 (a runtime alias)
 Resolver = Callable[[str], "BinaryIO | None"]
 Chunks = Iterator[bytes]
 
@@ -44,7 +45,7 @@ class CabinetMember:
     size: int
     folder: int  # index of the (merged) folder in the set, see CabinetSet.folders
     offset: int  # offset in that folder's uncompressed stream
-    date_time: "_dt.datetime | None"
+    date_time: _dt.datetime | None
     attributes: int
     cabinet: str  # the cabinet whose CFFILE lists the member first
     file_index: int  # index of that CFFILE in its cabinet
@@ -106,8 +107,8 @@ class Cabinet:
         self.anomalies: list[str] = directory.anomalies
 
     @classmethod
-    def open(cls, fileobj: BinaryIO, name: "str | None" = None, *, limits: Limits = DEFAULT_LIMITS,
-             codepage: int = 0) -> "Cabinet":
+    def open(cls, fileobj: BinaryIO, name: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
+             codepage: int = 0) -> Cabinet:
         """Read the directory of the cabinet at *fileobj*'s current position.
 
         *name* names the cabinet in errors (default: the file object's name).
@@ -127,11 +128,11 @@ class Cabinet:
         return cls(fileobj, name, directory, base, limits, codepage)
 
     @classmethod
-    def from_path(cls, path: "str | os.PathLike[str]", *, limits: Limits = DEFAULT_LIMITS,
-                  codepage: int = 0) -> "Cabinet":
+    def from_path(cls, path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS,
+                  codepage: int = 0) -> Cabinet:
         """Open a cabinet file by path; :meth:`close` (or ``with``) closes it."""
         try:
-            fileobj = open(path, "rb")
+            fileobj = open(path, "rb")  # noqa: SIM115 (kept open by the object, closed by close())
         except OSError as exc:
             raise CabinetError(f"cannot open cabinet: {exc.strerror or exc}", path) from exc
         try:
@@ -146,7 +147,7 @@ class Cabinet:
         if self._owns_file:
             self._fileobj.close()
 
-    def __enter__(self) -> "Cabinet":
+    def __enter__(self) -> Cabinet:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -165,11 +166,11 @@ class Cabinet:
         return self.header.i_cabinet
 
     @property
-    def prev_cabinet(self) -> "str | None":
+    def prev_cabinet(self) -> str | None:
         return self.header.prev_cabinet
 
     @property
-    def next_cabinet(self) -> "str | None":
+    def next_cabinet(self) -> str | None:
         return self.header.next_cabinet
 
     def data_blocks(self, folder: int) -> Iterator[DataBlock]:
@@ -184,14 +185,14 @@ class Cabinet:
             yield block
 
     # member access through a one-cabinet set
-    def as_set(self) -> "CabinetSet":
+    def as_set(self) -> CabinetSet:
         return CabinetSet([self])
 
-    def list_members(self) -> "list[CabinetMember]":
+    def list_members(self) -> list[CabinetMember]:
         return self.as_set().list_members()
 
     def iter_members(self, selection: Selection = None, *, backend: str = "auto",
-                     verify_checksums: bool = True) -> Iterator["tuple[CabinetMember, Chunks]"]:
+                     verify_checksums: bool = True) -> Iterator[tuple[CabinetMember, Chunks]]:
         return self.as_set().iter_members(selection, backend=backend, verify_checksums=verify_checksums)
 
     def read_member(self, name: str, *, backend: str = "auto", verify_checksums: bool = True) -> bytes:
@@ -203,10 +204,10 @@ class SetFolder:
     """A logical folder: one or more cabinets' CFFOLDERs joined into one stream."""
 
     index: int
-    segments: "list[tuple[Cabinet, FolderEntry]]"
-    members: "list[CabinetMember]" = field(default_factory=list)
-    missing_prev: "str | None" = None  # why the start of the stream is not available
-    problems: "dict[int, str]" = field(default_factory=dict)  # member position -> error text
+    segments: list[tuple[Cabinet, FolderEntry]]
+    members: list[CabinetMember] = field(default_factory=list)
+    missing_prev: str | None = None  # why the start of the stream is not available
+    problems: dict[int, str] = field(default_factory=dict)  # member position -> error text
 
     @property
     def entry(self) -> FolderEntry:
@@ -223,7 +224,7 @@ class SetFolder:
         return text
 
 
-def directory_resolver(directory: "str | os.PathLike[str]") -> Resolver:
+def directory_resolver(directory: str | os.PathLike[str]) -> Resolver:
     """A resolver that opens the next cabinet from *directory*.
 
     Only plain file names are accepted (no path separators, no ``..``), and
@@ -232,7 +233,7 @@ def directory_resolver(directory: "str | os.PathLike[str]") -> Resolver:
     """
     root = os.fspath(directory)
 
-    def resolve(name: str) -> "BinaryIO | None":
+    def resolve(name: str) -> BinaryIO | None:
         if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
             return None
         candidate = os.path.join(root, name)
@@ -262,8 +263,8 @@ class CabinetSet:
     the resolver are closed by :meth:`close`.
     """
 
-    def __init__(self, cabinets: "Cabinet | Sequence[Cabinet]", *, resolver: "Resolver | None" = None,
-                 limits: "Limits | None" = None):
+    def __init__(self, cabinets: Cabinet | Sequence[Cabinet], *, resolver: Resolver | None = None,
+                 limits: Limits | None = None):
         cabs = [cabinets] if isinstance(cabinets, Cabinet) else list(cabinets)
         if not cabs:
             raise UsageError("a cabinet set needs at least one cabinet")
@@ -287,13 +288,13 @@ class CabinetSet:
             fileobj.close()
         self._opened.clear()
 
-    def __enter__(self) -> "CabinetSet":
+    def __enter__(self) -> CabinetSet:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _follow(self, cabs: "list[Cabinet]", resolver: Resolver) -> None:
+    def _follow(self, cabs: list[Cabinet], resolver: Resolver) -> None:
         seen = {os.path.basename(c.name).lower() for c in cabs}
         last = cabs[-1]
         while last.header.has_next and last.next_cabinet:
@@ -318,7 +319,7 @@ class CabinetSet:
             last = cab
 
     def _build(self) -> None:
-        carry: "SetFolder | None" = None  # previous cabinet's last folder, if it continues
+        carry: SetFolder | None = None  # previous cabinet's last folder, if it continues
         self._position: dict[int, int] = {}  # id(member) -> position of its cabinet in the set
         for position, cab in enumerate(self.cabinets):
             self._cab_position = position
@@ -333,7 +334,7 @@ class CabinetSet:
                 files = by_folder[index]
                 continues_in = index == 0 and any(f.continued_from_prev for f in files)
                 continues_out = index == nfolders - 1 and any(f.continued_to_next for f in files)
-                target: "SetFolder | None" = None
+                target: SetFolder | None = None
                 if index == 0 and carry is not None:
                     if carry.entry.type_compress == folder.type_compress:
                         target = carry
@@ -387,7 +388,7 @@ class CabinetSet:
     @staticmethod
     def _check_overlaps(folder: SetFolder) -> None:
         covered_end = 0
-        owner: "CabinetMember | None" = None
+        owner: CabinetMember | None = None
         for position, member in enumerate(folder.members):
             if member.size and owner is not None and member.offset < covered_end:
                 folder.problems[position] = (
@@ -401,11 +402,11 @@ class CabinetSet:
 
     # -- listing ---------------------------------------------------------------
 
-    def list_members(self) -> "list[CabinetMember]":
+    def list_members(self) -> list[CabinetMember]:
         """All members, in the order the cabinets list them (continuations once)."""
         return list(self.members)
 
-    def find(self, name: str) -> "CabinetMember | None":
+    def find(self, name: str) -> CabinetMember | None:
         for member in self.members:
             if member.name == name:
                 return member
@@ -414,7 +415,7 @@ class CabinetSet:
     # -- extraction ------------------------------------------------------------
 
     def iter_members(self, selection: Selection = None, *, backend: str = "auto",
-                     verify_checksums: bool = True) -> Iterator["tuple[CabinetMember, Chunks]"]:
+                     verify_checksums: bool = True) -> Iterator[tuple[CabinetMember, Chunks]]:
         """Yield ``(member, chunks)`` in folder/offset order.
 
         *selection*: None (all), a collection of names, or a predicate on
@@ -458,13 +459,13 @@ class CabinetSet:
         member = self.find(name)
         if member is None:
             raise UsageError(f"no member named {name!r}", self.name)
-        for found, chunks in self.iter_members(lambda m: m is member, backend=backend,
+        for _found, chunks in self.iter_members(lambda m: m is member, backend=backend,
                                                verify_checksums=verify_checksums):
             return b"".join(chunks)
         raise UsageError(f"no member named {name!r}", self.name)  # pragma: no cover
 
     def _iter_python(self, wanted: Callable[[CabinetMember], bool],
-                     verify: bool) -> Iterator["tuple[CabinetMember, Chunks]"]:
+                     verify: bool) -> Iterator[tuple[CabinetMember, Chunks]]:
         budget = Budget(self.limits, self.name)
         for folder in self.folders:
             picked = [(pos, m) for pos, m in enumerate(folder.members) if wanted(m)]

@@ -26,7 +26,7 @@ COMMAND_MODULES = {
 
 
 class LazyGroup(MsiToolsGroup):
-    def list_commands(self, ctx: click.Context) -> "list[str]":
+    def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMAND_MODULES)
 
     def get_command(self, ctx: click.Context, name: str):

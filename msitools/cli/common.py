@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import click
 
@@ -87,7 +88,7 @@ ADVICE = {
 }
 
 
-def advice(hint: "str | None") -> str:
+def advice(hint: str | None) -> str:
     """The command line's advice for an error hint ("" when there is none)."""
     return ADVICE.get(hint or "", "")
 

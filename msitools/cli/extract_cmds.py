@@ -43,14 +43,14 @@ def _magic(path: str) -> bytes:
         raise UsageError(f"cannot open: {exc.strerror or exc}", path) from None
 
 
-def cabinet_listing(path: str) -> "list[dict]":
-    with Cabinet.from_path(path) as cab:
-        with CabinetSet(cab, resolver=directory_resolver(os.path.dirname(os.path.abspath(path)))) as cabset:
-            return [{"name": m.name, "size": m.size,
-                     "date": m.date_time.isoformat() if m.date_time else None,
-                     "folder": m.folder, "compression": m.compression, "cabinet": m.cabinet,
-                     "continued": m.continued_from_prev or m.continued_to_next}
-                    for m in cabset.list_members()]
+def cabinet_listing(path: str) -> list[dict]:
+    with Cabinet.from_path(path) as cab, \
+            CabinetSet(cab, resolver=directory_resolver(os.path.dirname(os.path.abspath(path)))) as cabset:
+        return [{"name": m.name, "size": m.size,
+                 "date": m.date_time.isoformat() if m.date_time else None,
+                 "folder": m.folder, "compression": m.compression, "cabinet": m.cabinet,
+                 "continued": m.continued_from_prev or m.continued_to_next}
+                for m in cabset.list_members()]
 
 
 def _package_listing(package: str, patches, transforms) -> FileList:

@@ -24,7 +24,7 @@ from msitools.render.package import INFO_RENDERERS, STREAMS_RENDERERS, TABLE_REN
 PKG = click.argument("package", type=click.Path(dir_okay=False, path_type=str))
 
 
-def open_view(stack: ExitStack, package: str, patches: "tuple[str, ...]", transforms: "tuple[str, ...]"):
+def open_view(stack: ExitStack, package: str, patches: tuple[str, ...], transforms: tuple[str, ...]):
     """The package, or its patched view with --patch/--transform (closed with *stack*)."""
     pkg = stack.enter_context(open_package(package))
     if not (patches or transforms):

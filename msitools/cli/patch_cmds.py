@@ -19,7 +19,7 @@ from msitools.render.patch import PATCH_RENDERERS, TRANSFORM_RENDERERS
 @click.argument("mst", type=click.Path(dir_okay=False))
 @click.option("--base", type=click.Path(dir_okay=False), help="Base package: real schemas, old values.")
 @format_option(TRANSFORM_RENDERERS)
-def transform(mst: str, base: "str | None", fmt: str) -> None:
+def transform(mst: str, base: str | None, fmt: str) -> None:
     """A transform's summary and its changes, table by table."""
     with ExitStack() as stack:
         pkg = stack.enter_context(open_package(mst))
@@ -39,7 +39,7 @@ def transform(mst: str, base: "str | None", fmt: str) -> None:
 @click.argument("msp", type=click.Path(dir_okay=False))
 @click.option("--base", type=click.Path(dir_okay=False), help="Target package: applicability, real schemas, paths.")
 @format_option(PATCH_RENDERERS)
-def patch(msp: str, base: "str | None", fmt: str) -> None:
+def patch(msp: str, base: str | None, fmt: str) -> None:
     """The patch report: targets, metadata, transform pairs, payload, files and tables changed."""
     with ExitStack() as stack:
         pkg = stack.enter_context(open_package(msp))

@@ -44,8 +44,8 @@ def kb_parse(table: str, fmt: str, input_format: str) -> None:
               help="The product the patches apply to: names files that a patch only updates.")
 @click.option("--depth", type=int, default=0, show_default=True,
               help="How many levels of .msi files inside the delivery to open (patches are always opened).")
-def verify(hotfix: str, table: str, fmt: str, output: "str | None", force: bool, allow_unlisted: bool,
-           require_signature: bool, base: "str | None", depth: int) -> None:
+def verify(hotfix: str, table: str, fmt: str, output: str | None, force: bool, allow_unlisted: bool,
+           require_signature: bool, base: str | None, depth: int) -> None:
     """Check that a hotfix delivers exactly the files of its published table.
 
     Exit 0 when every published row passes and nothing is unlisted; 1 for any

@@ -18,8 +18,9 @@ import io
 import os
 import struct
 import weakref
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO
 
 import olefile
 from olefile.olefile import OleFileError
@@ -32,7 +33,7 @@ FREESECT = 0xFFFFFFFF
 MAXREGSECT = 0xFFFFFFFA
 
 # compound files opened from a path: a forked child gets its own file offset for each (see _reopen_in_child)
-_OWNED_FILES: "weakref.WeakSet[CompoundFile]" = weakref.WeakSet()
+_OWNED_FILES: weakref.WeakSet[CompoundFile] = weakref.WeakSet()
 
 
 def _reopen_in_child() -> None:
@@ -49,9 +50,9 @@ def _reopen_in_child() -> None:
         if old is None:
             continue
         try:
-            fresh = open(f"/proc/self/fd/{old.fileno()}", "rb")
+            fresh = open(f"/proc/self/fd/{old.fileno()}", "rb")  # noqa: SIM115 (kept open by the object, closed by close())
         except OSError:
-            fresh = open(cfb._path, "rb")
+            fresh = open(cfb._path, "rb")  # noqa: SIM115 (kept open by the object, closed by close())
         cfb._fp = fresh
         ole = getattr(cfb, "_ole", None)
         if ole is not None:
@@ -110,8 +111,8 @@ class Entry:
     modified: int
     start_sector: int
     size: int
-    parent: "Entry | None" = field(default=None, repr=False)
-    children: "list[Entry]" = field(default_factory=list, repr=False)
+    parent: Entry | None = field(default=None, repr=False)
+    children: list[Entry] = field(default_factory=list, repr=False)
 
     @property
     def is_stream(self) -> bool:
@@ -125,7 +126,7 @@ class Entry:
     def clsid_text(self) -> str:
         return clsid_text(self.clsid)
 
-    def child(self, name: str) -> "Entry | None":
+    def child(self, name: str) -> Entry | None:
         for kid in self.children:
             if kid.name == name:
                 return kid
@@ -148,7 +149,7 @@ class CompoundFile:
     context manager or call :meth:`close`.
     """
 
-    def __init__(self, source: "str | os.PathLike[str] | bytes | BinaryIO", name: "str | None" = None,
+    def __init__(self, source: str | os.PathLike[str] | bytes | BinaryIO, name: str | None = None,
                  limits: Limits = DEFAULT_LIMITS):
         self.limits = limits
         self._owns_fp = False
@@ -161,7 +162,7 @@ class CompoundFile:
         else:
             self.name = name or os.fspath(source)
             try:
-                self._fp = open(source, "rb")
+                self._fp = open(source, "rb")  # noqa: SIM115 (kept open by the object, closed by close())
             except OSError as exc:
                 raise CompoundFileError(f"cannot open: {exc.strerror or exc}", self.name) from None
             self._owns_fp = True
@@ -265,7 +266,7 @@ class CompoundFile:
         self.entries = [by_sid[sid] for sid in sorted(by_sid)]
         return root
 
-    def walk(self, storage: "Entry | None" = None) -> Iterator[Entry]:
+    def walk(self, storage: Entry | None = None) -> Iterator[Entry]:
         """Every entry below *storage* (default: the root), depth first."""
         stack = list(reversed((storage or self.root).children))
         while stack:
@@ -302,7 +303,7 @@ class CompoundFile:
             sect = fat[sect]
 
     @staticmethod
-    def _runs(chain: "Iterable[int]", unit: int, base_of) -> list[tuple[int, int, int]]:
+    def _runs(chain: Iterable[int], unit: int, base_of) -> list[tuple[int, int, int]]:
         """Coalesce a sector chain into (stream_offset, file_offset, length) runs."""
         runs: list[tuple[int, int, int]] = []
         pos = 0
@@ -352,7 +353,7 @@ class CompoundFile:
         chain = self._chain(entry.start_sector, entry.size, self._fat, ss, entry.path)
         return self._runs(chain, ss, lambda s: (s + 1) * ss)
 
-    def open_stream(self, entry: Entry) -> "StreamReader":
+    def open_stream(self, entry: Entry) -> StreamReader:
         """A lazy, seekable binary reader over a stream's bytes."""
         return StreamReader(self, entry, self.stream_runs(entry))
 
@@ -376,7 +377,7 @@ class CompoundFile:
             self._fp.close()
             self._fp = None  # type: ignore[assignment]
 
-    def __enter__(self) -> "CompoundFile":
+    def __enter__(self) -> CompoundFile:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -450,7 +451,8 @@ class StreamReader(io.RawIOBase):
             chunk = self._cfb._read_at(f + (pos - s), take)
             if len(chunk) < take:
                 raise CompoundFileError(
-                    f"stream {self.name!r} is truncated: file ends inside its sector at offset {f + (pos - s) + len(chunk)}",
+                    f"stream {self.name!r} is truncated: file ends inside its sector at offset "
+                    f"{f + (pos - s) + len(chunk)}",
                     self._cfb.name)
             out.append(chunk)
             pos += take

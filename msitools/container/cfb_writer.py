@@ -25,8 +25,9 @@ import struct
 import sys
 import uuid
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Union
+from typing import Union
 
 from msitools.errors import CompoundFileError
 
@@ -58,7 +59,7 @@ MAGIC = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"
 MAX_NAME_UNITS = 31
 _ILLEGAL_NAME_CHARS = "/\\:!"
 
-ClsidLike = Union[bytes, str, uuid.UUID, None]
+ClsidLike = Union[bytes, str, uuid.UUID, None]  # noqa: UP007 (a runtime alias: "|" needs Python 3.10 classes on both sides)
 
 
 def clsid_bytes(value: ClsidLike) -> bytes:
@@ -141,8 +142,8 @@ class Storage:
     state_bits: int = 0
     created: int = 0
     modified: int = 0
-    children: "dict[str, Union[Stream, Storage]]" = field(default_factory=dict)
-    _keys: "dict[tuple, str]" = field(default_factory=dict, repr=False, compare=False)
+    children: dict[str, Stream | Storage] = field(default_factory=dict)
+    _keys: dict[tuple, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         validate_name(self.name)
@@ -160,7 +161,7 @@ class Storage:
                 f"(CFB names compare case-insensitively)")
         return key
 
-    def add(self, entry: "Union[Stream, Storage]") -> "Union[Stream, Storage]":
+    def add(self, entry: Stream | Storage) -> Stream | Storage:
         """Attach an existing stream or storage object."""
         if not isinstance(entry, (Stream, Storage)):
             raise CompoundFileError(f"cannot add a {type(entry).__name__} to storage {self.name!r}")
@@ -174,10 +175,10 @@ class Storage:
         return self.add(Stream(name, data, state_bits, created, modified))  # type: ignore[return-value]
 
     def add_storage(self, name: str, clsid: ClsidLike = None, *, state_bits: int = 0,
-                    created: int = 0, modified: int = 0) -> "Storage":
+                    created: int = 0, modified: int = 0) -> Storage:
         return self.add(Storage(name, clsid_bytes(clsid), state_bits, created, modified))  # type: ignore[return-value]
 
-    def walk(self, prefix: str = "") -> "Iterator[tuple[str, Union[Stream, Storage]]]":
+    def walk(self, prefix: str = "") -> Iterator[tuple[str, Stream | Storage]]:
         """Every descendant as ('a/b/c', entry), children in CFB order."""
         for name in sorted(self.children, key=sort_key):
             entry = self.children[name]
@@ -191,7 +192,7 @@ class Storage:
 # red-black sibling trees
 
 
-def _balanced_tree(count: int) -> "tuple[int, list[int], list[int], list[int]]":
+def _balanced_tree(count: int) -> tuple[int, list[int], list[int], list[int]]:
     """Root index, left, right and depth arrays of a middle-split tree over 0..count-1."""
     left = [-1] * count
     right = [-1] * count
@@ -210,7 +211,7 @@ def _balanced_tree(count: int) -> "tuple[int, list[int], list[int], list[int]]":
     return root, left, right, depth
 
 
-def _colours(count: int, depth: "list[int]") -> "list[int]":
+def _colours(count: int, depth: list[int]) -> list[int]:
     """Black everywhere except an incomplete last level, which is red.
 
     In a middle-split tree every null link sits at depth floor(log2(n+1)) or one
@@ -258,7 +259,7 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _fat_geometry(other_sectors: int, spare_fat: int = 0) -> "tuple[int, int]":
+def _fat_geometry(other_sectors: int, spare_fat: int = 0) -> tuple[int, int]:
     """(FAT sectors, DIFAT sectors) when *other_sectors* sectors hold everything else.
 
     *spare_fat* asks for that many FAT sectors beyond the minimum (their entries are
@@ -287,7 +288,7 @@ class CompoundFileWriter:
                  root_created: int = 0, root_modified: int = 0):
         self.root = Storage("Root Entry", clsid_bytes(root_clsid), root_state_bits,
                             root_created, root_modified)
-        self._pad_size: "int | None" = None
+        self._pad_size: int | None = None
         self._pad_name = "Padding"
 
     # convenience pass-throughs -----------------------------------------------------------
@@ -315,7 +316,7 @@ class CompoundFileWriter:
         self._pad_name = filler_name
 
     # building ------------------------------------------------------------------------------
-    def _flatten(self) -> "list[_DirEntry]":
+    def _flatten(self) -> list[_DirEntry]:
         entries: list[_DirEntry] = []
 
         def visit(storage: Storage, is_root: bool) -> int:
@@ -351,7 +352,7 @@ class CompoundFileWriter:
     def to_bytes(self) -> bytes:
         """Serialise the whole compound file."""
         entries = self._flatten()
-        filler: "_DirEntry | None" = None
+        filler: _DirEntry | None = None
         if self._pad_size is not None:
             if any(sort_key(n) == sort_key(self._pad_name) for n in self.root.children):
                 raise CompoundFileError(f"pad_to: the root already has an entry named {self._pad_name!r}")
@@ -373,7 +374,7 @@ class CompoundFileWriter:
             fh.write(data)
         return len(data)
 
-    def _solve_padding(self, base: int) -> "tuple[int, int, int]":
+    def _solve_padding(self, base: int) -> tuple[int, int, int]:
         """(filler sectors, free sectors, spare FAT sectors) giving exactly the pad size.
 
         The file size depends only on the number of non-FAT sectors and on the FAT
@@ -406,7 +407,7 @@ class CompoundFileWriter:
                 return lo, 0, spare
         raise CompoundFileError(f"pad_to({self._pad_size}): this size cannot be reached")
 
-    def _serialise(self, entries: "list[_DirEntry]", filler: "_DirEntry | None") -> bytes:
+    def _serialise(self, entries: list[_DirEntry], filler: _DirEntry | None) -> bytes:
         mini = [e for e in entries if e.type == TYPE_STREAM and 0 < e.size < MINI_STREAM_CUTOFF]
         regular = [e for e in entries if e.type == TYPE_STREAM and e.size >= MINI_STREAM_CUTOFF
                    and e is not filler]
@@ -438,7 +439,7 @@ class CompoundFileWriter:
 
         next_sector = 0
 
-        def allocate(count: int, marker: "int | None" = None) -> int:
+        def allocate(count: int, marker: int | None = None) -> int:
             nonlocal next_sector
             start = next_sector
             for i in range(count):

@@ -38,7 +38,7 @@ def encode_stream_name(name: str, is_table: bool = False) -> str:
 
 
 @lru_cache(maxsize=8192)
-def decode_stream_name(raw: str) -> "tuple[str, bool]":
+def decode_stream_name(raw: str) -> tuple[str, bool]:
     """Decode a directory-entry name into (logical name, is_table)."""
     is_table = raw.startswith(TABLE_PREFIX)
     if is_table:

@@ -12,17 +12,17 @@ design notes in the README).
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pages() -> dict:
     from pymsi.codepage import PAGES
 
     return PAGES
 
 
-def codec_for_codepage(codepage: int) -> "str | None":
+def codec_for_codepage(codepage: int) -> str | None:
     """Python codec name for a Windows codepage number, or None if unknown/neutral."""
     return _pages().get(codepage)
 
@@ -43,7 +43,12 @@ def reference_stream_name_codec():
 
 # Kept here for callers that import the codec from the boundary module; the
 # implementation is ours (msitools.container.streamname), checked against pymsi in tests.
-from msitools.container.streamname import decode_stream_name, encode_stream_name  # noqa: E402,F401
+from msitools.container.streamname import decode_stream_name, encode_stream_name  # noqa: E402
 
-__all__ = ["codec_for_codepage", "custom_action_module", "reference_stream_name_codec",
-           "decode_stream_name", "encode_stream_name"]
+__all__ = [
+    "codec_for_codepage",
+    "custom_action_module",
+    "decode_stream_name",
+    "encode_stream_name",
+    "reference_stream_name_codec",
+]

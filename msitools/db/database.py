@@ -6,16 +6,16 @@ on first use; listing tables and counting rows reads only the schema.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
-from msitools.container.streamname import decode_stream_name, encode_stream_name
 from msitools.container.cfb import CompoundFile, Entry
+from msitools.container.streamname import decode_stream_name, encode_stream_name
 from msitools.db.columns import Column, type_word_from_idt
-from msitools.errors import StringPoolError, TableError, UsageError
-from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.db.stringpool import StringPool
 from msitools.db.table import Table, decode_columns
+from msitools.errors import StringPoolError, TableError, UsageError
+from msitools.limits import DEFAULT_LIMITS, Limits
 
 TABLES_SCHEMA = [Column("Name", type_word_from_idt("s64", key=True), 1)]
 COLUMNS_SCHEMA = [
@@ -36,7 +36,7 @@ class StreamInfo:
     entry: Entry
 
 
-def classify_children(storage: Entry) -> "tuple[dict[str, Entry], list[StreamInfo], list[Entry]]":
+def classify_children(storage: Entry) -> tuple[dict[str, Entry], list[StreamInfo], list[Entry]]:
     """Split a storage's children into table streams, other streams and substorages."""
     tables: dict[str, Entry] = {}
     streams: list[StreamInfo] = []
@@ -94,7 +94,7 @@ class Database:
         cols = decode_columns(name, schema, raw, self.pool, self.path, self.limits, shared_strings=False)
         return list(zip(*cols))
 
-    def _load_schema(self) -> "dict[str, list[Column]]":
+    def _load_schema(self) -> dict[str, list[Column]]:
         prefix = f"{self.where}: " if self.where else ""
         if "_Tables" not in self.table_streams:
             raise TableError(f"{prefix}missing _Tables stream (not an MSI database)", self.path)
@@ -124,14 +124,14 @@ class Database:
 
     # -- tables -----------------------------------------------------------
     @property
-    def table_names(self) -> "list[str]":
+    def table_names(self) -> list[str]:
         """Tables named in _Tables, in stored order."""
         return list(self._schemas)
 
     def has_table(self, name: str) -> bool:
         return name in self._schemas
 
-    def schema(self, name: str) -> "list[Column]":
+    def schema(self, name: str) -> list[Column]:
         if name == "_Tables":
             return list(TABLES_SCHEMA)
         if name == "_Columns":
@@ -153,14 +153,14 @@ class Database:
             self._tables[name] = table
         return table
 
-    def get_table(self, name: str) -> "Table | None":
+    def get_table(self, name: str) -> Table | None:
         return self.table(name) if self.has_table(name) else None
 
     def tables(self) -> Iterator[Table]:
         for name in self.table_names:
             yield self.table(name)
 
-    def validation(self) -> "dict[tuple[str, str], dict]":
+    def validation(self) -> dict[tuple[str, str], dict]:
         """``_Validation`` rows by (table, column): nullable, ranges, key table, category, set, description.
 
         Empty when the package has no ``_Validation`` table (it is optional)."""
@@ -170,13 +170,13 @@ class Database:
         return {(r.get("Table"), r.get("Column")): r for r in table.records()}
 
     # -- streams ----------------------------------------------------------
-    def find_stream(self, name: str) -> "StreamInfo | None":
+    def find_stream(self, name: str) -> StreamInfo | None:
         for info in self.streams:
             if info.name == name:
                 return info
         return None
 
-    def stream_entry(self, name: str) -> "Entry | None":
+    def stream_entry(self, name: str) -> Entry | None:
         info = self.find_stream(name)
         if info is not None:
             return info.entry
@@ -198,7 +198,7 @@ class Database:
             raise UsageError(f"no stream named {name!r}", self.path)
         return self.cfb.open_stream(entry)
 
-    def binary(self, table: str, *keys) -> "bytes | None":
+    def binary(self, table: str, *keys) -> bytes | None:
         """Data of a binary cell, by its table and primary key values."""
         from msitools.db.table import binary_stream_name
 

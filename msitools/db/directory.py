@@ -10,13 +10,13 @@ recorded as issues, never silently dropped.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 ROOT_NAME = "SourceDir"
 
 
-def split_default_dir(default_dir: "str | None", source: bool = False) -> "str | None":
+def split_default_dir(default_dir: str | None, source: bool = False) -> str | None:
     """The directory name a DefaultDir value gives (None for ``.``)."""
     if not default_dir:
         return None
@@ -29,7 +29,7 @@ def split_default_dir(default_dir: "str | None", source: bool = False) -> "str |
     return name
 
 
-def long_file_name(file_name: "str | None") -> str:
+def long_file_name(file_name: str | None) -> str:
     """``short|long`` File.FileName -> the long name."""
     if not file_name:
         return ""
@@ -39,10 +39,10 @@ def long_file_name(file_name: "str | None") -> str:
 
 @dataclass
 class DirectoryTree:
-    paths: "dict[str, tuple[str, ...]]" = field(default_factory=dict)  # directory id -> components
-    issues: "list[str]" = field(default_factory=list)
+    paths: dict[str, tuple[str, ...]] = field(default_factory=dict)  # directory id -> components
+    issues: list[str] = field(default_factory=list)
 
-    def path_of(self, directory: "str | None") -> "tuple[str, ...]":
+    def path_of(self, directory: str | None) -> tuple[str, ...]:
         if directory is None:
             return (ROOT_NAME,)
         found = self.paths.get(directory)
@@ -50,11 +50,11 @@ class DirectoryTree:
             return (ROOT_NAME, directory)
         return found
 
-    def display(self, directory: "str | None", sep: str = "\\") -> str:
+    def display(self, directory: str | None, sep: str = "\\") -> str:
         return sep.join(self.path_of(directory))
 
 
-def resolve_directories(rows: Iterable["tuple[str, str | None, str | None]"], source: bool = False) -> DirectoryTree:
+def resolve_directories(rows: Iterable[tuple[str, str | None, str | None]], source: bool = False) -> DirectoryTree:
     """*rows*: (Directory, Directory_Parent, DefaultDir).  Returns every directory's path components."""
     table: dict[str, tuple[str | None, str | None]] = {}
     for directory, parent, default_dir in rows:
@@ -64,7 +64,7 @@ def resolve_directories(rows: Iterable["tuple[str, str | None, str | None]"], so
     tree = DirectoryTree()
     paths = tree.paths
 
-    def resolve(start: str) -> "tuple[str, ...]":
+    def resolve(start: str) -> tuple[str, ...]:
         chain = []
         node = start
         seen = set()
@@ -96,7 +96,7 @@ def resolve_directories(rows: Iterable["tuple[str, str | None, str | None]"], so
             name = split_default_dir(table[child][1], source)
             base = base + (name,) if name else base
             paths[child] = base
-        return paths[start] if start in paths else base
+        return paths.get(start, base)
 
     for directory in table:
         if directory not in paths:

@@ -9,8 +9,9 @@ pool codepage) and ``_SummaryInformation`` (PropertyId / Value).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 from msitools.db.columns import Column
 
@@ -35,7 +36,7 @@ def header_lines(table: str, columns: Sequence[Column]) -> str:
     )
 
 
-def _column_text(values: Sequence[Any], is_string: bool) -> "list[str]":
+def _column_text(values: Sequence[Any], is_string: bool) -> list[str]:
     if is_string:
         present = [v for v in values if v]
         joined = "".join(present)
@@ -72,7 +73,7 @@ def summary_value(value: Any) -> str:
     return escape(value)
 
 
-def summary_text(values: "dict[int, Any]") -> str:
+def summary_text(values: dict[int, Any]) -> str:
     lines = [f"PropertyId\tValue{CRLF}i2\tl255{CRLF}_SummaryInformation\tPropertyId{CRLF}"]
     for pid in sorted(values):
         lines.append(f"{pid}\t{summary_value(values[pid])}{CRLF}")

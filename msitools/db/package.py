@@ -8,13 +8,14 @@ transform.
 from __future__ import annotations
 
 import os
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from msitools.container.cfb import CompoundFile, Entry
 from msitools.db.database import Database, StreamInfo, classify_children
+from msitools.db.summary import SummaryInformation
 from msitools.errors import HINT_TRANSFORM_REPORT, CompoundFileError, MsiToolsError, UsageError
 from msitools.limits import DEFAULT_LIMITS, Limits
-from msitools.db.summary import SummaryInformation
 
 _TAIL = bytes.fromhex("00000000C000000000000046")
 CLSID_MSI = bytes.fromhex("84100C00") + _TAIL
@@ -65,7 +66,7 @@ class Package:
         return self.database
 
     @property
-    def table_names(self) -> "list[str]":
+    def table_names(self) -> list[str]:
         if self.database is None:
             return sorted(self._table_streams.keys() - {"_StringPool", "_StringData"})
         return self.database.table_names
@@ -81,16 +82,16 @@ class Package:
 
     # -- streams and storages ----------------------------------------------
     @property
-    def streams(self) -> "list[StreamInfo]":
+    def streams(self) -> list[StreamInfo]:
         """Non-table streams of the root storage, by decoded name."""
         return list(self._streams)
 
     @property
-    def storages(self) -> "list[Entry]":
+    def storages(self) -> list[Entry]:
         return list(self._storages)
 
     @property
-    def storage_names(self) -> "list[str]":
+    def storage_names(self) -> list[str]:
         return [s.name for s in self._storages]
 
     def storage(self, name: str) -> Entry:
@@ -118,7 +119,7 @@ class Package:
                     todo.append((child, dst.add_storage(child.name, child.clsid, **meta)))
         return out.to_bytes()
 
-    def find_stream(self, name: str) -> "StreamInfo | None":
+    def find_stream(self, name: str) -> StreamInfo | None:
         for info in self._streams:
             if info.name == name:
                 return info
@@ -143,7 +144,7 @@ class Package:
     def close(self) -> None:
         self.cfb.close()
 
-    def __enter__(self) -> "Package":
+    def __enter__(self) -> Package:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -164,8 +165,8 @@ def detect_kind(cfb: CompoundFile) -> str:
         cfb.name)
 
 
-def open_package(path: "str | os.PathLike[str] | bytes | BinaryIO", limits: Limits = DEFAULT_LIMITS,
-                 name: "str | None" = None) -> Package:
+def open_package(path: str | os.PathLike[str] | bytes | BinaryIO, limits: Limits = DEFAULT_LIMITS,
+                 name: str | None = None) -> Package:
     """Open an .msi, .msp, .mst or .msm file: a path, the file's bytes, or a seekable binary
     file object (*name* labels the last two in messages)."""
     if isinstance(path, (bytes, bytearray)):
@@ -180,7 +181,7 @@ def open_package(path: "str | os.PathLike[str] | bytes | BinaryIO", limits: Limi
         return Package(cfb, display, kind, limits)
     except MsiToolsError as exc:
         cfb.close()
-        raise exc.with_path(display)
+        raise exc.with_path(display) from None
     except BaseException:
         cfb.close()
         raise

@@ -12,21 +12,22 @@ row inserts it).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from msitools.db.columns import Column
-from msitools.errors import UsageError
 from msitools.db.package import Package
-from msitools.db.transform import OP_DELETE, OP_INSERT, OP_NONE, OP_UPDATE, Transform, TableChanges
+from msitools.db.transform import OP_DELETE, OP_INSERT, OP_NONE, OP_UPDATE, TableChanges, Transform
+from msitools.errors import UsageError
 
 
 @dataclass
 class PatchedRow:
-    base: "tuple | None"  # the base row (None when the row is new)
+    base: tuple | None  # the base row (None when the row is new)
     values: tuple  # the current row
     deleted: bool = False
-    sources: "list[str]" = field(default_factory=list)  # transforms that touched it
+    sources: list[str] = field(default_factory=list)  # transforms that touched it
 
     @property
     def op(self) -> str:
@@ -38,7 +39,7 @@ class PatchedRow:
             return OP_UPDATE
         return OP_NONE
 
-    def changed_columns(self, columns) -> "list[str]":
+    def changed_columns(self, columns) -> list[str]:
         if self.base is None or self.deleted:
             return []
         return [c.name for c, old, new in zip(columns, self.base, self.values) if old != new]
@@ -47,16 +48,16 @@ class PatchedRow:
 @dataclass
 class PatchedTable:
     name: str
-    columns: "list[Column]"
-    rows: "dict[tuple, PatchedRow]"
-    action: "str | None" = None  # "create" / "drop"
-    key_index: "list[int]" = field(default_factory=list)
+    columns: list[Column]
+    rows: dict[tuple, PatchedRow]
+    action: str | None = None  # "create" / "drop"
+    key_index: list[int] = field(default_factory=list)
 
     def __post_init__(self):
         self.key_index = [i for i, c in enumerate(self.columns) if c.key]
 
     @property
-    def column_names(self) -> "list[str]":
+    def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
     def key_of(self, values) -> tuple:
@@ -84,7 +85,7 @@ class PatchedTable:
 class AppliedTransform:
     label: str  # e.g. "x.msp:#T1ToU1" or "change.mst"
     transform: Transform
-    issues: "list[str]" = field(default_factory=list)
+    issues: list[str] = field(default_factory=list)
 
 
 class PatchedDatabase:
@@ -112,7 +113,7 @@ class PatchedDatabase:
             pkg.close()
         self._opened.clear()
 
-    def __enter__(self) -> "PatchedDatabase":
+    def __enter__(self) -> PatchedDatabase:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -143,10 +144,10 @@ class PatchedDatabase:
         return self._materialize(name)
 
     @property
-    def table_names(self) -> "list[str]":
+    def table_names(self) -> list[str]:
         return self.db.table_names + [n for n in self._created if not self.db.has_table(n)]
 
-    def schemas(self) -> "dict[str, list[Column]]":
+    def schemas(self) -> dict[str, list[Column]]:
         out = {name: self.db.schema(name) for name in self.db.table_names}
         for name, table in self._tables.items():
             out[name] = list(table.columns)
@@ -157,7 +158,7 @@ class PatchedDatabase:
                                           any(r.op != OP_NONE for r in self._tables[name].rows.values()))
 
     # -- applying -------------------------------------------------------------
-    def apply(self, transform: Transform, label: str, origin: "Package | None" = None) -> AppliedTransform:
+    def apply(self, transform: Transform, label: str, origin: Package | None = None) -> AppliedTransform:
         """Apply *transform*; *origin* is the package whose streams (patch cabinets) its rows refer to."""
         record = AppliedTransform(label, transform)
         if origin is not None:
@@ -257,7 +258,7 @@ class PatchedDatabase:
                 return self.origins[label]
         return self.base
 
-    def records(self, name: str) -> "list[dict[str, Any]]":
+    def records(self, name: str) -> list[dict[str, Any]]:
         """Live rows of a table as dicts (deleted rows left out)."""
         if not self.has_table(name):
             return []
@@ -265,7 +266,7 @@ class PatchedDatabase:
         names = table.column_names
         return [dict(zip(names, r.values)) for r in table.iter_rows(False)]
 
-    def rows_with_ops(self, name: str, include_deleted: bool = True) -> "list[tuple[tuple, str]]":
+    def rows_with_ops(self, name: str, include_deleted: bool = True) -> list[tuple[tuple, str]]:
         table = self.table(name)
         return [(r.base if r.deleted else r.values, r.op) for r in table.iter_rows(include_deleted)]
 
@@ -274,7 +275,7 @@ def _fmt_key(key: tuple) -> str:
     return "/".join("" if k is None else str(k) for k in key)
 
 
-def row_dicts_with_op(table: PatchedTable, include_deleted: bool = True) -> "list[dict[str, Any]]":
+def row_dicts_with_op(table: PatchedTable, include_deleted: bool = True) -> list[dict[str, Any]]:
     """Rows as dicts with the extra ``"@op"`` key (an ``@`` never occurs in an MSI column name)."""
     names = table.column_names
     out = []

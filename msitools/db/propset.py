@@ -31,7 +31,7 @@ PID_CODEPAGE = 1
 _EPOCH_1601 = datetime(1601, 1, 1, tzinfo=timezone.utc)
 
 
-def filetime_to_datetime(value: int) -> "datetime | None":
+def filetime_to_datetime(value: int) -> datetime | None:
     """FILETIME (100 ns ticks since 1601, UTC) -> aware datetime; None for 0 or out of range."""
     if not value:
         return None
@@ -76,7 +76,7 @@ def parse_property_set(data: bytes, path=None, limits: Limits = DEFAULT_LIMITS,
     (section_offset,) = struct.unpack_from("<I", data, 44)
     if section_offset + 8 > len(data):
         raise fail(f"section offset {section_offset} is past the end of the stream")
-    section_size, count = struct.unpack_from("<II", data, section_offset)
+    _section_size, count = struct.unpack_from("<II", data, section_offset)
     limits.check("summary_properties", count, what, path)
     if section_offset + 8 + 8 * count > len(data):
         raise fail(f"property table ({count} entries) runs past the end of the stream")

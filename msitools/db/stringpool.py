@@ -32,9 +32,9 @@ class StringPool:
     about its own size in memory, not a Python object per string.
     """
 
-    def __init__(self, data: "bytes | str", offsets: "array", lengths: "array", refcounts: "list[int]",
-                 codepage: int, long_refs: bool, unused: "set[int] | None" = None,
-                 issues: "list[str] | None" = None):
+    def __init__(self, data: bytes | str, offsets: array, lengths: array, refcounts: list[int],
+                 codepage: int, long_refs: bool, unused: set[int] | None = None,
+                 issues: list[str] | None = None):
         # offsets/lengths are indexed by id (index 0 unused); data is bytes, or str for single-byte codecs
         self._data = data
         self._offsets = offsets
@@ -45,7 +45,7 @@ class StringPool:
         self.long_refs = long_refs
         self.issues = issues or []
         self._is_text = isinstance(data, str)
-        self._materialized: "list[str | None] | None" = None
+        self._materialized: list[str | None] | None = None
 
     @property
     def ref_size(self) -> int:
@@ -56,7 +56,7 @@ class StringPool:
         """Number of ids, including id 0."""
         return len(self._offsets)
 
-    def __getitem__(self, string_id: int) -> "str | None":
+    def __getitem__(self, string_id: int) -> str | None:
         if string_id <= 0 or string_id in self._unused:
             if string_id < 0:
                 raise IndexError(string_id)
@@ -69,7 +69,7 @@ class StringPool:
 
     lookup = __getitem__
 
-    def values(self, ids, shared: bool = False) -> "list[str | None]":
+    def values(self, ids, shared: bool = False) -> list[str | None]:
         """Strings for many ids at once (ids must be < len(self); checked by the caller).
 
         ``shared=True`` decodes the whole pool once and returns the same string
@@ -92,7 +92,7 @@ class StringPool:
         return out
 
     @property
-    def strings(self) -> "list[str | None]":
+    def strings(self) -> list[str | None]:
         """Every string, by id (decodes the whole pool once and keeps it)."""
         if self._materialized is None:
             self._materialized = self.values(range(len(self)))
@@ -106,12 +106,12 @@ class StringPool:
         return 0
 
     @classmethod
-    def empty(cls, codepage: int = 0) -> "StringPool":
+    def empty(cls, codepage: int = 0) -> StringPool:
         return cls("", array("I", [0]), array("I", [0]), [0], codepage, False)
 
     @classmethod
     def parse(cls, pool: bytes, data: bytes, path=None, limits: Limits = DEFAULT_LIMITS,
-              where: str = "") -> "StringPool":
+              where: str = "") -> StringPool:
         """Decode the two streams.  *where* names the storage for messages (e.g. a transform)."""
         prefix = f"{where}: " if where else ""
         if len(pool) < 4:
@@ -167,7 +167,7 @@ class StringPool:
         lengths_by_id.extend(lengths)
         if codec in _SINGLE_BYTE:
             # one decode for everything; byte offsets equal character offsets
-            store: "bytes | str" = cp.decode(bytes(data[:total]), codepage)
+            store: bytes | str = cp.decode(bytes(data[:total]), codepage)
         else:
             store = bytes(data[:total])
         return cls(store, offsets, lengths_by_id, refcounts, codepage, long_refs, set(unused), issues)

@@ -13,8 +13,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from msitools.errors import SummaryInfoError
 from msitools.db.propset import PropertySet, parse_property_set
+from msitools.errors import SummaryInfoError
 from msitools.limits import DEFAULT_LIMITS, Limits
 
 PID_NAMES = {
@@ -83,7 +83,7 @@ INTEGER_PIDS = (14, 15, 16, 19)
 GUID_RE = re.compile(r"\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}")
 
 
-def flag_names(value: int, table) -> "list[str]":
+def flag_names(value: int, table) -> list[str]:
     names = [name for bit, name in table if value & bit]
     known = 0
     for bit, _ in table:
@@ -93,7 +93,7 @@ def flag_names(value: int, table) -> "list[str]":
     return names
 
 
-def split_platform_languages(template: "str | None") -> "tuple[str | None, list[int]]":
+def split_platform_languages(template: str | None) -> tuple[str | None, list[int]]:
     if template is None:
         return None, []
     platform, _, langs = template.partition(";")
@@ -105,7 +105,7 @@ def split_platform_languages(template: "str | None") -> "tuple[str | None, list[
     return platform or None, languages
 
 
-def unreadable_languages(template: "str | None") -> "list[str]":
+def unreadable_languages(template: str | None) -> list[str]:
     """Entries of Template's language list that are not language ids (reported as issues)."""
     if not template:
         return []
@@ -113,7 +113,7 @@ def unreadable_languages(template: "str | None") -> "list[str]":
     return [p.strip() for p in langs.split(",") if p.strip() and not (p.strip().isascii() and p.strip().isdigit())]
 
 
-def parse_transform_revision(text: "str | None") -> dict:
+def parse_transform_revision(text: str | None) -> dict:
     """``{OrigPC}OrigVer;{NewPC}NewVer;{UpgradeCode}`` -> dict of the five parts."""
     out: dict[str, Any] = {
         "target_product_code": None,
@@ -126,7 +126,7 @@ def parse_transform_revision(text: "str | None") -> dict:
         return out
     parts = text.split(";")
 
-    def code_and_version(part: str) -> "tuple[str | None, str | None]":
+    def code_and_version(part: str) -> tuple[str | None, str | None]:
         m = GUID_RE.match(part.strip())
         if not m:
             return None, part.strip() or None
@@ -151,7 +151,7 @@ class SummaryInformation:
 
     @classmethod
     def parse(cls, data: bytes, kind: str, path=None, limits: Limits = DEFAULT_LIMITS,
-              what: str = "summary information") -> "SummaryInformation":
+              what: str = "summary information") -> SummaryInformation:
         props = parse_property_set(data, path, limits, what)
         for pid, expected in [(p, str) for p in STRING_PIDS] + [(p, int) for p in INTEGER_PIDS]:
             value = props.values.get(pid)
@@ -161,7 +161,7 @@ class SummaryInformation:
         return cls(props, kind)
 
     @classmethod
-    def empty(cls, kind: str) -> "SummaryInformation":
+    def empty(cls, kind: str) -> SummaryInformation:
         return cls(PropertySet(fmtid=b""), kind)
 
     def get(self, pid: int):
@@ -177,7 +177,7 @@ class SummaryInformation:
 
     # -- per-kind views ---------------------------------------------------
     @property
-    def transform_names(self) -> "list[str]":
+    def transform_names(self) -> list[str]:
         """MSP: the transform substorages listed in Last Saved By, in order, without ':'."""
         text = self.get(8) or ""
         names = []
@@ -188,12 +188,12 @@ class SummaryInformation:
         return names
 
     @property
-    def patch_codes(self) -> "list[str]":
+    def patch_codes(self) -> list[str]:
         """MSP: the patch code followed by obsoleted patch codes (PID 9)."""
         return [g.upper() for g in GUID_RE.findall(self.get(9) or "")]
 
     @property
-    def target_product_codes(self) -> "list[str]":
+    def target_product_codes(self) -> list[str]:
         return [g.upper() for g in GUID_RE.findall(self.get(7) or "")]
 
     @property
@@ -204,14 +204,14 @@ class SummaryInformation:
     def error_condition_flags(self) -> int:
         return (self.get(16) or 0) & 0xFFFF
 
-    def raw_dict(self) -> "dict[str, Any]":
+    def raw_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for pid in sorted(self.props.values):
             key = PID_NAMES.get(pid, f"property_{pid}")
             out[key] = _jsonable(self.props.values[pid])
         return out
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         """Summary with snake_case keys plus the kind-specific decoded fields."""
         out = self.raw_dict()
         kind = self.kind

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import sys
 from array import array
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from msitools.db.columns import Column
+from msitools.db.stringpool import StringPool
 from msitools.errors import TableError
 from msitools.limits import DEFAULT_LIMITS, Limits
-from msitools.db.stringpool import StringPool
 
 Row = tuple
 
@@ -65,7 +66,7 @@ def count_rows(name: str, columns: Sequence[Column], raw_size: int, ref_size: in
 
 def decode_columns(name: str, columns: Sequence[Column], raw: bytes, pool: StringPool,
                    path=None, limits: Limits = DEFAULT_LIMITS,
-                   first: int = 0, last: "int | None" = None, shared_strings: bool = True) -> "list[list[Any]]":
+                   first: int = 0, last: int | None = None, shared_strings: bool = True) -> list[list[Any]]:
     """Decode a column-major table stream into one list of values per column.
 
     *first*/*last* select a range of rows (for decoding a large table in chunks);
@@ -115,16 +116,16 @@ class Table:
     ``rows`` is a list of tuples in stored order; ``records()`` gives dicts.
     """
 
-    def __init__(self, name: str, columns: Sequence[Column], loader: "Callable[[], bytes | None]",
+    def __init__(self, name: str, columns: Sequence[Column], loader: Callable[[], bytes | None],
                  pool: StringPool, path=None, limits: Limits = DEFAULT_LIMITS,
-                 stream_size: "int | None" = None):
+                 stream_size: int | None = None):
         self.name = name
         self.columns = list(columns)
         self._loader = loader
         self._pool = pool
         self._path = path
         self._limits = limits
-        self._rows: "list[Row] | None" = None
+        self._rows: list[Row] | None = None
         self._stream_size = stream_size
 
     @property
@@ -145,7 +146,7 @@ class Table:
         return len(self.rows)
 
     @property
-    def rows(self) -> "list[Row]":
+    def rows(self) -> list[Row]:
         if self._rows is None:
             raw = self._loader()
             if not raw:
@@ -155,7 +156,7 @@ class Table:
                 self._rows = list(zip(*cols))
         return self._rows
 
-    def iter_chunks(self, chunk_rows: int = 4096) -> Iterator["list[Row]"]:
+    def iter_chunks(self, chunk_rows: int = 4096) -> Iterator[list[Row]]:
         """Rows in chunks, decoded on the fly without caching them (bounded memory)."""
         if self._rows is not None:
             for i in range(0, len(self._rows), chunk_rows):
@@ -176,14 +177,14 @@ class Table:
     def __len__(self) -> int:
         return self.row_count
 
-    def records(self) -> "list[dict[str, Any]]":
+    def records(self) -> list[dict[str, Any]]:
         names = self.column_names
         return [dict(zip(names, row)) for row in self.rows]
 
     def key_of(self, row: Row) -> tuple:
         return tuple(v for c, v in zip(self.columns, row) if c.key)
 
-    def index(self) -> "dict[tuple, Row]":
+    def index(self) -> dict[tuple, Row]:
         """Rows by primary key."""
         return {self.key_of(row): row for row in self.rows}
 

@@ -18,17 +18,18 @@ at the end of the stream with every string id in range.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from msitools.container.cfb import CompoundFile, Entry
 from msitools.db.columns import Column, type_word_from_idt
 from msitools.db.database import COLUMNS_SCHEMA, TABLES_SCHEMA, classify_children
-from msitools.errors import MsiToolsError, TransformError
-from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.db.stringpool import StringPool
 from msitools.db.summary import SummaryInformation
 from msitools.db.table import binary_stream_name
+from msitools.errors import MsiToolsError, TransformError
+from msitools.limits import DEFAULT_LIMITS, Limits
 
 OP_INSERT = "insert"
 OP_UPDATE = "update"
@@ -51,11 +52,11 @@ class RowChange:
 
     op: str  # insert / update / delete
     key: tuple
-    values: "dict[str, Any]"  # insert: the row's present columns; update: keys + changed; delete: keys
+    values: dict[str, Any]  # insert: the row's present columns; update: keys + changed; delete: keys
     mask: int
     record: int  # 0-based record number in the stream
 
-    def changed_columns(self, columns: Sequence[Column]) -> "list[str]":
+    def changed_columns(self, columns: Sequence[Column]) -> list[str]:
         keys = {c.name for c in columns if c.key}
         return [name for name in self.values if name not in keys]
 
@@ -65,23 +66,23 @@ class TableChanges:
     """Everything one transform does to one table."""
 
     table: str
-    action: "str | None" = None  # "create" / "drop" (table level) or None
-    columns: "list[Column]" = field(default_factory=list)  # schema used to decode the records
-    added_columns: "list[Column]" = field(default_factory=list)
-    rows: "list[RowChange]" = field(default_factory=list)
+    action: str | None = None  # "create" / "drop" (table level) or None
+    columns: list[Column] = field(default_factory=list)  # schema used to decode the records
+    added_columns: list[Column] = field(default_factory=list)
+    rows: list[RowChange] = field(default_factory=list)
     schema_source: str = SCHEMA_BASE
-    raw: "bytes | None" = None  # the record stream, when it could not be decoded
-    issues: "list[str]" = field(default_factory=list)
+    raw: bytes | None = None  # the record stream, when it could not be decoded
+    issues: list[str] = field(default_factory=list)
 
     @property
-    def counts(self) -> "dict[str, int]":
+    def counts(self) -> dict[str, int]:
         out = {OP_INSERT: 0, OP_UPDATE: 0, OP_DELETE: 0}
         for row in self.rows:
             out[row.op] += 1
         return out
 
 
-def _catalogue_schema(name: str, variant_i4: "frozenset[str]" = frozenset()) -> "list[Column] | None":
+def _catalogue_schema(name: str, variant_i4: frozenset[str] = frozenset()) -> list[Column] | None:
     from msitools.db import schema_catalogue  # only transforms read without a base need it
 
     spec = schema_catalogue.TABLES.get(name)
@@ -95,7 +96,7 @@ def _catalogue_schema(name: str, variant_i4: "frozenset[str]" = frozenset()) -> 
     return cols
 
 
-def catalogue_candidates(name: str) -> "list[list[Column]]":
+def catalogue_candidates(name: str) -> list[list[Column]]:
     """The standard schema of *name* and its known i2/i4 width variants."""
     base = _catalogue_schema(name)
     if base is None:
@@ -112,7 +113,7 @@ def catalogue_candidates(name: str) -> "list[list[Column]]":
 class _Walk:
     """Decodes one table stream of records against a schema (raises TransformError)."""
 
-    def __init__(self, transform: "Transform", table: str, columns: Sequence[Column], data: bytes):
+    def __init__(self, transform: Transform, table: str, columns: Sequence[Column], data: bytes):
         self.t = transform
         self.table = table
         self.columns = list(columns)
@@ -121,7 +122,7 @@ class _Walk:
     def fail(self, message: str) -> TransformError:
         return TransformError(f"transform {self.t.name!r}, table {self.table!r}: {message}", self.t.path)
 
-    def rows(self) -> "list[RowChange]":
+    def rows(self) -> list[RowChange]:
         columns = self.columns
         ncols = len(columns)
         if ncols == 0:
@@ -232,25 +233,25 @@ class Transform:
                                              f"transform {name!r}")
             except MsiToolsError as exc:
                 raise TransformError(exc.message, path) from None
-        self._changes: "list[TableChanges] | None" = None
+        self._changes: list[TableChanges] | None = None
         self._schema_key = None
 
     # -- summary --------------------------------------------------------
     @property
-    def info(self) -> "dict[str, Any]":
+    def info(self) -> dict[str, Any]:
         return self.summary.to_dict()
 
     @property
-    def changed_table_names(self) -> "list[str]":
+    def changed_table_names(self) -> list[str]:
         return [n for n in self.table_streams if n not in SYSTEM_STREAMS]
 
-    def _records(self, name: str, schema: Sequence[Column]) -> "list[RowChange]":
+    def _records(self, name: str, schema: Sequence[Column]) -> list[RowChange]:
         entry = self.table_streams.get(name)
         if entry is None:
             return []
         return _Walk(self, name, schema, self.cfb.read_stream(entry)).rows()
 
-    def read_stream(self, name: str) -> "bytes | None":
+    def read_stream(self, name: str) -> bytes | None:
         """A non-table stream of the transform (e.g. binary cell data), by decoded name."""
         for info in self.streams:
             if info.name == name:
@@ -258,7 +259,7 @@ class Transform:
         return None
 
     # -- decoding ---------------------------------------------------------
-    def changes(self, base_schemas: "Mapping[str, Sequence[Column]] | None" = None) -> "list[TableChanges]":
+    def changes(self, base_schemas: Mapping[str, Sequence[Column]] | None = None) -> list[TableChanges]:
         """Decode every change, table by table.
 
         *base_schemas* (table -> columns, e.g. from the base database) decides how
@@ -345,7 +346,7 @@ class Transform:
         self._schema_key = key
         return self._changes
 
-    def _guess_existing_schema(self, table: str) -> "list[Column] | None":
+    def _guess_existing_schema(self, table: str) -> list[Column] | None:
         candidates = catalogue_candidates(table)
         return list(candidates[0]) if candidates else None
 
@@ -418,7 +419,7 @@ def open_transform_storage(cfb: CompoundFile, storage: Entry, name: str, path: s
     return Transform(cfb, storage, name, path, limits)
 
 
-def transform_report(transform: Transform, base=None) -> "dict[str, Any]":
+def transform_report(transform: Transform, base=None) -> dict[str, Any]:
     """The ``msitools transform`` JSON: summary and changes table by table.
 
     *base* (a Database) decodes existing tables with their real schema and gives

@@ -106,7 +106,7 @@ __all__ = [
 
 FORMATS = ("auto", "html", "csv", "markdown", "text", "squashed")
 
-def parse_file(path: "str | os.PathLike[str]", format: str = "auto",
+def parse_file(path: str | os.PathLike[str], format: str = "auto",
                limits: Limits = DEFAULT_LIMITS) -> PublishedTable:
     """Read *path* (UTF-8, UTF-16 with BOM, or Windows-1252) and parse it."""
     source = os.fspath(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from msitools.kb.cells import strip_markdown
 
@@ -19,7 +19,7 @@ MD_SEPARATOR = re.compile(r"\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*")
 Splitter = Callable[[str], "list[str] | None"]
 
 
-def split_markdown(line: str) -> "list[str] | None":
+def split_markdown(line: str) -> list[str] | None:
     """A pipe-table row: ``| a | b |`` (outer pipes optional, ``\\|`` escapes a pipe)."""
     s = line.strip()
     if "|" not in s:
@@ -32,14 +32,14 @@ def split_markdown(line: str) -> "list[str] | None":
     return [strip_markdown(c.replace("\\|", "|")) for c in cells]
 
 
-def split_tab(line: str) -> "list[str] | None":
+def split_tab(line: str) -> list[str] | None:
     """Cells separated by tabs (copied from a browser or a spreadsheet)."""
     if "\t" not in line:
         return None
     return [c.strip() for c in line.strip("\r\n ").split("\t")]
 
 
-def split_csv(line: str) -> "list[str] | None":
+def split_csv(line: str) -> list[str] | None:
     """Comma-separated cells, quotes as in RFC 4180."""
     if "," not in line:
         return None
@@ -49,13 +49,13 @@ def split_csv(line: str) -> "list[str] | None":
         return None
 
 
-def split_spaced(line: str) -> "list[str] | None":
+def split_spaced(line: str) -> list[str] | None:
     """Cells separated by two or more spaces (or a tab)."""
     cells = re.split(r"\s{2,}|\t", line.strip())
     return cells if len(cells) >= 2 else None
 
 
-DIALECTS: "dict[str, Splitter]" = {
+DIALECTS: dict[str, Splitter] = {
     "markdown": split_markdown,
     "tab": split_tab,
     "csv": split_csv,
@@ -67,6 +67,6 @@ DIALECT_FORMAT = {"markdown": "markdown", "tab": "text", "spaced": "text", "csv"
                   "squashed": "squashed", "html": "html"}
 
 
-def split_cells(dialect: str, line: str) -> "list[str] | None":
+def split_cells(dialect: str, line: str) -> list[str] | None:
     """Cells of *line* in a delimited dialect, or None when the line has no delimiter."""
     return DIALECTS[dialect](line)

@@ -99,7 +99,7 @@ class PublishedTable:
         return {"rows": [r.to_dict() for r in self.rows]}
 
 class RawRow:
-    __slots__ = ("line", "section", "cands", "original")
+    __slots__ = ("cands", "line", "original", "section")
 
     def __init__(self, line: int, section: str, cands: list[Candidate]):
         self.line = line

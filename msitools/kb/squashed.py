@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from msitools.errors import KbParseError
 from msitools.kb.cells import (
@@ -41,8 +41,7 @@ def _name_ends(s: str, pos: int) -> Iterator[int]:
         if m.start() == 0:
             continue
         start = pos + m.start(1)
-        for end in range(start + 1, pos + m.end(1) + 1):
-            yield end
+        yield from range(start + 1, pos + m.end(1) + 1)
         tail = s[start:start + 8].lower()
         for ext in _EXT_WITH_DIGITS:
             if tail.startswith(ext):

@@ -48,15 +48,15 @@ class OldFileInfo:
 @dataclass
 class DeltaHeader:
     format: str  # "PA19" / "PA30" / "PA31"
-    new_size: "int | None" = None
-    new_time: "datetime | None" = None
-    new_crc32: "int | None" = None
-    new_hash: "str | None" = None  # hex (PA30)
-    hash_algorithm: "str | None" = None
-    options: "list[str]" = field(default_factory=list)
-    file_type: "list[str]" = field(default_factory=list)
-    old_files: "list[OldFileInfo]" = field(default_factory=list)
-    issues: "list[str]" = field(default_factory=list)
+    new_size: int | None = None
+    new_time: datetime | None = None
+    new_crc32: int | None = None
+    new_hash: str | None = None  # hex (PA30)
+    hash_algorithm: str | None = None
+    options: list[str] = field(default_factory=list)
+    file_type: list[str] = field(default_factory=list)
+    old_files: list[OldFileInfo] = field(default_factory=list)
+    issues: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {

@@ -8,8 +8,9 @@ Patch/MsiPatchHeaders for deltas).  FORMATS.md §3.7 and §4.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from msitools.cab import Cabinet
 from msitools.db.package import Package
@@ -24,18 +25,18 @@ PATCH_ADDED = 0x1000
 @dataclass
 class TransformPair:
     main: Transform
-    plumbing: "Transform | None"
+    plumbing: Transform | None
 
     @property
     def name(self) -> str:
         return self.main.name
 
     @property
-    def transforms(self) -> "list[Transform]":
+    def transforms(self) -> list[Transform]:
         return [self.main] + ([self.plumbing] if self.plumbing is not None else [])
 
 
-def base_facts(base: Package) -> "dict[str, Any]":
+def base_facts(base: Package) -> dict[str, Any]:
     """What a transform's validation flags compare against (Property table and Template)."""
     props: dict[str, Any] = {}
     table = base.get_table("Property")
@@ -52,7 +53,7 @@ def base_facts(base: Package) -> "dict[str, Any]":
     }
 
 
-def _version_parts(text: "str | None") -> "tuple[int, ...]":
+def _version_parts(text: str | None) -> tuple[int, ...]:
     parts = []
     for piece in (text or "").split(".")[:4]:
         digits = "".join(ch for ch in piece if ch.isdigit())
@@ -62,7 +63,7 @@ def _version_parts(text: "str | None") -> "tuple[int, ...]":
     return tuple(parts)
 
 
-def check_applicability(info: "dict[str, Any]", facts: "dict[str, Any]") -> "list[str]":
+def check_applicability(info: dict[str, Any], facts: dict[str, Any]) -> list[str]:
     """Reasons a transform's validation flags reject the base (empty list = applies)."""
     flags = set(info.get("validation") or [])
     reasons = []
@@ -103,16 +104,16 @@ class FileRowChange:
     """A File row as a patch's transforms leave it: the values they set, merged in order."""
 
     key: str
-    values: "dict[str, Any]" = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
     op: str = OP_UPDATE  # insert when any transform inserts it
 
     @property
-    def changed_columns(self) -> "list[str]":
+    def changed_columns(self) -> list[str]:
         return sorted(k for k in self.values if k != "File")
 
 
-def merge_file_rows(changes: "Iterable[tuple[Transform, TableChanges]]", where: str = "") -> \
-        "tuple[dict[str, FileRowChange], list[Finding]]":
+def merge_file_rows(changes: Iterable[tuple[Transform, TableChanges]], where: str = "") -> \
+        tuple[dict[str, FileRowChange], list[Finding]]:
     """The File rows the transforms insert or update, by File key, and what could not be read.
 
     A row whose key is not a string cannot name a file: it is an error finding
@@ -166,7 +167,7 @@ class Msp:
             self.issues.append(f"substorages not listed in the summary: {', '.join(unlisted)}")
         self.pairs = self._pair()
 
-    def _pair(self) -> "list[TransformPair]":
+    def _pair(self) -> list[TransformPair]:
         by_name = {t.name: t for t in self.transforms}
         pairs = []
         for t in self.transforms:
@@ -182,11 +183,11 @@ class Msp:
         return pairs
 
     # -- the patch's own tables -----------------------------------------------
-    def metadata_rows(self) -> "list[dict[str, Any]]":
+    def metadata_rows(self) -> list[dict[str, Any]]:
         table = self.pkg.get_table("MsiPatchMetadata")
         return table.records() if table is not None else []
 
-    def metadata(self) -> "dict[str, Any]":
+    def metadata(self) -> dict[str, Any]:
         """Standard metadata (Company NULL) by property name; vendor rows keyed ``Company/Property``."""
         out: dict[str, Any] = {}
         for row in self.metadata_rows():
@@ -196,20 +197,20 @@ class Msp:
             out[key] = row.get("Value")
         return out
 
-    def sequence_rows(self) -> "list[dict[str, Any]]":
+    def sequence_rows(self) -> list[dict[str, Any]]:
         table = self.pkg.get_table("MsiPatchSequence")
         return table.records() if table is not None else []
 
-    def changes(self, base_schemas: "Any" = None) -> "list[tuple[Transform, TableChanges]]":
+    def changes(self, base_schemas: Any = None) -> list[tuple[Transform, TableChanges]]:
         """Every table change of every transform, in application order."""
         return [(t, c) for t in self.transforms for c in t.changes(base_schemas)]
 
-    def file_rows(self, where: str = "") -> "tuple[dict[str, FileRowChange], list[Finding]]":
+    def file_rows(self, where: str = "") -> tuple[dict[str, FileRowChange], list[Finding]]:
         """The File rows the patch inserts or updates (see :func:`merge_file_rows`)."""
         return merge_file_rows(self.changes(), where)
 
     # -- applying ---------------------------------------------------------------
-    def apply_to(self, view: PatchedDatabase) -> "list[dict[str, Any]]":
+    def apply_to(self, view: PatchedDatabase) -> list[dict[str, Any]]:
         """Apply every pair whose validation passes against the base; report each decision."""
         facts = base_facts(view.base)
         decisions = []
@@ -225,7 +226,7 @@ class Msp:
         return decisions
 
     # -- payload ----------------------------------------------------------------
-    def cabinet_streams(self) -> "list[str]":
+    def cabinet_streams(self) -> list[str]:
         """Names of the embedded cabinet streams the patch's Media rows point to (de-duplicated)."""
         names: list[str] = []
         for media in self.media_rows():
@@ -236,7 +237,7 @@ class Msp:
                 names.append(cab[1:])
         return names
 
-    def media_rows(self, base_schemas=None) -> "list[dict[str, Any]]":
+    def media_rows(self, base_schemas=None) -> list[dict[str, Any]]:
         rows = []
         for t in self.transforms:
             for change in t.changes(base_schemas):
@@ -246,7 +247,7 @@ class Msp:
                             rows.append({**rc.values, "@transform": t.name})
         return rows
 
-    def patch_package_rows(self, base_schemas=None) -> "list[dict[str, Any]]":
+    def patch_package_rows(self, base_schemas=None) -> list[dict[str, Any]]:
         rows = []
         for t in self.transforms:
             for change in t.changes(base_schemas):

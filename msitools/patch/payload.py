@@ -13,7 +13,7 @@ failing both, is the File key (and :attr:`PayloadItem.name_source` says which).
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from msitools.cab import CabinetMember
 from msitools.db.directory import long_file_name
@@ -21,8 +21,16 @@ from msitools.errors import MsiToolsError
 from msitools.findings import Finding, Level
 from msitools.patch.delta import is_delta, parse_delta
 from msitools.patch.msp import FileRowChange, Msp
-from msitools.payload.items import (KIND_DELTA, KIND_EMPTY, KIND_FILE, NAME_BASE, NAME_FILE_TABLE, NAME_KEY,
-                                    NAME_PE, PayloadItem)
+from msitools.payload.items import (
+    KIND_DELTA,
+    KIND_EMPTY,
+    KIND_FILE,
+    NAME_BASE,
+    NAME_FILE_TABLE,
+    NAME_KEY,
+    NAME_PE,
+    PayloadItem,
+)
 from msitools.pe.image import read_pe_info
 
 DELTA_HEAD = 64 * 1024  # bytes read ahead to recognise and decode a delta header
@@ -30,7 +38,7 @@ BYTES_UNREADABLE = "bytes unreadable"
 NOT_IN_CABINET = "File row changed by the patch, but its bytes are not in the patch cabinet"
 
 
-def _peek(chunks: Iterator[bytes], length: int) -> "tuple[bytes, Iterator[bytes]]":
+def _peek(chunks: Iterator[bytes], length: int) -> tuple[bytes, Iterator[bytes]]:
     """The first *length* bytes of *chunks* (fewer at the end), and all the chunks again."""
     taken: list[bytes] = []
     have = 0
@@ -51,8 +59,8 @@ def _peek(chunks: Iterator[bytes], length: int) -> "tuple[bytes, Iterator[bytes]
 class PatchPayload:
     """Iterate over a patch's payload; :attr:`findings` holds what could not be read (level error) and notes."""
 
-    def __init__(self, msp: Msp, *, base_names: "dict[str, str] | None" = None, backend: str = "auto",
-                 name_from_pe: bool = True, where: "str | None" = None):
+    def __init__(self, msp: Msp, *, base_names: dict[str, str] | None = None, backend: str = "auto",
+                 name_from_pe: bool = True, where: str | None = None):
         """Read the patch's File rows (raises when its transforms cannot be read); iterate for the payload.
 
         *where*: how findings name the patch (default: its file name).
@@ -75,15 +83,15 @@ class PatchPayload:
                 yield self._row_item(key, row, self.label, [], None, NOT_IN_CABINET)
 
     # -- naming ---------------------------------------------------------------------
-    def _name(self, key: str, row: "FileRowChange | None") -> "tuple[str, str]":
+    def _name(self, key: str, row: FileRowChange | None) -> tuple[str, str]:
         if row is not None and row.values.get("FileName"):
             return long_file_name(row.values["FileName"]), NAME_FILE_TABLE
         if key in self.base_names:
             return long_file_name(self.base_names[key]), NAME_BASE
         return key, NAME_KEY
 
-    def _row_item(self, key: str, row: "FileRowChange | None", source: str, found_in: "list[str]",
-                  chunks: "Iterator[bytes] | None", error: "str | None" = None) -> PayloadItem:
+    def _row_item(self, key: str, row: FileRowChange | None, source: str, found_in: list[str],
+                  chunks: Iterator[bytes] | None, error: str | None = None) -> PayloadItem:
         name, name_source = self._name(key, row)
         return PayloadItem(name, source, chunks, error, key=key, row=row.values if row is not None else None,
                            name_source=name_source, found_in=found_in + ([name] if error is None else []))

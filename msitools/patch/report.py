@@ -1,7 +1,8 @@
 """The patch report (``msitools patch``): targets, metadata, transform pairs, payload, files and tables changed."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from msitools.db.directory import long_file_name, resolve_directories
 from msitools.db.package import Package
@@ -15,7 +16,7 @@ from msitools.patch.payload import PatchPayload
 from msitools.payload.items import KIND_DELTA, PayloadItem
 
 
-def _delta_header_streams(msp: Msp, changes) -> "dict[tuple[str, Any], dict[str, Any]]":
+def _delta_header_streams(msp: Msp, changes) -> dict[tuple[str, Any], dict[str, Any]]:
     """Patch rows by (File_, Sequence), with their header decoded from Patch.Header / MsiPatchHeaders."""
     headers_by_ref: dict[str, tuple[Transform, str]] = {}
     for t, change in changes:
@@ -54,7 +55,7 @@ def _delta_header_streams(msp: Msp, changes) -> "dict[tuple[str, Any], dict[str,
     return out
 
 
-def _member_entry(stream: str, item: PayloadItem) -> "dict[str, Any]":
+def _member_entry(stream: str, item: PayloadItem) -> dict[str, Any]:
     member = item.member
     assert member is not None
     entry: dict[str, Any] = {
@@ -82,7 +83,7 @@ def _member_entry(stream: str, item: PayloadItem) -> "dict[str, Any]":
     return entry
 
 
-def cabinet_members(msp: Msp) -> "tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]":
+def cabinet_members(msp: Msp) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
     """Every member of every patch cabinet, each classified as a whole file, a delta or empty.
 
     Returns the members, the issues, and the members by the File key they answer.
@@ -111,7 +112,7 @@ def cabinet_members(msp: Msp) -> "tuple[list[dict[str, Any]], list[str], dict[st
     return out, issues, by_key
 
 
-def patch_report(msp: Msp, base: "Package | None" = None) -> "dict[str, Any]":
+def patch_report(msp: Msp, base: Package | None = None) -> dict[str, Any]:
     """Everything a reviewer needs to know about a patch (the ``msitools patch`` JSON)."""
     view = PatchedDatabase(base) if base is not None else None
     decisions = msp.apply_to(view) if view is not None else []
@@ -184,9 +185,9 @@ def _view_issues(view: PatchedDatabase) -> Iterable[str]:
             yield f"{record.label}: {issue}"
 
 
-def _files_changed(changes: "list[tuple[Transform, TableChanges]]", view: "PatchedDatabase | None",
-                   members: "dict[str, dict[str, Any]]", deltas: "dict[tuple[str, Any], dict[str, Any]]") -> \
-        "list[dict[str, Any]]":
+def _files_changed(changes: list[tuple[Transform, TableChanges]], view: PatchedDatabase | None,
+                   members: dict[str, dict[str, Any]], deltas: dict[tuple[str, Any], dict[str, Any]]) -> \
+        list[dict[str, Any]]:
     merged, _findings = merge_file_rows(changes)
     tree = None
     component_dirs: dict[str, str] = {}
@@ -243,7 +244,7 @@ def _files_changed(changes: "list[tuple[Transform, TableChanges]]", view: "Patch
     return out
 
 
-def _base_keys(view: PatchedDatabase) -> "set[str]":
+def _base_keys(view: PatchedDatabase) -> set[str]:
     if not view.db.has_table("File"):
         return set()
     return {row[0] for row in view.db.table("File").rows}

@@ -18,26 +18,27 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Tuple, Union
+from typing import Any, Union
 
 from msitools.errors import UsageError
 
 __all__ = [
-    "HashParts",
-    "FileHashResult",
+    "INVALID",
     "MATCH",
     "MISMATCH",
     "MISSING",
-    "INVALID",
-    "file_hash_parts",
-    "parts_from_md5",
-    "md5_from_parts",
+    "FileHashResult",
+    "HashParts",
     "check_file_hashes",
+    "file_hash_parts",
+    "md5_from_parts",
+    "parts_from_md5",
     "summarize",
 ]
 
-HashParts = Tuple[int, int, int, int]
+HashParts = tuple[int, int, int, int]
 Content = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", Iterable[bytes], None]
 
 MATCH = "match"
@@ -49,14 +50,14 @@ _CHUNK = 1 << 20
 _ZERO = (0, 0, 0, 0)
 
 
-def parts_from_md5(digest: bytes) -> "tuple[int, int, int, int]":
+def parts_from_md5(digest: bytes) -> tuple[int, int, int, int]:
     """The four signed HashPart values of a 16-byte MD5 digest."""
     if len(digest) != 16:
         raise UsageError(f"an MD5 digest is 16 bytes, got {len(digest)}")
     return struct.unpack("<4i", digest)
 
 
-def md5_from_parts(parts: "Iterable[int]") -> bytes:
+def md5_from_parts(parts: Iterable[int]) -> bytes:
     """The 16 digest bytes behind four HashPart values (signed or unsigned 32-bit)."""
     values = [int(v) for v in parts]
     if len(values) != 4 or any(not -(1 << 31) <= v < (1 << 32) for v in values):
@@ -81,7 +82,7 @@ def _chunks(content: Content) -> Iterable[bytes]:
         yield from content  # an iterable of byte chunks
 
 
-def file_hash_parts(content: Content) -> "tuple[int, int, int, int]":
+def file_hash_parts(content: Content) -> tuple[int, int, int, int]:
     """HashPart1..4 of *content* as Windows Installer records them (zeros for an empty file)."""
     md5 = hashlib.md5()
     length = 0
@@ -97,17 +98,17 @@ class FileHashResult:
 
     file: str  # the File_ key
     status: str  # MATCH, MISMATCH, MISSING or INVALID
-    expected: "tuple[int, int, int, int] | None"  # HashPart1..4 from the row
-    actual: "tuple[int, int, int, int] | None"  # from the content, when supplied
+    expected: tuple[int, int, int, int] | None  # HashPart1..4 from the row
+    actual: tuple[int, int, int, int] | None  # from the content, when supplied
     options: Any = 0
     note: str = ""
 
     @property
-    def expected_md5(self) -> "str | None":
+    def expected_md5(self) -> str | None:
         return _md5_hex(self.expected)
 
     @property
-    def actual_md5(self) -> "str | None":
+    def actual_md5(self) -> str | None:
         return _md5_hex(self.actual)
 
     def to_dict(self) -> dict:
@@ -118,7 +119,7 @@ class FileHashResult:
                 "options": self.options, "note": self.note}
 
 
-def _md5_hex(parts) -> "str | None":
+def _md5_hex(parts) -> str | None:
     if parts is None:
         return None
     if tuple(parts) == _ZERO:
@@ -147,7 +148,7 @@ def _rows(rows) -> Iterable:
     return rows
 
 
-def check_file_hashes(rows, contents: "Mapping[str, Content] | Callable[[str], Content]") -> "list[FileHashResult]":
+def check_file_hashes(rows, contents: Mapping[str, Content] | Callable[[str], Content]) -> list[FileHashResult]:
     """Compare MsiFileHash rows with file contents.
 
     *rows*: the ``MsiFileHash`` table (an msitools ``Table``), its ``records()``
@@ -188,7 +189,7 @@ def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def summarize(results: "Iterable[FileHashResult]") -> "dict[str, int]":
+def summarize(results: Iterable[FileHashResult]) -> dict[str, int]:
     """Counts per status: ``{"match": n, "mismatch": n, "missing": n, "invalid": n}``."""
     counts = {MATCH: 0, MISMATCH: 0, MISSING: 0, INVALID: 0}
     for result in results:

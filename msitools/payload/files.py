@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from msitools.db.columns import KIND_INT, KIND_STRING
 from msitools.db.directory import DirectoryTree, long_file_name, resolve_directories
+from msitools.db.package import Package
 from msitools.errors import TableError
 from msitools.findings import Finding, texts
-from msitools.db.package import Package
 
 if TYPE_CHECKING:  # the patched view is needed only for type hints here
     from msitools.db.patched import PatchedDatabase
@@ -43,9 +43,9 @@ EXPECTED_KINDS = {
 class MediaInfo:
     disk_id: int
     last_sequence: int
-    cabinet: "str | None"  # Media.Cabinet as stored
+    cabinet: str | None  # Media.Cabinet as stored
     origin: Package  # where an embedded (#) cabinet stream lives
-    source: "str | None" = None
+    source: str | None = None
     op: str = "none"
 
     @property
@@ -53,7 +53,7 @@ class MediaInfo:
         return bool(self.cabinet) and self.cabinet.startswith("#")
 
     @property
-    def cabinet_name(self) -> "str | None":
+    def cabinet_name(self) -> str | None:
         if not self.cabinet:
             return None
         return self.cabinet[1:] if self.embedded else self.cabinet
@@ -71,15 +71,15 @@ class PackageFile:
     key: str
     file_name: str  # long name
     short_name: str
-    component: "str | None"
-    directory: "str | None"
-    path: "tuple[str, ...]"  # directory components + file name, lessmsi layout
-    size: "int | None"
-    version: "str | None"
-    language: "str | None"
+    component: str | None
+    directory: str | None
+    path: tuple[str, ...]  # directory components + file name, lessmsi layout
+    size: int | None
+    version: str | None
+    language: str | None
     attributes: int
-    sequence: "int | None"
-    media: "MediaInfo | None"
+    sequence: int | None
+    media: MediaInfo | None
     compressed: bool
     op: str = "none"
 
@@ -87,7 +87,7 @@ class PackageFile:
     def display_path(self) -> str:
         return "\\".join(self.path)
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.key,
             "path": self.display_path,
@@ -110,14 +110,14 @@ class PackageFile:
 class FileListing:
     """A package's files with their media and folders, and what was noticed on the way."""
 
-    files: "list[PackageFile]"
-    media: "list[MediaInfo]"
+    files: list[PackageFile]
+    media: list[MediaInfo]
     directories: DirectoryTree
-    findings: "list[Finding]" = field(default_factory=list)
-    package: "Package | None" = None
+    findings: list[Finding] = field(default_factory=list)
+    package: Package | None = None
 
     @property
-    def issues(self) -> "list[str]":
+    def issues(self) -> list[str]:
         """The findings as one-line texts."""
         return texts(self.findings)
 
@@ -125,11 +125,11 @@ class FileListing:
 class _Rows:
     """Table rows as dicts, from a package or a patched view (live rows, with their op and origin)."""
 
-    def __init__(self, pkg: Package, view: "PatchedDatabase | None"):
+    def __init__(self, pkg: Package, view: PatchedDatabase | None):
         self.pkg = pkg
         self.view = view
 
-    def rows(self, name: str) -> "list[tuple[dict[str, Any], str, Package]]":
+    def rows(self, name: str) -> list[tuple[dict[str, Any], str, Package]]:
         if self.view is not None:
             if not self.view.has_table(name):
                 return []
@@ -153,7 +153,7 @@ class _Rows:
                                  f"the standard schema says {kind}", self.pkg.path)
 
 
-def list_package_files(pkg: Package, view: "PatchedDatabase | None" = None) -> FileListing:
+def list_package_files(pkg: Package, view: PatchedDatabase | None = None) -> FileListing:
     """Every File row with its resolved path, media and cabinet (of the patched database with *view*)."""
     rows = _Rows(pkg, view)
     issues: list[str] = []
@@ -169,7 +169,7 @@ def list_package_files(pkg: Package, view: "PatchedDatabase | None" = None) -> F
     files: list[PackageFile] = []
     path_of = tree.path_of
     default_compressed = bool(source_flags & SOURCE_COMPRESSED)
-    medium_of: "dict[int | None, MediaInfo | None]" = {}  # sequence -> medium, as most files share few media
+    medium_of: dict[int | None, MediaInfo | None] = {}  # sequence -> medium, as most files share few media
     for rec, op, _origin in rows.rows("File"):
         get = rec.get
         key = get("File")
@@ -205,7 +205,7 @@ def list_package_files(pkg: Package, view: "PatchedDatabase | None" = None) -> F
     return FileListing(files, media, tree, [Finding("", text) for text in issues], pkg)
 
 
-def _media_for(media: "list[MediaInfo]", sequence: "int | None") -> "MediaInfo | None":
+def _media_for(media: list[MediaInfo], sequence: int | None) -> MediaInfo | None:
     if sequence is None:
         return None
     for medium in media:
@@ -222,14 +222,14 @@ class SourceTree:
     package of thousands of uncompressed files resolves its folders once.
     """
 
-    def __init__(self, pkg: Package, view: "PatchedDatabase | None" = None):
+    def __init__(self, pkg: Package, view: PatchedDatabase | None = None):
         rows = _Rows(pkg, view)
         self.tree = resolve_directories(((r.get("Directory"), r.get("Directory_Parent"), r.get("DefaultDir"))
                                          for r, _, _ in rows.rows("Directory")), source=True)
         word_count = pkg.summary.get(15)
         self.short_names = bool(isinstance(word_count, int) and word_count & SOURCE_SHORT_NAMES)
 
-    def path(self, f: PackageFile) -> "list[str]":
+    def path(self, f: PackageFile) -> list[str]:
         parts = list(self.tree.path_of(f.directory))[1:]  # drop SourceDir: the package's own folder
         return parts + [f.short_name if self.short_names and f.short_name else f.file_name]
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from msitools.findings import Finding
 from msitools.payload.spool import SPOOL_IN_MEMORY, Spool
@@ -35,30 +36,30 @@ class PayloadItem:
 
     name: str  # long file name
     source: str  # "package > cabinet > member", as the reports show it
-    chunks: "Iterator[bytes] | None"
-    error: "str | None" = None
-    key: "str | None" = None  # File key
-    file: "PackageFile | None" = None  # the File row with its install path (packages)
-    row: "dict[str, Any] | None" = None  # the File row values a patch's transforms carry (patches)
-    member: "CabinetMember | None" = None
+    chunks: Iterator[bytes] | None
+    error: str | None = None
+    key: str | None = None  # File key
+    file: PackageFile | None = None  # the File row with its install path (packages)
+    row: dict[str, Any] | None = None  # the File row values a patch's transforms carry (patches)
+    member: CabinetMember | None = None
     kind: str = KIND_FILE
     name_source: str = NAME_FILE_TABLE
-    size: "int | None" = None  # bytes to expect: the member's or the source file's size
-    date_time: "_dt.datetime | None" = None
-    delta: "dict[str, Any] | None" = None  # the delta header (kind "delta")
-    found_in: "list[str]" = field(default_factory=list)  # inside the package: ["hotfix.cab", "Tscore.dll"]
-    notes: "list[Finding]" = field(default_factory=list)
-    _spool: "Spool | None" = field(default=None, repr=False)
+    size: int | None = None  # bytes to expect: the member's or the source file's size
+    date_time: _dt.datetime | None = None
+    delta: dict[str, Any] | None = None  # the delta header (kind "delta")
+    found_in: list[str] = field(default_factory=list)  # inside the package: ["hotfix.cab", "Tscore.dll"]
+    notes: list[Finding] = field(default_factory=list)
+    _spool: Spool | None = field(default=None, repr=False)
 
     @property
-    def table_size(self) -> "int | None":
+    def table_size(self) -> int | None:
         """File.FileSize of the row this item answers."""
         if self.file is not None:
             return self.file.size
         return self.row.get("FileSize") if self.row else None
 
     @property
-    def table_version(self) -> "str | None":
+    def table_version(self) -> str | None:
         """File.Version of the row this item answers."""
         if self.file is not None:
             return self.file.version

@@ -7,14 +7,15 @@ of its set), or from the source image beside the package for uncompressed files.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
-from msitools.cab import Cabinet, CabinetMember, CabinetSet
 from msitools.base.fsutil import check_component, safe_join
+from msitools.cab import Cabinet, CabinetMember, CabinetSet
+from msitools.db.package import Package
 from msitools.errors import ExtractionError, MsiToolsError, UnsafePathError
 from msitools.findings import Finding
 from msitools.limits import Limits
-from msitools.db.package import Package
 from msitools.payload.files import FileListing, MediaInfo, PackageFile, SourceTree, list_package_files
 from msitools.payload.items import PayloadItem
 
@@ -29,7 +30,7 @@ def package_dir(pkg: Package) -> str:
     return os.path.dirname(os.path.abspath(pkg.path))
 
 
-def find_beside(directory: str, name: str) -> "str | None":
+def find_beside(directory: str, name: str) -> str | None:
     """A file next to the package, matched case-insensitively (names come from Windows)."""
     try:
         check_component(name)
@@ -50,13 +51,13 @@ def find_beside(directory: str, name: str) -> "str | None":
 class CabinetOpener:
     """Opens the cabinet of a Media row (embedded stream or file beside the package) and its set."""
 
-    def __init__(self, pkg: Package, media: "list[MediaInfo]", limits: Limits):
+    def __init__(self, pkg: Package, media: list[MediaInfo], limits: Limits):
         self.pkg = pkg
         self.media = media
         self.limits = limits
         self.directory = package_dir(pkg)
 
-    def _open(self, medium: "MediaInfo | None", name: str) -> BinaryIO:
+    def _open(self, medium: MediaInfo | None, name: str) -> BinaryIO:
         if medium is not None and medium.embedded:
             origin = medium.origin
             if origin.find_stream(name) is None:
@@ -68,7 +69,7 @@ class CabinetOpener:
             raise ExtractionError(f"external cabinet {name!r} not found beside {os.path.basename(self.pkg.path)}")
         return open(path, "rb")
 
-    def resolver(self, name: str) -> "BinaryIO | None":
+    def resolver(self, name: str) -> BinaryIO | None:
         """The next or previous cabinet of a set, by the name a cabinet header gives."""
         for medium in self.media:
             if medium.cabinet_name and medium.cabinet_name.lower() == name.lower():
@@ -76,7 +77,7 @@ class CabinetOpener:
         found = find_beside(self.directory, name)
         return open(found, "rb") if found else None
 
-    def open_set(self, medium: MediaInfo) -> "tuple[CabinetSet, list[BinaryIO]]":
+    def open_set(self, medium: MediaInfo) -> tuple[CabinetSet, list[BinaryIO]]:
         """The cabinet set starting at *medium*'s cabinet, and the file handles to close with it."""
         fileobj = self._open(medium, medium.cabinet_name or "")
         try:
@@ -99,8 +100,8 @@ def read_file_chunks(path: str) -> Iterator[bytes]:
             yield block
 
 
-def _item(f: PackageFile, source: str, chunks: "Iterator[bytes] | None", error: "str | None" = None,
-          member: "CabinetMember | None" = None, size: "int | None" = None) -> PayloadItem:
+def _item(f: PackageFile, source: str, chunks: Iterator[bytes] | None, error: str | None = None,
+          member: CabinetMember | None = None, size: int | None = None) -> PayloadItem:
     where = source.split(" > ")[1:-1] or [source]  # the cabinet (or source-image path) inside the package
     return PayloadItem(f.file_name, source, chunks, error, key=f.key, file=f, member=member,
                        found_in=where + [f.file_name],
@@ -111,8 +112,8 @@ def _item(f: PackageFile, source: str, chunks: "Iterator[bytes] | None", error: 
 class _PackageWalk:
     """State of one walk: which files are wanted, which are done, which cabinets are consumed."""
 
-    def __init__(self, pkg: Package, view: "PatchedDatabase | None", listing: FileListing, backend: str,
-                 limits: Limits, only: "Callable[[PackageFile], bool] | None"):
+    def __init__(self, pkg: Package, view: PatchedDatabase | None, listing: FileListing, backend: str,
+                 limits: Limits, only: Callable[[PackageFile], bool] | None):
         self.pkg = pkg
         self.view = view
         self.listing = listing
@@ -135,13 +136,13 @@ class _PackageWalk:
                 yield from self._cabinet_set(medium, wanted)
         yield from self._remaining()
 
-    def _failed(self, files: "list[PackageFile]", where: str, error: str) -> Iterator[PayloadItem]:
+    def _failed(self, files: list[PackageFile], where: str, error: str) -> Iterator[PayloadItem]:
         for f in files:
             if id(f) in self.accepted and f.key not in self.done:
                 self.done.add(f.key)
                 yield _item(f, where, None, error)
 
-    def _cabinet_set(self, medium: MediaInfo, wanted: "list[PackageFile]") -> Iterator[PayloadItem]:
+    def _cabinet_set(self, medium: MediaInfo, wanted: list[PackageFile]) -> Iterator[PayloadItem]:
         try:
             cabset, handles = self.opener.open_set(medium)
         except MsiToolsError as exc:
@@ -163,7 +164,7 @@ class _PackageWalk:
             for handle in handles:
                 handle.close()
 
-    def _members(self, medium: MediaInfo, cabset: CabinetSet, in_set: "list[PackageFile]") -> Iterator[PayloadItem]:
+    def _members(self, medium: MediaInfo, cabset: CabinetSet, in_set: list[PackageFile]) -> Iterator[PayloadItem]:
         # the package holding an embedded cabinet (a patch's cabinet lives in the patch)
         holder = os.path.basename(medium.origin.path) if medium.embedded else self.base_name
         by_key = {f.key: f for f in in_set}
@@ -171,7 +172,7 @@ class _PackageWalk:
         for f in in_set:
             by_lower.setdefault(f.key.lower(), f)
 
-        def owner(member: CabinetMember) -> "PackageFile | None":
+        def owner(member: CabinetMember) -> PackageFile | None:
             f = by_key.get(member.name) or by_lower.get(member.name.lower())
             return f if f is not None and f.key not in self.done else None
 
@@ -187,7 +188,7 @@ class _PackageWalk:
             yield _item(f, prefix + member.name, chunks, member=member)
 
     def _remaining(self) -> Iterator[PayloadItem]:
-        source_tree: "SourceTree | None" = None
+        source_tree: SourceTree | None = None
         for f in self.pending:
             if f.key in self.done:
                 continue
@@ -199,7 +200,7 @@ class _PackageWalk:
                 source_tree = SourceTree(self.pkg, self.view)
             yield self._uncompressed(f, source_tree.path(f))
 
-    def _uncompressed(self, f: PackageFile, rel: "list[str]") -> PayloadItem:
+    def _uncompressed(self, f: PackageFile, rel: list[str]) -> PayloadItem:
         try:
             path = safe_join(package_dir(self.pkg), rel)
         except UnsafePathError as exc:
@@ -211,9 +212,9 @@ class _PackageWalk:
                      size=path.stat().st_size)
 
 
-def iter_package_payload(pkg: Package, view: "PatchedDatabase | None" = None, listing: "FileListing | None" = None,
-                         backend: str = "auto", limits: "Limits | None" = None,
-                         only: "Callable[[PackageFile], bool] | None" = None) -> Iterator[PayloadItem]:
+def iter_package_payload(pkg: Package, view: PatchedDatabase | None = None, listing: FileListing | None = None,
+                         backend: str = "auto", limits: Limits | None = None,
+                         only: Callable[[PackageFile], bool] | None = None) -> Iterator[PayloadItem]:
     """Every file of the (patched) package with its bytes, cabinet by cabinet, in sequence order.
 
     The chunk iterator of an item must be consumed (or dropped) before the next

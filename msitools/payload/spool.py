@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from typing import IO, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import IO
 
 from msitools.errors import LimitExceeded
 
@@ -21,7 +22,7 @@ class Spool:
 
     def __init__(self, chunks: Iterable[bytes], in_memory: int = SPOOL_IN_MEMORY):
         digest = hashlib.sha256()
-        self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=in_memory)
+        self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=in_memory)  # noqa: SIM115 (closed by close())
         size = 0
         try:
             for chunk in chunks:
@@ -63,7 +64,7 @@ class Spool:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> "Spool":
+    def __enter__(self) -> Spool:
         return self
 
     def __exit__(self, *exc: object) -> None:

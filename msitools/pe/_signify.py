@@ -20,7 +20,7 @@ from msitools.errors import SignatureError
 __all__ = ["load_signify", "one_line"]
 
 _IMPORT_LOCK = threading.Lock()
-_SIGNIFY: "SimpleNamespace | None" = None
+_SIGNIFY: SimpleNamespace | None = None
 _OSCRYPTO_BAD_PATTERN = "'\\\\b(\\\\d\\\\.\\\\d\\\\.\\\\d[a-z]*)\\\\b'"
 _OSCRYPTO_FIXED_PATTERN = "'\\\\b(\\\\d+\\\\.\\\\d+\\\\.\\\\d+[a-z]*)\\\\b'"
 
@@ -143,7 +143,7 @@ def signer_signature_broken(sig, exceptions) -> bool:
     return False
 
 
-def chain_subjects(chains) -> "tuple[str, ...]":
+def chain_subjects(chains) -> tuple[str, ...]:
     """Subjects of the first chain signify built, signer first (signify gives the root first)."""
     for chain in chains:
         return tuple(str(cert.subject) for cert in reversed(list(chain)))

@@ -74,18 +74,27 @@ import functools
 import hashlib
 import os
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence, Union
+from typing import Any, Union
 
-from msitools.pe._signify import load_signify, one_line
 from msitools.container.cfb import KIND_ROOT, KIND_STORAGE, KIND_STREAM, CompoundFile, Entry
 from msitools.errors import MsiToolsError, SignatureError
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.pe._signify import (
     all_certificates as _all_certificates,
+)
+from msitools.pe._signify import (
     chain_subjects as _chain_subjects,
+)
+from msitools.pe._signify import load_signify, one_line
+from msitools.pe._signify import (
     self_signed as _self_signed,
+)
+from msitools.pe._signify import (
     signer_certificate as _signer_certificate,
+)
+from msitools.pe._signify import (
     signer_signature_broken as _signer_signature_broken,
 )
 
@@ -94,10 +103,10 @@ __all__ = [
     "DIGITAL_SIGNATURE_EX",
     "MSI_SIP_GUID",
     "MsiSignature",
-    "hash_order",
-    "compute_prehash",
     "compute_digest",
     "compute_digests",
+    "compute_prehash",
+    "hash_order",
     "read_signature",
     "signature_report",
     "trust_store_from_pem",
@@ -130,7 +139,7 @@ def _cmp_hash(a: Entry, b: Entry) -> int:
 _HASH_KEY = functools.cmp_to_key(_cmp_hash)
 
 
-def hash_order(storage: Entry) -> "list[Entry]":
+def hash_order(storage: Entry) -> list[Entry]:
     """The children of *storage* in the order the MSI digest visits them (signature
     streams included; :func:`compute_digest` skips them at the root)."""
     return sorted(storage.children, key=_HASH_KEY)
@@ -139,7 +148,7 @@ def hash_order(storage: Entry) -> "list[Entry]":
 _ENTER, _STREAM, _LEAVE = "enter", "stream", "leave"
 
 
-def _walk(root: Entry) -> Iterator["tuple[str, Entry]"]:
+def _walk(root: Entry) -> Iterator[tuple[str, Entry]]:
     """(event, entry) in digest order: ``enter`` a storage, each ``stream``, ``leave`` the storage.
 
     Iterative (no recursion limit on deep storage nesting).  Entries that are
@@ -160,7 +169,7 @@ def _walk(root: Entry) -> Iterator["tuple[str, Entry]"]:
             stack.append((child, iter(_children(child, False))))
 
 
-def _children(storage: Entry, is_root: bool) -> "list[Entry]":
+def _children(storage: Entry, is_root: bool) -> list[Entry]:
     kids = hash_order(storage)
     if is_root:
         kids = [kid for kid in kids if kid.name_utf16 not in _SKIPPED_AT_ROOT]
@@ -202,7 +211,7 @@ def compute_prehash(source: Source, algorithm: str = "sha256") -> bytes:
         return hasher.digest()
 
 
-def compute_digests(source: Source, requests: "Sequence[tuple[str, bytes | None]]") -> "list[bytes]":
+def compute_digests(source: Source, requests: Sequence[tuple[str, bytes | None]]) -> list[bytes]:
     """Several package digests in one pass over the streams.
 
     Each request is ``(algorithm, prefix)``: the digest is
@@ -233,7 +242,7 @@ def compute_digests(source: Source, requests: "Sequence[tuple[str, bytes | None]
         return [hasher.digest() for hasher in hashers]
 
 
-def compute_digest(source: Source, algorithm: str = "sha256", prehash: "bytes | None" = None) -> bytes:
+def compute_digest(source: Source, algorithm: str = "sha256", prehash: bytes | None = None) -> bytes:
     """The Authenticode digest of a package: ``algorithm([prehash ||] content)``."""
     return compute_digests(source, [(algorithm, prehash)])[0]
 
@@ -268,9 +277,9 @@ class MsiSignature:
     """The raw signature streams of a package and the parsed Authenticode structure."""
 
     der: bytes  # \x05DigitalSignature
-    ex: "bytes | None"  # \x05MsiDigitalSignatureEx, when present
+    ex: bytes | None  # \x05MsiDigitalSignatureEx, when present
     signed_data: object  # signify AuthenticodeSignature (primary)
-    nested: "list[object]"  # further (nested) AuthenticodeSignature objects
+    nested: list[object]  # further (nested) AuthenticodeSignature objects
 
 
 def _read_small_stream(cfb: CompoundFile, entry: Entry, limits: Limits, what: str) -> bytes:
@@ -280,7 +289,7 @@ def _read_small_stream(cfb: CompoundFile, entry: Entry, limits: Limits, what: st
     return cfb.read_stream(entry)
 
 
-def read_signature(source: Source, limits: Limits = DEFAULT_LIMITS) -> "MsiSignature | None":
+def read_signature(source: Source, limits: Limits = DEFAULT_LIMITS) -> MsiSignature | None:
     """The parsed signature of a package, or ``None`` when it has no DigitalSignature stream.
 
     Raises :class:`SignatureError` when the stream is not a readable Authenticode
@@ -300,8 +309,8 @@ def read_signature(source: Source, limits: Limits = DEFAULT_LIMITS) -> "MsiSigna
             signed = names.AuthenticodeSignature.from_envelope(der)
             chain = list(signed.iter_recursive_nested())
             for sig in chain:  # touch what the report needs, so parse errors surface here
-                sig.indirect_data.digest_algorithm
-                sig.indirect_data.digest
+                sig.indirect_data.digest_algorithm  # noqa: B018 (parsed on access)
+                sig.indirect_data.digest  # noqa: B018 (parsed on access)
         except MsiToolsError:
             raise
         except Exception as exc:  # asn1crypto / signify parse errors never escape
@@ -312,11 +321,11 @@ def read_signature(source: Source, limits: Limits = DEFAULT_LIMITS) -> "MsiSigna
 
 # --------------------------------------------------------------------------- the report
 
-def _hex(data: "bytes | None") -> "str | None":
+def _hex(data: bytes | None) -> str | None:
     return data.hex() if data is not None else None
 
 
-def _iso(value) -> "str | None":
+def _iso(value) -> str | None:
     if not isinstance(value, _dt.datetime):
         return None
     if value.tzinfo is None:
@@ -328,7 +337,7 @@ def _algorithm_name(sig) -> str:
     return sig.indirect_data.digest_algorithm().name
 
 
-def _sip_guid(sig) -> "bytes | None":
+def _sip_guid(sig) -> bytes | None:
     indirect = sig.indirect_data
     if indirect.content_type != "microsoft_spc_siginfo":
         return None
@@ -358,7 +367,7 @@ def _cert_facts(cert) -> dict:
 
 
 
-def _issuer_walk(sig, start) -> "list[str]":
+def _issuer_walk(sig, start) -> list[str]:
     """Subjects from *start* up through the certificates the signature carries (best effort)."""
     certs = list(sig.certificates)
     chain, current, seen = [], start, set()
@@ -371,7 +380,7 @@ def _issuer_walk(sig, start) -> "list[str]":
     return chain
 
 
-def _timestamp(sig) -> "dict | None":
+def _timestamp(sig) -> dict | None:
     countersigner = getattr(sig.signer_info, "countersigner", None)
     if countersigner is None:
         return None
@@ -404,14 +413,15 @@ def _timestamp(sig) -> "dict | None":
 
 
 
-def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> "tuple[bool | None, str, list | None]":
+def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> tuple[bool | None, str, list | None]:
     """(trusted, reason, chain subjects or None) from signify's verifier."""
     names = load_signify()
     exceptions = names.exceptions
     if not sip_ok:
         return False, "the signature is not an MSI signature (SpcIndirectDataContent lacks the MSI SIP GUID)", None
     if not digest_ok:
-        return False, "the package digest does not match the signed digest: the package was modified after signing", None
+        return (False, "the package digest does not match the signed digest: the package was modified after "
+                       "signing", None)
     store = trust_store if trust_store is not None else names.TRUSTED_CERTIFICATE_STORE
     try:
         chains = list(sig.verify(expected_hash=computed, trusted_certificate_store=store))
@@ -424,7 +434,8 @@ def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> 
     except Exception as exc:  # signify/certvalidator internals
         return None, f"the chain could not be checked: {type(exc).__name__}: {one_line(exc)}", None
     else:
-        return True, "digest matches and the chain reaches a trusted root (offline trust store)", list(_chain_subjects(chains))
+        return (True, "digest matches and the chain reaches a trusted root (offline trust store)",
+                list(_chain_subjects(chains)))
 
     if _signer_signature_broken(sig, exceptions):
         return False, ("the signer's signature over the signed attributes does not verify: "
@@ -458,7 +469,7 @@ def trust_store_from_pem(data: bytes):
     return names.CertificateStore(certs, trusted=True)
 
 
-def _unsigned_report(path: "str | None", reason: str) -> dict:
+def _unsigned_report(path: str | None, reason: str) -> dict:
     return {
         "path": path, "signed": False, "digest_algorithm": None, "signed_digest": None,
         "computed_digest": None, "digest_matches": None, "ex_present": None, "ex_matches": None,
@@ -492,7 +503,7 @@ def signature_report(source: Source, *, limits: Limits = DEFAULT_LIMITS, trust_s
         try:
             return _report(cfb, path, limits, trust_store)
         except MsiToolsError as exc:
-            raise exc.with_path(path)
+            raise exc.with_path(path) from None
 
 
 def _report(cfb: CompoundFile, path: str, limits: Limits, trust_store) -> dict:
@@ -592,7 +603,7 @@ def _aware(value: _dt.datetime) -> _dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
 
 
-def safe_signature_report(pkg: Any) -> "dict[str, Any]":
+def safe_signature_report(pkg: Any) -> dict[str, Any]:
     """:func:`signature_report`, or (when the signature data is unreadable) a report saying so.
 
     ``signed`` and ``digest_matches`` are then None: a check that could not be made.

@@ -32,29 +32,37 @@ import os
 from dataclasses import dataclass
 from typing import Any, Union
 
-from msitools.pe._signify import load_signify, one_line as _one_line
 from msitools.errors import MsiToolsError, SignatureError
 from msitools.limits import DEFAULT_LIMITS, Limits
-from msitools.pe.image import looks_like_pe
 from msitools.pe._signify import (
     all_certificates as _all_certificates,
+)
+from msitools.pe._signify import (
     chain_subjects as _chain_subjects,
+)
+from msitools.pe._signify import load_signify
+from msitools.pe._signify import one_line as _one_line
+from msitools.pe._signify import (
     self_signed as _self_signed,
+)
+from msitools.pe._signify import (
     signer_certificate as _signer_certificate,
+)
+from msitools.pe._signify import (
     signer_signature_broken as _signer_signature_broken,
 )
-from msitools.pe.image import load_image
+from msitools.pe.image import load_image, looks_like_pe
 
 __all__ = [
-    "PeSignatureStatus",
-    "SignatureDetail",
-    "pe_signature_status",
-    "SIGNED_VALID",
     "SIGNED_ALTERED",
     "SIGNED_UNTRUSTED",
     "SIGNED_UNVERIFIABLE",
-    "UNSIGNED",
+    "SIGNED_VALID",
     "STATUSES",
+    "UNSIGNED",
+    "PeSignatureStatus",
+    "SignatureDetail",
+    "pe_signature_status",
 ]
 
 SIGNED_VALID = "signed_valid"
@@ -73,15 +81,15 @@ class SignatureDetail:
 
     status: str
     reason: str
-    digest_algorithm: "str | None" = None
-    signer_subject: "str | None" = None
-    signer_issuer: "str | None" = None
-    signer_serial: "str | None" = None  # hexadecimal, as signtool/osslsigncode print it
-    signer_not_before: "_dt.datetime | None" = None
-    signer_not_after: "_dt.datetime | None" = None
-    signing_time: "_dt.datetime | None" = None  # countersignature (timestamp) time, if any
-    program_name: "str | None" = None
-    chain: "tuple[str, ...]" = ()  # subjects from the signer up to the root, when one was built
+    digest_algorithm: str | None = None
+    signer_subject: str | None = None
+    signer_issuer: str | None = None
+    signer_serial: str | None = None  # hexadecimal, as signtool/osslsigncode print it
+    signer_not_before: _dt.datetime | None = None
+    signer_not_after: _dt.datetime | None = None
+    signing_time: _dt.datetime | None = None  # countersignature (timestamp) time, if any
+    program_name: str | None = None
+    chain: tuple[str, ...] = ()  # subjects from the signer up to the root, when one was built
 
 
 @dataclass(frozen=True)
@@ -90,45 +98,45 @@ class PeSignatureStatus:
 
     status: str
     reason: str
-    signatures: "tuple[SignatureDetail, ...]" = ()
+    signatures: tuple[SignatureDetail, ...] = ()
 
     @property
     def is_signed(self) -> bool:
         return self.status != UNSIGNED
 
     @property
-    def primary(self) -> "SignatureDetail | None":
+    def primary(self) -> SignatureDetail | None:
         return self.signatures[0] if self.signatures else None
 
     def _primary(self, attr: str):
         return getattr(self.primary, attr) if self.primary else None
 
     @property
-    def digest_algorithm(self) -> "str | None":
+    def digest_algorithm(self) -> str | None:
         return self._primary("digest_algorithm")
 
     @property
-    def signer_subject(self) -> "str | None":
+    def signer_subject(self) -> str | None:
         return self._primary("signer_subject")
 
     @property
-    def signer_issuer(self) -> "str | None":
+    def signer_issuer(self) -> str | None:
         return self._primary("signer_issuer")
 
     @property
-    def signer_serial(self) -> "str | None":
+    def signer_serial(self) -> str | None:
         return self._primary("signer_serial")
 
     @property
-    def signer_not_before(self) -> "_dt.datetime | None":
+    def signer_not_before(self) -> _dt.datetime | None:
         return self._primary("signer_not_before")
 
     @property
-    def signer_not_after(self) -> "_dt.datetime | None":
+    def signer_not_after(self) -> _dt.datetime | None:
         return self._primary("signer_not_after")
 
     @property
-    def signing_time(self) -> "_dt.datetime | None":
+    def signing_time(self) -> _dt.datetime | None:
         return self._primary("signing_time")
 
 
@@ -144,7 +152,7 @@ def _signify():
 
 
 
-def pe_signature_status(source: Source, name: "str | None" = None,
+def pe_signature_status(source: Source, name: str | None = None,
                         limits: Limits = DEFAULT_LIMITS) -> PeSignatureStatus:
     """Authenticode status of a PE image given as bytes or a path (see module doc).
 
@@ -168,7 +176,7 @@ def pe_signature_status(source: Source, name: "str | None" = None,
             return PeSignatureStatus(UNSIGNED, "the image has no Authenticode signature")
         details = tuple(_check_signature(signed, sig) for sig in signatures)
     except MsiToolsError as exc:
-        raise exc.with_path(label)
+        raise exc.with_path(label) from None
     except Exception as exc:  # signify / asn1crypto / oscrypto errors never escape
         raise SignatureError(f"PE signature unreadable: {type(exc).__name__}: {_one_line(exc)}", label) from None
 
@@ -267,7 +275,7 @@ def _describe(sig) -> dict:
     return info
 
 
-def signature_summary(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> "dict[str, Any]":
+def signature_summary(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     """A payload image's signature as reports show it: status, reason, signer, digest algorithm.
 
     Never raises for a bad signature: an unreadable one is status ``unreadable``.

@@ -26,17 +26,17 @@ from msitools.errors import MsiToolsError, PeError
 from msitools.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
-    "PeInfo",
-    "read_pe_info",
-    "platform_name",
-    "msi_platform_name",
-    "looks_like_pe",
-    "MACHINE_I386",
     "MACHINE_AMD64",
-    "MACHINE_IA64",
-    "MACHINE_ARM64",
     "MACHINE_ARM",
+    "MACHINE_ARM64",
     "MACHINE_ARMNT",
+    "MACHINE_I386",
+    "MACHINE_IA64",
+    "PeInfo",
+    "looks_like_pe",
+    "msi_platform_name",
+    "platform_name",
+    "read_pe_info",
 ]
 
 MACHINE_I386 = 0x014C
@@ -85,7 +85,7 @@ def platform_name(machine: int) -> str:
     return _KB_PLATFORM.get(machine, f"unknown (0x{machine:04X})")
 
 
-def msi_platform_name(machine: int) -> "str | None":
+def msi_platform_name(machine: int) -> str | None:
     """MSI Template platform name (Intel, x64, Intel64, Arm64, Arm) or None."""
     return _MSI_PLATFORM.get(machine)
 
@@ -96,33 +96,33 @@ class PeInfo:
 
     machine: int
     platform: str
-    msi_platform: "str | None"
+    msi_platform: str | None
     pe32_plus: bool
     is_dll: bool
     timestamp: int
     checksum: int
     has_certificate_table: bool
-    file_version: "str | None" = None
-    product_version: "str | None" = None
-    file_version_parts: "tuple[int, int, int, int] | None" = None
-    product_version_parts: "tuple[int, int, int, int] | None" = None
+    file_version: str | None = None
+    product_version: str | None = None
+    file_version_parts: tuple[int, int, int, int] | None = None
+    product_version_parts: tuple[int, int, int, int] | None = None
     file_flags: int = 0
     file_os: int = 0
     file_type: int = 0
     has_version_resource: bool = False
-    resource_language: "int | None" = None
-    translations: "tuple[tuple[int, int], ...]" = ()
-    strings: "dict[str, str]" = field(default_factory=dict)
-    string_tables: "dict[str, dict[str, str]]" = field(default_factory=dict)
-    warnings: "tuple[str, ...]" = ()
+    resource_language: int | None = None
+    translations: tuple[tuple[int, int], ...] = ()
+    strings: dict[str, str] = field(default_factory=dict)
+    string_tables: dict[str, dict[str, str]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
-    def languages(self) -> "tuple[int, ...]":
+    def languages(self) -> tuple[int, ...]:
         """Language ids from VarFileInfo\\Translation, in file order."""
         return tuple(lang for lang, _cp in self.translations)
 
     @property
-    def language(self) -> "int | None":
+    def language(self) -> int | None:
         """First translation language: what MsiGetFileVersion reports (Wine msi.c)."""
         return self.translations[0][0] if self.translations else None
 
@@ -131,36 +131,36 @@ class PeInfo:
         """COFF TimeDateStamp as an aware UTC datetime (reproducible builds store a hash here)."""
         return _dt.datetime.fromtimestamp(self.timestamp, tz=_dt.timezone.utc)
 
-    def _string(self, key: str) -> "str | None":
+    def _string(self, key: str) -> str | None:
         return self.strings.get(key)
 
     @property
-    def file_version_string(self) -> "str | None":
+    def file_version_string(self) -> str | None:
         """StringFileInfo FileVersion text (not what Windows Installer compares)."""
         return self._string("FileVersion")
 
     @property
-    def product_version_string(self) -> "str | None":
+    def product_version_string(self) -> str | None:
         return self._string("ProductVersion")
 
     @property
-    def company_name(self) -> "str | None":
+    def company_name(self) -> str | None:
         return self._string("CompanyName")
 
     @property
-    def original_filename(self) -> "str | None":
+    def original_filename(self) -> str | None:
         return self._string("OriginalFilename")
 
     @property
-    def product_name(self) -> "str | None":
+    def product_name(self) -> str | None:
         return self._string("ProductName")
 
     @property
-    def file_description(self) -> "str | None":
+    def file_description(self) -> str | None:
         return self._string("FileDescription")
 
 
-def looks_like_pe(data: "bytes | bytearray | memoryview") -> bool:
+def looks_like_pe(data: bytes | bytearray | memoryview) -> bool:
     """True when *data* starts with an MZ header whose e_lfanew points at ``PE\\0\\0``."""
     if len(data) < 0x40 or bytes(data[:2]) != b"MZ":
         return False
@@ -168,7 +168,7 @@ def looks_like_pe(data: "bytes | bytearray | memoryview") -> bool:
     return lfanew + 4 <= len(data) and bytes(data[lfanew:lfanew + 4]) == b"PE\0\0"
 
 
-def load_image(source: Source, name, limits: Limits, error=PeError) -> "tuple[bytes, str | None]":
+def load_image(source: Source, name, limits: Limits, error=PeError) -> tuple[bytes, str | None]:
     """The bytes of a PE image given as bytes or a path (bounded by ``pe_read_size``), and its label;
     an unreadable file raises *error*."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -186,8 +186,8 @@ def load_image(source: Source, name, limits: Limits, error=PeError) -> "tuple[by
         raise error(f"cannot read file: {exc.strerror or exc}", label) from None
 
 
-def read_pe_info(source: Source, name: "str | None" = None,
-                 limits: Limits = DEFAULT_LIMITS) -> "PeInfo | None":
+def read_pe_info(source: Source, name: str | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> PeInfo | None:
     """Read machine, DLL flag, timestamp and the version resource of a PE image.
 
     *source* is the image's bytes or a path; *name* labels errors (defaults to
@@ -279,12 +279,12 @@ class _RvaReader:
 
 
 def _find_version_leaf(reader: _RvaReader, root_rva: int, label,
-                       limits: Limits) -> "tuple[int, int, int] | None":
+                       limits: Limits) -> tuple[int, int, int] | None:
     """Walk type RT_VERSION -> id 1 -> language; return (data RVA, size, language id)."""
-    path: "list[int]" = []  # directory offsets on the current path (cycle detection)
+    path: list[int] = []  # directory offsets on the current path (cycle detection)
     entries_seen = 0
 
-    def directory(offset: int, level: int) -> "list[tuple[int, bool, int]]":
+    def directory(offset: int, level: int) -> list[tuple[int, bool, int]]:
         nonlocal entries_seen
         limits.check("pe_resource_depth", level, "resource directory nesting", label)
         if offset in path:
@@ -303,7 +303,7 @@ def _find_version_leaf(reader: _RvaReader, root_rva: int, label,
             result.append((ident, bool(target & 0x80000000), target & 0x7FFFFFFF))
         return result
 
-    def pick(entries, wanted: "tuple[int, ...] | None"):
+    def pick(entries, wanted: tuple[int, ...] | None):
         if wanted is None:
             return entries[0] if entries else None
         for ident in wanted:
@@ -345,15 +345,15 @@ class _Block:
     key: str
     value: bytes
     is_text: bool
-    children: "list[_Block]"
+    children: list[_Block]
 
 
 def _align4(n: int) -> int:
     return (n + 3) & ~3
 
 
-def _parse_block(blob: bytes, offset: int, end: int, depth: int, counter: "list[int]",
-                 limits: Limits, label, warnings: "list[str]") -> "tuple[_Block, int]":
+def _parse_block(blob: bytes, offset: int, end: int, depth: int, counter: list[int],
+                 limits: Limits, label, warnings: list[str]) -> tuple[_Block, int]:
     """Parse one version block at *offset*; return it and the offset just past it.
 
     A malformed child ends the parent's child list with a warning (Windows'
@@ -392,7 +392,7 @@ def _parse_block(blob: bytes, offset: int, end: int, depth: int, counter: "list[
     else:
         value_size = min(value_length, max(block_end - pos, 0))
         value = blob[pos:pos + value_size]
-    children: "list[_Block]" = []
+    children: list[_Block] = []
     child = _align4(pos + value_size)
     if depth < _VERSION_BLOCK_DEPTH:
         while child + 6 <= block_end:
@@ -406,14 +406,14 @@ def _parse_block(blob: bytes, offset: int, end: int, depth: int, counter: "list[
     return _Block(key, value, is_text, children), block_end
 
 
-def _version(ms: int, ls: int) -> "tuple[int, int, int, int]":
+def _version(ms: int, ls: int) -> tuple[int, int, int, int]:
     return (ms >> 16, ms & 0xFFFF, ls >> 16, ls & 0xFFFF)
 
 
 def _parse_version_info(blob: bytes, label, limits: Limits) -> dict:
     """Decode VS_VERSIONINFO into PeInfo fields."""
     counter = [0]
-    warnings: "list[str]" = []
+    warnings: list[str] = []
     if len(blob) < 6:
         raise PeError(f"version resource is {len(blob)} bytes long", label)
     (declared,) = struct.unpack_from("<H", blob, 0)
@@ -443,8 +443,8 @@ def _parse_version_info(blob: bytes, label, limits: Limits) -> dict:
     elif root.value:
         warnings.append(f"VS_FIXEDFILEINFO is {len(root.value)} bytes, expected {_FIXED.size}")
 
-    tables: "dict[str, dict[str, str]]" = {}
-    translations: "list[tuple[int, int]]" = []
+    tables: dict[str, dict[str, str]] = {}
+    translations: list[tuple[int, int]] = []
     for info in root.children:
         if info.key == "StringFileInfo":
             for table in info.children:
@@ -457,7 +457,7 @@ def _parse_version_info(blob: bytes, label, limits: Limits) -> dict:
                 if var.key == "Translation":
                     raw = var.value[: len(var.value) // 4 * 4]
                     translations.extend(struct.iter_unpack("<HH", raw))
-    chosen: "dict[str, str]" = {}
+    chosen: dict[str, str] = {}
     for lang, codepage in translations:
         chosen = tables.get(f"{lang:04X}{codepage:04X}", {})
         if chosen:

@@ -9,7 +9,8 @@ choices from its registry plus ``json``.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 Renderer = Callable[[Any], str]
 Registry = Mapping[str, Renderer]
@@ -32,7 +33,7 @@ def json_text(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n"
 
 
-def formats(registry: Registry) -> "list[str]":
+def formats(registry: Registry) -> list[str]:
     """The ``--format`` choices a registry offers: its own formats, then ``json``."""
     return [*registry, "json"]
 

@@ -1,7 +1,8 @@
 """Renderer of an extraction report (``extract``): the summary line (notes go to standard error)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from msitools.extract import ExtractReport
 
@@ -11,4 +12,4 @@ def extract_text(report: ExtractReport) -> str:
     return f"extracted {count} files to {report.output}"
 
 
-RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": extract_text}
+RENDERERS: dict[str, Callable[[Any], str]] = {"text": extract_text}

@@ -1,8 +1,9 @@
 """Renderers of file listings (``files``): a package's files, a cabinet's or a patch's members."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from msitools.render.text import render_csv, render_table
 
@@ -11,10 +12,10 @@ from msitools.render.text import render_csv, render_table
 class FileList:
     """Rows of a listing and the columns text and CSV show (JSON: ``{"files": rows}``)."""
 
-    rows: "list[dict[str, Any]]"
-    columns: "list[str]"
+    rows: list[dict[str, Any]]
+    columns: list[str]
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         return {"files": self.rows}
 
 
@@ -26,4 +27,4 @@ def files_csv(listing: FileList) -> str:
     return render_csv(listing.columns, [[r.get(c) for c in listing.columns] for r in listing.rows])
 
 
-RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": files_text, "csv": files_csv}
+RENDERERS: dict[str, Callable[[Any], str]] = {"text": files_text, "csv": files_csv}

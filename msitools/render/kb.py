@@ -1,7 +1,8 @@
 """Renderers of a parsed published table (``kb parse``)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from msitools.kb import FIELDS, PublishedTable
 from msitools.render.text import render_csv, render_table
@@ -9,7 +10,7 @@ from msitools.render.text import render_csv, render_table
 HEADERS = [*FIELDS, "section", "ambiguous"]
 
 
-def _rows(table: PublishedTable) -> "list[list[Any]]":
+def _rows(table: PublishedTable) -> list[list[Any]]:
     rows = table.to_dict()["rows"]
     return [[r.get(k) for k in FIELDS] + [r.get("section"), "yes" if r.get("ambiguous") else ""] for r in rows]
 
@@ -22,4 +23,4 @@ def kb_csv(table: PublishedTable) -> str:
     return render_csv(HEADERS, _rows(table))
 
 
-RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": kb_text, "csv": kb_csv}
+RENDERERS: dict[str, Callable[[Any], str]] = {"text": kb_text, "csv": kb_csv}

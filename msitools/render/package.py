@@ -1,7 +1,8 @@
 """Renderers of the reading reports (:mod:`msitools.describe`): ``info``, ``tables``, ``table``, ``streams``."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from msitools.db import idt
 from msitools.describe import TableReport
@@ -17,7 +18,7 @@ def _list(value: Any) -> Any:
     return value
 
 
-def info_text(data: "dict[str, Any]") -> str:
+def info_text(data: dict[str, Any]) -> str:
     """``info`` as text: kind, summary, tables, streams, substorages, issues."""
     lines = [f"{data['path']}: {data['kind'].upper()}", "", "Summary information:"]
     lines.append(key_value_lines((k.replace("_", " "), _list(v)) for k, v in data["summary"].items()))
@@ -34,7 +35,7 @@ def info_text(data: "dict[str, Any]") -> str:
     return "\n".join(lines)
 
 
-def _tables_rows(data: "dict[str, Any]") -> "tuple[list[str], list[tuple[Any, ...]]]":
+def _tables_rows(data: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
     tables = data["tables"]
     if tables and "changes" in tables[0]:  # a patched database
         return (["table", "rows", "columns", "action", "inserted", "updated", "deleted"],
@@ -43,12 +44,12 @@ def _tables_rows(data: "dict[str, Any]") -> "tuple[list[str], list[tuple[Any, ..
     return ["table", "rows", "columns"], [(t["name"], t["rows"], len(t["columns"])) for t in tables]
 
 
-def tables_text(data: "dict[str, Any]") -> str:
+def tables_text(data: dict[str, Any]) -> str:
     headers, rows = _tables_rows(data)
     return render_table(headers, rows)
 
 
-def tables_csv(data: "dict[str, Any]") -> str:
+def tables_csv(data: dict[str, Any]) -> str:
     headers, rows = _tables_rows(data)
     if len(headers) == 3:
         headers = ["name", *headers[1:]]
@@ -74,18 +75,18 @@ def table_idt(report: TableReport) -> str:
     return idt.table_text(report.name, report.columns, report.rows)
 
 
-def streams_text(data: "dict[str, Any]") -> str:
+def streams_text(data: dict[str, Any]) -> str:
     text = render_table(["stream", "size"], [(s["name"], s["size"]) for s in data["streams"]])
     if data["storages"]:
         text += "\n\nSubstorages: " + ", ".join(printable(s) for s in data["storages"])
     return text
 
 
-def streams_csv(data: "dict[str, Any]") -> str:
+def streams_csv(data: dict[str, Any]) -> str:
     return render_csv(["name", "size"], [(s["name"], s["size"]) for s in data["streams"]])
 
 
-INFO_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": info_text}
-TABLES_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": tables_text, "csv": tables_csv}
-TABLE_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": table_text, "csv": table_csv, "idt": table_idt}
-STREAMS_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": streams_text, "csv": streams_csv}
+INFO_RENDERERS: dict[str, Callable[[Any], str]] = {"text": info_text}
+TABLES_RENDERERS: dict[str, Callable[[Any], str]] = {"text": tables_text, "csv": tables_csv}
+TABLE_RENDERERS: dict[str, Callable[[Any], str]] = {"text": table_text, "csv": table_csv, "idt": table_idt}
+STREAMS_RENDERERS: dict[str, Callable[[Any], str]] = {"text": streams_text, "csv": streams_csv}

@@ -1,7 +1,8 @@
 """Text renderings of the transform and patch reports (strings; no printing)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from msitools.render.package import OP_MARK
 from msitools.render.text import key_value_lines, printable, render_table, show_value
@@ -68,9 +69,10 @@ def render_patch_text(r: dict) -> str:
           ", ".join(t["validation"] or []),
           "" if t["applies_to_base"] is None else ("yes" if t["applies_to_base"] else "no: " + "; ".join(t["reasons"]))]
          for t in r["transforms"]])]
-    lines += ["", "Media added:", render_table(["DiskId", "LastSequence", "Cabinet", "Source", "transform"],
-                                               [[m.get("DiskId"), m.get("LastSequence"), m.get("Cabinet"), m.get("Source"),
-                                                 m.get("@transform")] for m in r["media"]]) if r["media"] else "  (none)"]
+    media = [[m.get("DiskId"), m.get("LastSequence"), m.get("Cabinet"), m.get("Source"), m.get("@transform")]
+             for m in r["media"]]
+    lines += ["", "Media added:", render_table(["DiskId", "LastSequence", "Cabinet", "Source", "transform"], media)
+              if media else "  (none)"]
     for cab in r["cabinets"]:
         lines += ["", f"Cabinet {cab['stream']}:", render_table(
             ["member", "size", "date", "compression", "kind"],
@@ -93,7 +95,8 @@ def render_patch_text(r: dict) -> str:
                      f"-{t['delete']} (schema from {t['schema']})")
         for row in t["rows"]:
             shown = {k: v for k, v in row.items() if not k.startswith("@")}
-            lines.append(f"      {OP_MARK[row['@op']] or '='} " + ", ".join(f"{k}={show_value(v)}" for k, v in shown.items()))
+            values = ", ".join(f"{k}={show_value(v)}" for k, v in shown.items())
+            lines.append(f"      {OP_MARK[row['@op']] or '='} {values}")
         for issue in t["issues"]:
             lines.append(f"      ! {issue}")
     if r["issues"]:
@@ -101,5 +104,5 @@ def render_patch_text(r: dict) -> str:
     return "\n".join(lines)
 
 
-PATCH_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": render_patch_text}
-TRANSFORM_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": render_transform_text}
+PATCH_RENDERERS: dict[str, Callable[[Any], str]] = {"text": render_patch_text}
+TRANSFORM_RENDERERS: dict[str, Callable[[Any], str]] = {"text": render_transform_text}

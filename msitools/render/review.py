@@ -1,14 +1,16 @@
 """Text and Markdown renderings of the security review and the signature report (strings; no printing)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _sig_line(sig: dict) -> str:
     if not sig.get("signed"):
         return f"unsigned ({sig.get('reason')})"
     state = "digest matches" if sig.get("digest_matches") else "DIGEST MISMATCH (altered after signing)"
-    trust = {True: "chain trusted", False: "chain NOT trusted", None: "chain not verifiable offline"}[sig.get("trusted")]
+    trust = {True: "chain trusted", False: "chain NOT trusted",
+             None: "chain not verifiable offline"}[sig.get("trusted")]
     signer = (sig.get("signer") or {}).get("subject")
     return f"signed by {signer}; {state}; {trust}" + (f" ({sig.get('reason')})" if sig.get("reason") else "")
 
@@ -46,7 +48,7 @@ def _op(row: dict) -> str:
     return f" [{op}]" if op and op != "none" else ""
 
 
-def review_lines(r: dict, md: bool = False) -> "list[str]":
+def review_lines(r: dict, md: bool = False) -> list[str]:
     h = (lambda t: f"## {t}") if md else (lambda t: f"\n{t}:")
     bullet = "- " if md else "  - "
     out = [f"# Security review: {r['path']}" if md else f"Security review of {r['path']} ({r['kind']})",
@@ -61,7 +63,8 @@ def review_lines(r: dict, md: bool = False) -> "list[str]":
     out.append(h(f"Custom actions ({len(r['custom_actions'])})"))
     for ca in r["custom_actions"]:
         where = "; ".join(f"{s['table']}" + (f" #{s['sequence']}" if s.get("sequence") is not None else "")
-                          + (f" if {s['condition']}" if s.get("condition") else "") for s in ca["scheduled"]) or "not scheduled"
+                          + (f" if {s['condition']}" if s.get("condition") else "")
+                          for s in ca["scheduled"]) or "not scheduled"
         line = (f"{bullet}{ca['action']}{_op(ca)}: {ca['description']} ({ca['type_hex']}, {ca['execution']}); "
                 f"source={ca['source']!r} target={ca['target']!r}; {where}")
         if ca.get("embedded"):
@@ -97,5 +100,5 @@ def review_markdown(r: dict) -> str:
     return "\n".join(review_lines(r, md=True)) + "\n"
 
 
-REVIEW_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": review_text, "markdown": review_markdown}
-SIGNATURE_RENDERERS: "dict[str, Callable[[Any], str]]" = {"text": signature_text}
+REVIEW_RENDERERS: dict[str, Callable[[Any], str]] = {"text": review_text, "markdown": review_markdown}
+SIGNATURE_RENDERERS: dict[str, Callable[[Any], str]] = {"text": signature_text}

@@ -6,7 +6,8 @@ none of them prints.  JSON is the report's ``to_dict()``, emitted by the command
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ def _fmt_size(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else ("-" if value is None else str(value))
 
 
-def _actual_version(r: "RowVerdict") -> str:
+def _actual_version(r: RowVerdict) -> str:
     f = r.file
     if f is None:
         return "-"
@@ -31,15 +32,15 @@ def _actual_version(r: "RowVerdict") -> str:
     return pe or table or "-"
 
 
-def _found_in(r: "RowVerdict") -> str:
+def _found_in(r: RowVerdict) -> str:
     return " > ".join(r.file.found_in) if r.file else ""
 
 
-def _found_size(r: "RowVerdict") -> str:
+def _found_size(r: RowVerdict) -> str:
     return _fmt_size(r.file.size if r.file else None)
 
 
-def _detail(r: "RowVerdict") -> str:
+def _detail(r: RowVerdict) -> str:
     status = r.status.value
     if status == "mismatch":
         return "; ".join(f"{d.field}: expected {d.expected}, found {d.actual}" for d in r.differences)
@@ -53,7 +54,7 @@ def _detail(r: "RowVerdict") -> str:
     return ""
 
 
-def _package_sig(sig: "dict[str, Any]") -> str:
+def _package_sig(sig: dict[str, Any]) -> str:
     if not sig.get("signed"):
         return f"{sig['package']}: unsigned"
     state = "intact" if sig.get("digest_matches") else "ALTERED after signing"
@@ -61,7 +62,7 @@ def _package_sig(sig: "dict[str, Any]") -> str:
     return f"{sig['package']}: signed by {signer}, {state}"
 
 
-def _summary_line(report: "VerifyReport") -> str:
+def _summary_line(report: VerifyReport) -> str:
     s = report.summary
     parts = [f"{s[k]} {k}" for k in STATUS_ORDER if s.get(k)]
     parts.append(f"{s['unlisted']} unlisted" + (" (allowed)" if report.allow_unlisted else ""))
@@ -72,11 +73,11 @@ def _unlisted_version(f: Any) -> str:
     return f.pe_version or f.table_version or ""
 
 
-def _footer(report: "VerifyReport") -> str:
+def _footer(report: VerifyReport) -> str:
     return f"{report.tool.get('name')} {report.tool.get('version')}, {report.time}"
 
 
-def render_text(report: "VerifyReport") -> str:
+def render_text(report: VerifyReport) -> str:
     """A plain-text report (tables by tabulate)."""
     from tabulate import tabulate
 
@@ -109,7 +110,7 @@ def _md_escape(text: Any) -> str:
     return str("" if text is None else text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(report: "VerifyReport") -> str:
+def render_markdown(report: VerifyReport) -> str:
     """A Markdown report."""
     out = [f"# Hotfix verification: {report.verdict.upper()}", "", _summary_line(report), ""]
     out.append("| status | file | platform | published version | found version | published size | found size | "
@@ -133,7 +134,7 @@ def render_markdown(report: "VerifyReport") -> str:
     return "\n".join(out)
 
 
-def render_junit(report: "VerifyReport") -> str:
+def render_junit(report: VerifyReport) -> str:
     """One test case per published row (for CI dashboards); unlisted files are one more case."""
     failures = sum(1 for r in report.rows if r.status.value != "pass")
     unlisted_fails = bool(report.unlisted) and not report.allow_unlisted
@@ -170,7 +171,7 @@ th{background:#f3f3f3} .pass{color:#0a6b2a;font-weight:600} .fail,.mismatch,.mis
 
 
 
-def render_html(report: "VerifyReport") -> str:
+def render_html(report: VerifyReport) -> str:
     """A self-contained HTML page (no external resources)."""
     e = html.escape
     rows = []
@@ -211,5 +212,5 @@ def render_html(report: "VerifyReport") -> str:
 """
 
 
-RENDERERS: "dict[str, Callable[[VerifyReport], str]]" = {
+RENDERERS: dict[str, Callable[[VerifyReport], str]] = {
     "text": render_text, "markdown": render_markdown, "junit": render_junit, "html": render_html}

@@ -18,8 +18,7 @@ from datetime import datetime, timezone
 from msitools.kb import PublishedTable, parse_file
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.verify.delivery import DeliveredFile, Delivery, walk_delivery
-from msitools.verify.judge import (Difference, Status, judge, judge_with_signature, package_signature_findings,
-                                   verdict)
+from msitools.verify.judge import Difference, Status, judge, judge_with_signature, package_signature_findings, verdict
 from msitools.verify.pairing import match_rows
 from msitools.verify.report import InputFile, RowVerdict, VerifyReport
 
@@ -36,7 +35,7 @@ def _sha256_file(path: str) -> str:
 
 
 def _row_verdicts(published: PublishedTable, delivery: Delivery, require_signature: bool) -> \
-        "tuple[list[RowVerdict], set[int]]":
+        tuple[list[RowVerdict], set[int]]:
     files = delivery.files
     verdicts, used = [], set()
     for row, (index, why) in zip(published.rows, match_rows(published.rows, files)):
@@ -55,10 +54,10 @@ def _row_verdicts(published: PublishedTable, delivery: Delivery, require_signatu
     return verdicts, used
 
 
-def verify(hotfix: "str | os.PathLike[str]", table: "str | os.PathLike[str] | PublishedTable", *,
+def verify(hotfix: str | os.PathLike[str], table: str | os.PathLike[str] | PublishedTable, *,
            depth: int = 0, allow_unlisted: bool = False, require_signature: bool = False,
-           base: "str | os.PathLike[str] | None" = None, limits: Limits = DEFAULT_LIMITS,
-           now: "datetime | None" = None) -> VerifyReport:
+           base: str | os.PathLike[str] | None = None, limits: Limits = DEFAULT_LIMITS,
+           now: datetime | None = None) -> VerifyReport:
     """Verify *hotfix* against the published *table* (a path, or a table already parsed).
 
     *depth*: how many levels of ``.msi`` packages inside the delivery to open

@@ -34,30 +34,30 @@ class DeliveredFile:
     """One file the delivery would put on disk (or carries as a package)."""
 
     name: str  # long file name
-    found_in: "list[str]"  # e.g. ["hotfix.msi", "x.msp", "PCW_CAB", "Tscore.dll"]
-    key: "str | None" = None  # File key in its package
-    size: "int | None" = None  # real bytes
-    table_size: "int | None" = None  # File.FileSize
-    table_version: "str | None" = None  # File.Version
-    pe_version: "str | None" = None
-    platform: "str | None" = None  # x86 / x64 / ... / Not Applicable; None when unknown
-    machine: "int | None" = None
-    sha256: "str | None" = None
-    date_time: "str | None" = None  # cabinet member time (no time zone)
+    found_in: list[str]  # e.g. ["hotfix.msi", "x.msp", "PCW_CAB", "Tscore.dll"]
+    key: str | None = None  # File key in its package
+    size: int | None = None  # real bytes
+    table_size: int | None = None  # File.FileSize
+    table_version: str | None = None  # File.Version
+    pe_version: str | None = None
+    platform: str | None = None  # x86 / x64 / ... / Not Applicable; None when unknown
+    machine: int | None = None
+    sha256: str | None = None
+    date_time: str | None = None  # cabinet member time (no time zone)
     kind: str = "file"  # file / package / delta
     name_source: str = "File table"  # where the name comes from
-    findings: "list[Finding]" = field(default_factory=list)  # error: a check cannot be made; info: a note
-    delta: "dict[str, Any] | None" = None
-    signature: "dict[str, Any] | None" = None  # Authenticode: of the PE image, or of the package
-    file_hash: "str | None" = None  # MsiFileHash check: match / mismatch (None: no row)
+    findings: list[Finding] = field(default_factory=list)  # error: a check cannot be made; info: a note
+    delta: dict[str, Any] | None = None
+    signature: dict[str, Any] | None = None  # Authenticode: of the PE image, or of the package
+    file_hash: str | None = None  # MsiFileHash check: match / mismatch (None: no row)
 
     @property
-    def unverified(self) -> "list[str]":
+    def unverified(self) -> list[str]:
         """Why some check cannot be made (the error findings)."""
         return texts([f for f in self.findings if f.level == Level.ERROR])
 
     @property
-    def notes(self) -> "list[str]":
+    def notes(self) -> list[str]:
         return texts([f for f in self.findings if f.level != Level.ERROR])
 
     def cannot(self, why: str) -> None:
@@ -68,10 +68,10 @@ class DeliveredFile:
         self.findings.append(Finding("", text, Level.INFO))
 
     @property
-    def machine_hex(self) -> "str | None":
+    def machine_hex(self) -> str | None:
         return f"0x{self.machine:04x}" if self.machine is not None else None
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         """The ``delivered``/``unlisted`` entry (old key names kept beside the new ones, see the README)."""
         return {
             "name": self.name, "found_in": self.found_in, "key": self.key, "size": self.size,
@@ -91,31 +91,31 @@ class DeliveredFile:
 class Delivery:
     """Everything a hotfix delivers, the signature of every package opened, and what could not be read."""
 
-    files: "list[DeliveredFile]" = field(default_factory=list)
-    findings: "list[Finding]" = field(default_factory=list)  # error: a part that could not be read
-    packages: "list[dict[str, Any]]" = field(default_factory=list)  # the signature of every package opened
-    base_names: "dict[str, str]" = field(default_factory=dict)  # File key -> FileName, from a base package
+    files: list[DeliveredFile] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # error: a part that could not be read
+    packages: list[dict[str, Any]] = field(default_factory=list)  # the signature of every package opened
+    base_names: dict[str, str] = field(default_factory=dict)  # File key -> FileName, from a base package
 
     @property
-    def issues(self) -> "list[str]":
+    def issues(self) -> list[str]:
         return texts([f for f in self.findings if f.level != Level.ERROR])
 
     @property
-    def unreadable(self) -> "list[str]":
+    def unreadable(self) -> list[str]:
         """Parts of the delivery that could not be read (verification fails closed on them)."""
         return texts([f for f in self.findings if f.level == Level.ERROR])
 
-    def findings_dicts(self) -> "list[dict[str, Any]]":
+    def findings_dicts(self) -> list[dict[str, Any]]:
         return dicts(self.findings)
 
-    def unreadable_part(self, where: "list[str]", message: str) -> None:
+    def unreadable_part(self, where: list[str], message: str) -> None:
         self.findings.append(Finding(" > ".join(where), message, Level.ERROR))
 
 
 SIGNATURE_KEYS = ("signed", "digest_algorithm", "digest_matches", "trusted", "reason", "signer", "timestamp")
 
 
-def package_signature(pkg: Package, chain: "list[str]") -> "dict[str, Any]":
+def package_signature(pkg: Package, chain: list[str]) -> dict[str, Any]:
     """The package's Authenticode status as the verify report lists it."""
     from msitools.pe.authenticode_msi import safe_signature_report  # signify is loaded only when needed
 
@@ -123,7 +123,7 @@ def package_signature(pkg: Package, chain: "list[str]") -> "dict[str, Any]":
     return {"package": " > ".join(chain), **{k: report.get(k) for k in SIGNATURE_KEYS}}
 
 
-def _describe_pe(entry: DeliveredFile, spool: Spool, limits: Limits) -> "PeInfo | None":
+def _describe_pe(entry: DeliveredFile, spool: Spool, limits: Limits) -> PeInfo | None:
     """Platform, version and signature from the bytes (PE images); returns the PeInfo or None."""
     from msitools.pe.authenticode_pe import signature_summary
 
@@ -151,8 +151,8 @@ def _describe_pe(entry: DeliveredFile, spool: Spool, limits: Limits) -> "PeInfo 
     return info
 
 
-def walk_delivery(path: "str | os.PathLike[str]", depth: int = 0, limits: Limits = DEFAULT_LIMITS,
-                  base: "str | os.PathLike[str] | None" = None) -> Delivery:
+def walk_delivery(path: str | os.PathLike[str], depth: int = 0, limits: Limits = DEFAULT_LIMITS,
+                  base: str | os.PathLike[str] | None = None) -> Delivery:
     """Every file the hotfix at *path* delivers, with the facts verification compares.
 
     *base*: the product the patches apply to; File rows a patch only updates (and so does not
@@ -173,7 +173,7 @@ def walk_delivery(path: "str | os.PathLike[str]", depth: int = 0, limits: Limits
     return delivery
 
 
-def _recorded_hashes(pkg: Package) -> "dict[str, tuple[int, ...]]":
+def _recorded_hashes(pkg: Package) -> dict[str, tuple[int, ...]]:
     """MsiFileHash rows (unversioned files): File key -> the four recorded parts."""
     table = pkg.get_table("MsiFileHash")
     if table is None:
@@ -192,7 +192,7 @@ class _Walker:
         self.delivery = delivery
         self.limits = limits
 
-    def package(self, pkg: Package, chain: "list[str]", depth: int) -> None:
+    def package(self, pkg: Package, chain: list[str], depth: int) -> None:
         """Record *pkg*'s signature and walk its payload."""
         self.delivery.packages.append(package_signature(pkg, chain))
         if pkg.kind == "msp":
@@ -200,7 +200,7 @@ class _Walker:
         elif pkg.kind in ("msi", "msm"):
             self._database(pkg, chain, depth)
 
-    def _spooled(self, entry: DeliveredFile, item: PayloadItem) -> "Spool | None":
+    def _spooled(self, entry: DeliveredFile, item: PayloadItem) -> Spool | None:
         """The item's bytes, hashed; None (and the file marked) when they cannot be read."""
         try:
             spool = item.spool()
@@ -213,7 +213,7 @@ class _Walker:
             entry.date_time = item.date_time.strftime("%Y-%m-%d %H:%M")
         return spool
 
-    def _database(self, pkg: Package, chain: "list[str]", depth: int) -> None:
+    def _database(self, pkg: Package, chain: list[str], depth: int) -> None:
         hashes = _recorded_hashes(pkg)
         for item in iter_package_payload(pkg):
             entry = DeliveredFile(item.name, chain + item.found_in, key=item.key, table_size=item.table_size,
@@ -221,8 +221,8 @@ class _Walker:
             self._database_item(item, entry, chain, hashes, depth)
             self.delivery.files.append(entry)  # after the files of a package inside it
 
-    def _database_item(self, item: PayloadItem, entry: DeliveredFile, chain: "list[str]",
-                       hashes: "dict[str, tuple[int, ...]]", depth: int) -> None:
+    def _database_item(self, item: PayloadItem, entry: DeliveredFile, chain: list[str],
+                       hashes: dict[str, tuple[int, ...]], depth: int) -> None:
         from msitools.payload.filehash import file_hash_parts
 
         if item.error is not None:
@@ -258,7 +258,7 @@ class _Walker:
             elif nested.kind in ("msi", "msm") and depth > 0:
                 self._database(nested, entry.found_in, depth - 1)
 
-    def _patch(self, pkg: Package, chain: "list[str]", depth: int) -> None:
+    def _patch(self, pkg: Package, chain: list[str], depth: int) -> None:
         from msitools.patch.msp import Msp
         from msitools.patch.payload import PatchPayload
 
@@ -277,7 +277,7 @@ class _Walker:
         finally:
             self.delivery.findings.extend(walk.findings)
 
-    def _patch_item(self, item: PayloadItem, chain: "list[str]") -> None:
+    def _patch_item(self, item: PayloadItem, chain: list[str]) -> None:
         if item.kind == KIND_EMPTY:
             return  # PatchWiz's placeholder member in registry-only patches
         entry = DeliveredFile(item.name, chain + item.found_in, key=item.key, table_size=item.table_size,

@@ -46,11 +46,11 @@ class Difference:
     expected: Any
     actual: Any
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         return {"field": self.field, "expected": self.expected, "actual": self.actual}
 
 
-def _version_differences(row: PublishedRow, f: DeliveredFile) -> "list[Difference]":
+def _version_differences(row: PublishedRow, f: DeliveredFile) -> list[Difference]:
     expected = canon_version(row.version)
     out = []
     if f.kind != "delta" and f.platform is not None:
@@ -62,7 +62,7 @@ def _version_differences(row: PublishedRow, f: DeliveredFile) -> "list[Differenc
     return out
 
 
-def differences(row: PublishedRow, f: DeliveredFile) -> "list[Difference]":
+def differences(row: PublishedRow, f: DeliveredFile) -> list[Difference]:
     """Every published field the delivered file contradicts (platform, versions, sizes, MsiFileHash)."""
     out = []
     expected_platform = row.platform or NOT_APPLICABLE
@@ -78,7 +78,7 @@ def differences(row: PublishedRow, f: DeliveredFile) -> "list[Difference]":
     return out
 
 
-def judge(row: PublishedRow, f: "DeliveredFile | None") -> "tuple[Status, list[Difference]]":
+def judge(row: PublishedRow, f: DeliveredFile | None) -> tuple[Status, list[Difference]]:
     """The status of one published row against the file paired with it (None: no file)."""
     if row.ambiguous:
         return Status.AMBIGUOUS, []
@@ -92,7 +92,7 @@ def judge(row: PublishedRow, f: "DeliveredFile | None") -> "tuple[Status, list[D
     return Status.PASS, []
 
 
-def signature_problem(f: DeliveredFile) -> "str | None":
+def signature_problem(f: DeliveredFile) -> str | None:
     """Why a delivered file fails a required signature (packages and PE images), or None."""
     if f.kind == "package":
         sig = f.signature or {}
@@ -109,8 +109,8 @@ def signature_problem(f: DeliveredFile) -> "str | None":
     return None
 
 
-def judge_with_signature(status: Status, found: "list[Difference]", f: "DeliveredFile | None",
-                         require_signature: bool) -> "tuple[Status, list[Difference]]":
+def judge_with_signature(status: Status, found: list[Difference], f: DeliveredFile | None,
+                         require_signature: bool) -> tuple[Status, list[Difference]]:
     """With a required signature, a row whose file is unsigned or altered becomes a mismatch on ``signature``."""
     if not require_signature or f is None or status not in (Status.PASS, Status.MISMATCH):
         return status, found
@@ -120,7 +120,7 @@ def judge_with_signature(status: Status, found: "list[Difference]", f: "Delivere
     return Status.MISMATCH, [*found, Difference("signature", "signed, digest intact", problem)]
 
 
-def package_signature_findings(packages: "list[dict[str, Any]]", require_signature: bool) -> "list[str]":
+def package_signature_findings(packages: list[dict[str, Any]], require_signature: bool) -> list[str]:
     """The packages that fail a required signature, each with why."""
     if not require_signature:
         return []
@@ -133,7 +133,7 @@ def package_signature_findings(packages: "list[dict[str, Any]]", require_signatu
     return out
 
 
-def verdict(statuses: "list[Status]", unlisted: int, allow_unlisted: bool, signature_findings: "list[str]") -> str:
+def verdict(statuses: list[Status], unlisted: int, allow_unlisted: bool, signature_findings: list[str]) -> str:
     """``pass`` or ``fail`` (see the module documentation)."""
     passed = bool(statuses) and all(s == Status.PASS for s in statuses)
     return "pass" if passed and (allow_unlisted or not unlisted) and not signature_findings else "fail"

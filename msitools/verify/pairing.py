@@ -7,13 +7,13 @@ with different sizes pair with the right files.  Each pairing is explained.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from msitools.kb import NOT_APPLICABLE, PublishedRow
 from msitools.verify.delivery import DeliveredFile
 
 
-def canon_version(value: "str | None") -> str:
+def canon_version(value: str | None) -> str:
     if value is None or value == "" or str(value).lower() in ("not applicable", "n/a"):
         return NOT_APPLICABLE
     return str(value)
@@ -30,7 +30,7 @@ def _field_agreement(row: PublishedRow, f: DeliveredFile) -> int:
     return score
 
 
-def _assign(scores: "list[list[int]]") -> "list[int | None]":
+def _assign(scores: list[list[int]]) -> list[int | None]:
     """Maximum-score assignment of rows to files (Hungarian method on the negated scores)."""
     n_rows = len(scores)
     n_cols = len(scores[0]) if scores else 0
@@ -83,7 +83,7 @@ def _assign(scores: "list[list[int]]") -> "list[int | None]":
     return result
 
 
-def match_rows(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> "list[tuple[int | None, str]]":
+def match_rows(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> list[tuple[int | None, str]]:
     """For each published row: the index of its payload file (or None) and why."""
     by_name: dict[str, list[int]] = {}
     for j, f in enumerate(files):

@@ -19,21 +19,21 @@ class RowVerdict:
     """One published row, the delivered file paired with it, and the judgement."""
 
     row: PublishedRow
-    file: "DeliveredFile | None"
+    file: DeliveredFile | None
     status: Status
-    differences: "list[Difference]" = field(default_factory=list)
+    differences: list[Difference] = field(default_factory=list)
     pairing: str = ""
-    reasons: "list[str]" = field(default_factory=list)  # why unverified
+    reasons: list[str] = field(default_factory=list)  # why unverified
 
     @property
     def name(self) -> str:
         return self.row.name
 
-    def expected_dict(self) -> "dict[str, Any]":
+    def expected_dict(self) -> dict[str, Any]:
         r = self.row
         return {"version": r.version, "size": r.size, "platform": r.platform, "date": r.date, "time": r.time}
 
-    def actual_dict(self) -> "dict[str, Any] | None":
+    def actual_dict(self) -> dict[str, Any] | None:
         f = self.file
         if f is None:
             return None
@@ -41,7 +41,7 @@ class RowVerdict:
                 "size_file_table": f.table_size, "platform": f.platform, "machine": f.machine_hex,
                 "date_time": f.date_time}
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         f = self.file
         item: dict[str, Any] = {
             "name": self.row.name, "platform": self.row.platform, "section": self.row.section,
@@ -67,11 +67,11 @@ class InputFile:
 
     role: str
     path: str
-    sha256: "str | None"
-    size: "int | None" = None
-    format: "str | None" = None
+    sha256: str | None
+    size: int | None = None
+    format: str | None = None
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"role": self.role, "path": self.path, "sha256": self.sha256}
         if self.size is not None:
             out["size"] = self.size
@@ -85,14 +85,14 @@ class VerifyReport:
     """The whole verification: verdict, row verdicts, unlisted files, the delivery and the inputs."""
 
     verdict: str  # "pass" / "fail"
-    rows: "list[RowVerdict]"
-    unlisted: "list[DeliveredFile]"
+    rows: list[RowVerdict]
+    unlisted: list[DeliveredFile]
     delivery: Delivery
-    inputs: "list[InputFile]"
+    inputs: list[InputFile]
     allow_unlisted: bool = False
     require_signature: bool = False
-    signature_findings: "list[str]" = field(default_factory=list)
-    tool: "dict[str, str]" = field(default_factory=dict)
+    signature_findings: list[str] = field(default_factory=list)
+    tool: dict[str, str] = field(default_factory=dict)
     time: str = ""
 
     @property
@@ -100,14 +100,14 @@ class VerifyReport:
         return self.verdict == "pass"
 
     @property
-    def summary(self) -> "dict[str, int]":
+    def summary(self) -> dict[str, int]:
         """How many rows have each status, and how many files are unlisted."""
         counts = {status.value: 0 for status in STATUS_ORDER}
         for r in self.rows:
             counts[r.status.value] += 1
         return counts | {"unlisted": len(self.unlisted)}
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         """The ``verify`` JSON (README, "JSON shapes")."""
         return {
             "verdict": self.verdict,

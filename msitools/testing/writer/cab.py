@@ -25,8 +25,9 @@ import datetime as _dt
 import os
 import struct
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, Union
+from typing import Union
 
 from msitools.cab.checksum import block_checksum
 from msitools.cab.header import (
@@ -75,7 +76,7 @@ class FolderSpec:
     reserve: bytes = b""
     window_bits: int = 16
     level: int = 9
-    lzx_blocks: "tuple[tuple[str, int], ...]" = (("verbatim", 32768),)
+    lzx_blocks: tuple[tuple[str, int], ...] = (("verbatim", 32768),)
     e8_filesize: int = 0
 
 
@@ -95,7 +96,7 @@ def _type_compress(spec: FolderSpec) -> int:
     raise ValueError(f"unsupported compression {spec.compression!r} (none, mszip, quantum, lzx)")
 
 
-def _compress(spec: FolderSpec, stream: bytes) -> "list[tuple[bytes, int]]":
+def _compress(spec: FolderSpec, stream: bytes) -> list[tuple[bytes, int]]:
     """(compressed bytes, uncompressed size) for each 32 KiB block of *stream*."""
     chunks = [stream[i : i + BLOCK] for i in range(0, len(stream), BLOCK)]
     if spec.compression == "none":
@@ -145,17 +146,17 @@ class _Segment:
 
     type_compress: int
     reserve: bytes
-    blocks: "list[_Block]" = field(default_factory=list)
-    files: "list[_File]" = field(default_factory=list)
+    blocks: list[_Block] = field(default_factory=list)
+    files: list[_File] = field(default_factory=list)
 
 
 @dataclass
 class _Cabinet:
-    segments: "list[_Segment]" = field(default_factory=list)
+    segments: list[_Segment] = field(default_factory=list)
     used: int = 0
 
 
-def _encode_name(name: str) -> "tuple[bytes, int]":
+def _encode_name(name: str) -> tuple[bytes, int]:
     try:
         return name.encode("ascii"), 0
     except UnicodeEncodeError:
@@ -167,8 +168,8 @@ def _serialize(
     *,
     set_id: int,
     index: int,
-    prev: "tuple[str, str] | None",
-    nxt: "tuple[str, str] | None",
+    prev: tuple[str, str] | None,
+    nxt: tuple[str, str] | None,
     header_reserve: bytes,
     folder_reserve_size: int,
     data_reserve: bytes,
@@ -228,7 +229,7 @@ def _serialize(
     return b"".join([head, extra, *folder_records, *file_records, *data_parts])
 
 
-def _layout(spec: FolderSpec) -> "tuple[bytes, list[_File]]":
+def _layout(spec: FolderSpec) -> tuple[bytes, list[_File]]:
     files = []
     offset = 0
     for item in spec.files:
@@ -237,7 +238,7 @@ def _layout(spec: FolderSpec) -> "tuple[bytes, list[_File]]":
     return b"".join(item.data for item in spec.files), files
 
 
-def _plan(folders: Sequence[FolderSpec], budget: "int | None", data_reserve_size: int) -> "list[_Cabinet]":
+def _plan(folders: Sequence[FolderSpec], budget: int | None, data_reserve_size: int) -> list[_Cabinet]:
     cabinets = [_Cabinet()]
     queue = list(folders)
     overhead = 8 + data_reserve_size
@@ -275,8 +276,8 @@ def _plan(folders: Sequence[FolderSpec], budget: "int | None", data_reserve_size
     return cabinets
 
 
-def _place_split(cabinets: "list[_Cabinet]", spec: FolderSpec, type_compress: int, files: "list[_File]",
-                 blocks: "list[tuple[bytes, int]]", budget: int, overhead: int) -> None:
+def _place_split(cabinets: list[_Cabinet], spec: FolderSpec, type_compress: int, files: list[_File],
+                 blocks: list[tuple[bytes, int]], budget: int, overhead: int) -> None:
     """Place one folder's blocks, splitting blocks across as many cabinets as needed."""
     segments = [_Segment(type_compress, spec.reserve)]
     cabinets[-1].segments.append(segments[0])
@@ -312,13 +313,13 @@ def _place_split(cabinets: "list[_Cabinet]", spec: FolderSpec, type_compress: in
             segment.files.append(_File(item.spec, item.offset, i_folder))
 
 
-NameSource = Union[Sequence[str], Callable[[int], str], None]
+NameSource = Union[Sequence[str], Callable[[int], str], None]  # noqa: UP007 (a runtime alias: "|" needs Python 3.10 classes on both sides)
 
 
 def build_cabinet_set(
     folders: Sequence[FolderSpec],
     *,
-    max_data_per_cabinet: "int | None",
+    max_data_per_cabinet: int | None,
     names: NameSource = None,
     disk_names: NameSource = None,
     set_id: int = 0x1234,
@@ -326,7 +327,7 @@ def build_cabinet_set(
     folder_reserve_size: int = 0,
     data_reserve: bytes = b"",
     checksums: bool = True,
-) -> "list[tuple[str, bytes]]":
+) -> list[tuple[str, bytes]]:
     """Build one or more cabinets holding *folders*; returns ``[(name, bytes), ...]``.
 
     *max_data_per_cabinet* bounds the CFDATA bytes (headers included) of each
@@ -365,8 +366,8 @@ def build_cabinet(folders: Sequence[FolderSpec], **options) -> bytes:
     return data
 
 
-def write_cabinet_set(directory: "str | os.PathLike[str]", folders: Sequence[FolderSpec],
-                      **options) -> "list[str]":
+def write_cabinet_set(directory: str | os.PathLike[str], folders: Sequence[FolderSpec],
+                      **options) -> list[str]:
     """Write :func:`build_cabinet_set`'s cabinets into *directory*; returns their paths."""
     paths = []
     for name, data in build_cabinet_set(folders, **options):

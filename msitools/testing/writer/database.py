@@ -21,15 +21,17 @@ import copy
 import struct
 import sys
 from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Union
 
-from msitools.db._pymsi import encode_stream_name
-from msitools.db.columns import Column, type_word_from_idt, KIND_BINARY, KIND_INT, KIND_STRING
-from msitools.errors import DatabaseError, TableError
 from msitools.container import cfb_writer as cfb
+from msitools.db._pymsi import encode_stream_name
+from msitools.db.columns import KIND_BINARY, KIND_INT, KIND_STRING, Column, type_word_from_idt
+from msitools.errors import DatabaseError, TableError
 from msitools.testing.writer.stringpool import StringPoolWriter
-from msitools.testing.writer.summary import STREAM_NAME as SUMMARY_STREAM, SummaryInfo
+from msitools.testing.writer.summary import STREAM_NAME as SUMMARY_STREAM
+from msitools.testing.writer.summary import SummaryInfo
 
 CLSID_MSI = "{000C1084-0000-0000-C000-000000000046}"
 CLSID_MSP = "{000C1086-0000-0000-C000-000000000046}"
@@ -58,8 +60,8 @@ VALIDATION_SPEC = (
     ("Description", "S255", False),
 )
 
-Value = Union[str, int, bytes, None]
-ColumnSpec = Union[Column, Sequence[Any]]
+Value = Union[str, int, bytes, None]  # noqa: UP007 (a runtime alias: "|" needs Python 3.10 classes on both sides)
+ColumnSpec = Union[Column, Sequence[Any]]  # noqa: UP007 (a runtime alias: "|" needs Python 3.10 classes on both sides)
 
 
 def make_column(spec: ColumnSpec, number: int) -> Column:
@@ -106,8 +108,8 @@ class TableModel:
     """One table: schema and rows.  ``rows`` maps the key tuple to the full row tuple."""
 
     name: str
-    columns: "list[Column]"
-    rows: "dict[tuple, tuple]" = field(default_factory=dict)
+    columns: list[Column]
+    rows: dict[tuple, tuple] = field(default_factory=dict)
 
     def values_in_order(self, values: Sequence[Value], error=TableError, what: str = "") -> tuple:
         """Row values in column order, from a sequence or from one dict keyed by column name."""
@@ -120,7 +122,7 @@ class TableModel:
         return tuple(values)
 
     @property
-    def key_indexes(self) -> "list[int]":
+    def key_indexes(self) -> list[int]:
         return [i for i, c in enumerate(self.columns) if c.key]
 
     def column_index(self, name: str) -> int:
@@ -203,7 +205,7 @@ class DatabaseBuilder:
         self.tables: dict[str, TableModel] = {}
         self.streams: dict[str, bytes] = {}        # CFB entry name -> data
         self.storages: dict[str, _StorageSpec] = {}
-        self.summary: Optional[SummaryInfo] = SummaryInfo(codepage=codepage or 1252)
+        self.summary: SummaryInfo | None = SummaryInfo(codepage=codepage or 1252)
         self.validation = False
         self.validation_rows: dict[tuple, tuple] = {}
 
@@ -278,11 +280,11 @@ class DatabaseBuilder:
         generated from the schema (Nullable Y/N, Category Identifier/Text/Binary...)."""
         self.validation = True
 
-    def add_validation(self, table: str, column: str, nullable: "str | bool" = "N", *,
-                       min_value: Optional[int] = None, max_value: Optional[int] = None,
-                       key_table: Optional[str] = None, key_column: Optional[int] = None,
-                       category: Optional[str] = None, set_: Optional[str] = None,
-                       description: Optional[str] = None) -> None:
+    def add_validation(self, table: str, column: str, nullable: str | bool = "N", *,
+                       min_value: int | None = None, max_value: int | None = None,
+                       key_table: str | None = None, key_column: int | None = None,
+                       category: str | None = None, set_: str | None = None,
+                       description: str | None = None) -> None:
         self.validation = True
         if isinstance(nullable, bool):
             nullable = "Y" if nullable else "N"
@@ -344,18 +346,18 @@ class DatabaseBuilder:
             raise DatabaseError(f"storage {name!r} already exists")
         self.storages[name] = _StorageSpec(name, source, clsid, state_bits, created, modified)
 
-    def copy(self) -> "DatabaseBuilder":
+    def copy(self) -> DatabaseBuilder:
         """A deep copy (to derive an upgraded database from a base one)."""
         return copy.deepcopy(self)
 
     # serialisation ------------------------------------------------------------------------------
-    def _all_tables(self) -> "list[TableModel]":
+    def _all_tables(self) -> list[TableModel]:
         tables = list(self.tables.values())
         if self.validation:
             tables.append(self._validation_table())
         return tables
 
-    def _encode(self) -> "tuple[StringPoolWriter, dict[str, bytes]]":
+    def _encode(self) -> tuple[StringPoolWriter, dict[str, bytes]]:
         """String pool plus every table-related stream (logical name -> bytes)."""
         tables = self._all_tables()
         pool = StringPoolWriter(self.codepage, force_long_refs=self.force_long_refs,
@@ -394,7 +396,7 @@ class DatabaseBuilder:
             streams[t.name] = self._encode_table(t, cell_ids[t.name], pool)
         return pool, streams
 
-    def _encode_table(self, table: TableModel, string_ids: "list[list[int]]",
+    def _encode_table(self, table: TableModel, string_ids: list[list[int]],
                       pool: StringPoolWriter) -> bytes:
         cols = table.columns
         raw_rows = [raw_cells(cols, row, ids) for row, ids in zip(table.rows.values(), string_ids)]
@@ -412,7 +414,7 @@ class DatabaseBuilder:
                 parts.append(_pack_u16(values))
         return b"".join(parts)
 
-    def _binary_streams(self) -> "dict[str, bytes]":
+    def _binary_streams(self) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
         for t in self.tables.values():
             binary_cols = [i for i, c in enumerate(t.columns) if c.kind == KIND_BINARY]
@@ -484,7 +486,7 @@ class DatabaseBuilder:
         self._fill(writer.root)
         return writer
 
-    def build(self, kind: str = "msi", *, pad_to: Optional[int] = None,
+    def build(self, kind: str = "msi", *, pad_to: int | None = None,
               filler_name: str = "Padding") -> bytes:
         """The package bytes.  ``pad_to`` makes the file exactly that many bytes (see
         :meth:`.cfb.CompoundFileWriter.pad_to`; the filler stream is named *filler_name*,
@@ -501,7 +503,7 @@ class DatabaseBuilder:
         return len(data)
 
 
-def raw_cells(columns: Sequence[Column], row: Sequence[Value], string_ids: Iterable[int]) -> "list[int]":
+def raw_cells(columns: Sequence[Column], row: Sequence[Value], string_ids: Iterable[int]) -> list[int]:
     """Stored cell values of one row (FORMATS §1.3): string ids taken in order from
     *string_ids*, binary 1/0, i2 + 0x8000, i4 ^ 0x80000000, NULL 0."""
     ids = iter(string_ids)
@@ -527,14 +529,14 @@ def pack_cell(column: Column, raw: int, ref_size: int) -> bytes:
     return raw.to_bytes(size, "little")
 
 
-def _pack_u16(values: "list[int]") -> bytes:
+def _pack_u16(values: list[int]) -> bytes:
     arr = array("H", values)
     if sys.byteorder == "big":
         arr.byteswap()
     return arr.tobytes()
 
 
-def _pack_u32(values: "list[int]") -> bytes:
+def _pack_u32(values: list[int]) -> bytes:
     arr = array("I", values)
     if arr.itemsize != 4:
         return struct.pack(f"<{len(values)}I", *values)

@@ -39,19 +39,38 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 from msitools.errors import UsageError
 
 __all__ = [
-    "PA19_MAGIC", "PA30_MAGIC", "PLACEHOLDER_PAYLOAD",
-    "encode_uvli", "encode_svli", "crc_fixup", "with_crc_fixup", "posix_to_filetime",
-    "PA19Source", "PA19Delta", "PA30Delta", "BitWriter",
-    "OPTION_LZX_A", "OPTION_LZX_B", "OPTION_LZX_LARGE", "OPTION_NO_BINDFIX", "OPTION_NO_LOCKFIX",
-    "OPTION_NO_REBASE", "OPTION_FAIL_IF_SAME_FILE", "OPTION_FAIL_IF_BIGGER", "OPTION_NO_CHECKSUM",
-    "OPTION_NO_RESTIMEFIX", "OPTION_NO_TIMESTAMP", "OPTION_SIGNATURE_MD5", "OPTION_INTERLEAVE_FILES",
     "OPTION_EXTENDED",
+    "OPTION_FAIL_IF_BIGGER",
+    "OPTION_FAIL_IF_SAME_FILE",
+    "OPTION_INTERLEAVE_FILES",
+    "OPTION_LZX_A",
+    "OPTION_LZX_B",
+    "OPTION_LZX_LARGE",
+    "OPTION_NO_BINDFIX",
+    "OPTION_NO_CHECKSUM",
+    "OPTION_NO_LOCKFIX",
+    "OPTION_NO_REBASE",
+    "OPTION_NO_RESTIMEFIX",
+    "OPTION_NO_TIMESTAMP",
+    "OPTION_SIGNATURE_MD5",
+    "PA19_MAGIC",
+    "PA30_MAGIC",
+    "PLACEHOLDER_PAYLOAD",
+    "BitWriter",
+    "PA19Delta",
+    "PA19Source",
+    "PA30Delta",
+    "crc_fixup",
+    "encode_svli",
+    "encode_uvli",
+    "posix_to_filetime",
+    "with_crc_fixup",
 ]
 
 PA19_MAGIC = b"PA19"
@@ -163,12 +182,12 @@ class PA19Source:
     size: int
     crc32: int
     payload: bytes = PLACEHOLDER_PAYLOAD
-    ignore_ranges: "tuple[tuple[int, int], ...]" = ()
-    retain_ranges: "tuple[tuple[int, int, int], ...]" = ()
+    ignore_ranges: tuple[tuple[int, int], ...] = ()
+    retain_ranges: tuple[tuple[int, int, int], ...] = ()
 
     @classmethod
     def from_data(cls, data: bytes, payload: bytes = PLACEHOLDER_PAYLOAD,
-                  ignore_ranges: Sequence[tuple] = (), retain_ranges: Sequence[tuple] = ()) -> "PA19Source":
+                  ignore_ranges: Sequence[tuple] = (), retain_ranges: Sequence[tuple] = ()) -> PA19Source:
         """Size and CRC32 of an old file, with ignore- and retain-ranges zero-filled."""
         buf = bytearray(data)
         for offset, length in ignore_ranges:
@@ -192,14 +211,14 @@ class PA19Delta:
 
     new_size: int
     new_crc32: int
-    sources: "tuple[PA19Source, ...]"
+    sources: tuple[PA19Source, ...]
     options: int = OPTION_LZX_B | OPTION_NO_BINDFIX | OPTION_NO_LOCKFIX | OPTION_NO_RESTIMEFIX
-    timestamp: Optional[int] = None
-    rebase: Optional[int] = None
-    extended_options: Optional[int] = None
+    timestamp: int | None = None
+    rebase: int | None = None
+    extended_options: int | None = None
 
     @classmethod
-    def between(cls, old: bytes, new: bytes, **options) -> "PA19Delta":
+    def between(cls, old: bytes, new: bytes, **options) -> PA19Delta:
         """A delta from one old file to *new* (placeholder payload)."""
         return cls(len(new), zlib.crc32(new), (PA19Source.from_data(old),), **options)
 
@@ -357,7 +376,7 @@ class PA30Delta:
     payload: bytes = PLACEHOLDER_PAYLOAD
 
     @classmethod
-    def for_target(cls, new: bytes, target_file_time: int, **fields) -> "PA30Delta":
+    def for_target(cls, new: bytes, target_file_time: int, **fields) -> PA30Delta:
         """Size and MD5 of the new file."""
         return cls(len(new), target_file_time, hashlib.md5(new).digest(), **fields)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from msitools.cab.lzx import (
     BLOCK_ALIGNED,
@@ -32,7 +32,7 @@ MIN_MATCH = 2
 BLOCK_NAMES = {"verbatim": BLOCK_VERBATIM, "aligned": BLOCK_ALIGNED, "uncompressed": BLOCK_UNCOMPRESSED}
 
 
-def huffman_lengths(freqs: Sequence[int], max_len: int) -> "list[int]":
+def huffman_lengths(freqs: Sequence[int], max_len: int) -> list[int]:
     """Code lengths (at most *max_len*) for *freqs*; a complete code, or all zero when unused."""
     n = len(freqs)
     lengths = [0] * n
@@ -63,12 +63,12 @@ def huffman_lengths(freqs: Sequence[int], max_len: int) -> "list[int]":
     return lengths
 
 
-def canonical_codes(lengths: Sequence[int]) -> "list[int]":
+def canonical_codes(lengths: Sequence[int]) -> list[int]:
     """Canonical codes in (length, symbol) order, as the decoder assigns them."""
     codes = [0] * len(lengths)
     code = 0
     prev = 0
-    for length, symbol in sorted((l, s) for s, l in enumerate(lengths) if l):
+    for length, symbol in sorted((n, s) for s, n in enumerate(lengths) if n):
         code <<= length - prev
         codes[symbol] = code
         code += 1
@@ -137,7 +137,7 @@ class LzxEncoder:
     *e8_filesize*: non-zero turns the E8 translation on.
     """
 
-    def __init__(self, window_bits: int, *, blocks: "Iterable[tuple[str, int]]" = (("verbatim", 32768),),
+    def __init__(self, window_bits: int, *, blocks: Iterable[tuple[str, int]] = (("verbatim", 32768),),
                  e8_filesize: int = 0):
         if window_bits not in POSITION_SLOTS:
             raise ValueError("LZX window bits must be 15..21")
@@ -148,7 +148,7 @@ class LzxEncoder:
         self.blocks = list(blocks)
         self.e8_filesize = e8_filesize
 
-    def encode(self, stream: bytes) -> "list[bytes]":
+    def encode(self, stream: bytes) -> list[bytes]:
         data = bytearray(stream)
         if self.e8_filesize:
             for start in range(0, len(data), FRAME_SIZE):
@@ -215,7 +215,7 @@ class LzxEncoder:
 
     # -- verbatim / aligned blocks ---------------------------------------------
 
-    def _parse(self, pos: int, size: int) -> "list[tuple]":
+    def _parse(self, pos: int, size: int) -> list[tuple]:
         """Greedy LZ77 parse of [pos, pos+size): ('lit', byte) or ('match', length, offset)."""
         data = self.data
         end = pos + size
@@ -261,7 +261,7 @@ class LzxEncoder:
             pos += step
         return items
 
-    def _symbols(self, items: "list[tuple]", aligned: bool):
+    def _symbols(self, items: list[tuple], aligned: bool):
         """Turn the parse into (main symbol, length symbol, extra value, extra bits) tuples."""
         out = []
         r = self.r
@@ -290,7 +290,7 @@ class LzxEncoder:
             out.append((NUM_CHARS + slot * 8 + header, length_sym, extra_value, extra, aligned_sym))
         return out
 
-    def _write_lengths(self, lengths: "list[int]", previous: "list[int]", first: int, last: int) -> None:
+    def _write_lengths(self, lengths: list[int], previous: list[int], first: int, last: int) -> None:
         codes = []  # (pretree symbol, extra value, extra bits, second pretree symbol)
         x = first
         while x < last:

@@ -9,11 +9,11 @@ list; callers can add further tables to the returned builder before writing.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
-from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet_set
 from msitools.db.directory import long_file_name, resolve_directories
+from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet_set
 from msitools.testing.writer.database import DatabaseBuilder
 from msitools.testing.writer.summary import SummaryInfo
 
@@ -29,20 +29,20 @@ class PayloadFile:
     directory: str  # Directory id
     file_name: str  # FileName as stored ("short|long" or one name)
     data: bytes
-    key: "str | None" = None  # File key (default: derived from the name)
-    component: "str | None" = None  # default: one component per file
-    version: "str | None" = None
-    language: "str | None" = None
+    key: str | None = None  # File key (default: derived from the name)
+    component: str | None = None  # default: one component per file
+    version: str | None = None
+    language: str | None = None
     attributes: int = 0
     date_time: _dt.datetime = FIXED_TIME
-    declared_size: "int | None" = None  # File.FileSize when it must differ from len(data)
+    declared_size: int | None = None  # File.FileSize when it must differ from len(data)
 
 
 @dataclass
 class BuiltPackage:
     database: DatabaseBuilder
-    cabinets: "list[tuple[str, bytes]]" = field(default_factory=list)  # external cabinets (name, bytes)
-    uncompressed: "list[tuple[list[str], bytes]]" = field(default_factory=list)  # source-tree files
+    cabinets: list[tuple[str, bytes]] = field(default_factory=list)  # external cabinets (name, bytes)
+    uncompressed: list[tuple[list[str], bytes]] = field(default_factory=list)  # source-tree files
 
     def write(self, path, kind: str = "msi", **options) -> int:
         return self.database.write(path, kind, **options)
@@ -68,7 +68,7 @@ def build_package(files: Sequence[PayloadFile], *, directories: Sequence = STAND
                   package_code: str = "{11111111-2222-3333-4444-0000000000AA}",
                   template: str = "Intel;1033", codepage: int = 1252,
                   media: str = "embedded", cabinet: str = "payload.cab", compression: str = "mszip",
-                  window_bits: int = 16, max_cabinet_data: "int | None" = None, sequence_width: str = "i2",
+                  window_bits: int = 16, max_cabinet_data: int | None = None, sequence_width: str = "i2",
                   created: _dt.datetime = FIXED_TIME) -> BuiltPackage:
     """Build a package.  *media*: ``embedded`` (stream ``#cabinet``), ``external`` (cabinet file(s)
     returned in ``cabinets``; a set when *max_cabinet_data* splits it), ``uncompressed`` (files
@@ -120,7 +120,7 @@ def build_package(files: Sequence[PayloadFile], *, directories: Sequence = STAND
         word_count = 0
         db.add_row("Media", 1, last, None, None, None, None)
         tree = resolve_directories(directories, source=True)
-        for key, f in specs:
+        for _key, f in specs:
             built.uncompressed.append((list(tree.path_of(f.directory)[1:]) + [long_file_name(f.file_name)], f.data))
     else:
         folder = FolderSpec([FileSpec(key, f.data, f.date_time) for key, f in specs], compression=compression,

@@ -36,11 +36,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
-from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet
 from msitools.errors import MsiToolsError, PatchError
+from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet
 from msitools.testing.writer.database import CLSID_MST, DatabaseBuilder, TableModel
 from msitools.testing.writer.summary import (
     ERROR_ADDEXISTINGROW,
@@ -58,8 +59,15 @@ from msitools.testing.writer.summary import (
 )
 from msitools.testing.writer.transform import TransformWriter, binary_cell, transform_summary
 
-__all__ = ["PatchBuilder", "PatchTarget", "CarriedFile", "FILE_ATTR_PATCH_ADDED",
-           "MAIN_VALIDATION", "PAIRED_VALIDATION", "PATCH_ERROR_CONDITIONS"]
+__all__ = [
+    "FILE_ATTR_PATCH_ADDED",
+    "MAIN_VALIDATION",
+    "PAIRED_VALIDATION",
+    "PATCH_ERROR_CONDITIONS",
+    "CarriedFile",
+    "PatchBuilder",
+    "PatchTarget",
+]
 
 FILE_ATTR_PATCH_ADDED = 0x1000
 # wine-ptest main transform 0x0922; its '#' partner adds LANGUAGE | PLATFORM (0x0927)
@@ -91,10 +99,10 @@ class CarriedFile:
     file_key: str
     data: bytes
     delta: bool = False
-    header: Optional[bytes] = None
-    stream_ref: Optional[str] = None
+    header: bytes | None = None
+    stream_ref: str | None = None
     patch_attributes: int = 0
-    info: "dict | None" = None
+    info: dict | None = None
 
 
 @dataclass
@@ -105,23 +113,23 @@ class PatchTarget:
     target: DatabaseBuilder
     upgraded: DatabaseBuilder
     label: str = ""
-    main_target: Optional[DatabaseBuilder] = None
-    patched: Optional[DatabaseBuilder] = None
-    main: Optional[TransformWriter] = None
-    paired: Optional[TransformWriter] = None
+    main_target: DatabaseBuilder | None = None
+    patched: DatabaseBuilder | None = None
+    main: TransformWriter | None = None
+    paired: TransformWriter | None = None
 
     @property
     def paired_name(self) -> str:
         return "#" + self.name
 
 
-def _property(db: DatabaseBuilder, name: str) -> Optional[str]:
+def _property(db: DatabaseBuilder, name: str) -> str | None:
     table = db.tables.get("Property")
     row = table.rows.get((name,)) if table is not None else None
     return row[1] if row else None
 
 
-def _set_property(db: DatabaseBuilder, name: str, value: Optional[str]) -> None:
+def _set_property(db: DatabaseBuilder, name: str, value: str | None) -> None:
     if value is None:
         return
     if "Property" not in db.tables:
@@ -142,12 +150,12 @@ class PatchBuilder:
     """
 
     def __init__(self, patch_code: str, *, family: str = "PatchFamily", cabinet: str = "PCW_CAB_Patch",
-                 codepage: int = 1252, disk_id: Optional[int] = None, sequence_start: Optional[int] = None,
+                 codepage: int = 1252, disk_id: int | None = None, sequence_start: int | None = None,
                  source_property: str = "PatchMediaSrc", obsoletes: Sequence[str] = (),
-                 sequence_version: str = "1.0.0", sequence_attributes: Optional[int] = None,
+                 sequence_version: str = "1.0.0", sequence_attributes: int | None = None,
                  sequence_product_specific: bool = False,
-                 metadata: "Sequence[tuple[Optional[str], str, str]]" = (),
-                 summary: Optional[dict] = None, word_count: int = 4, compression: str = "mszip",
+                 metadata: Sequence[tuple[str | None, str, str]] = (),
+                 summary: dict | None = None, word_count: int = 4, compression: str = "mszip",
                  main_validation: int = MAIN_VALIDATION, paired_validation: int = PAIRED_VALIDATION,
                  error_conditions: int = PATCH_ERROR_CONDITIONS, create_patch_tables: bool = True,
                  patch_files_sequence: int = 4010, file_date_time=None):
@@ -202,9 +210,9 @@ class PatchBuilder:
         """Carry the whole new file for File row *file_key*."""
         return self._add(CarriedFile(file_key, bytes(data)))
 
-    def add_delta(self, file_key: str, data: bytes, *, header: Optional[bytes] = None,
-                  stream_ref: Optional[str] = None, attributes: int = 0,
-                  info: "dict | None" = None) -> CarriedFile:
+    def add_delta(self, file_key: str, data: bytes, *, header: bytes | None = None,
+                  stream_ref: str | None = None, attributes: int = 0,
+                  info: dict | None = None) -> CarriedFile:
         """Carry a binary delta (PA19/PA30 bytes) for File row *file_key*, with a Patch row."""
         if stream_ref is not None and header is None:
             raise PatchError(f"{file_key}: a StreamRef_ needs a header to store in MsiPatchHeaders")
@@ -218,10 +226,10 @@ class PatchBuilder:
         return carried
 
     # planning -----------------------------------------------------------------------------------
-    def _all_dbs(self) -> "list[DatabaseBuilder]":
+    def _all_dbs(self) -> list[DatabaseBuilder]:
         return [db for t in self.targets for db in (t.target, t.upgraded)]
 
-    def _defaults(self) -> "tuple[int, int]":
+    def _defaults(self) -> tuple[int, int]:
         last = 0
         disk = 0
         for db in self._all_dbs():
@@ -237,7 +245,7 @@ class PatchBuilder:
         disk_id = self.disk_id if self.disk_id is not None else disk + 1
         return start, disk_id
 
-    def plan(self) -> "list[PatchTarget]":
+    def plan(self) -> list[PatchTarget]:
         """Derive main_target/patched and both transforms for every target."""
         if not self.targets:
             raise PatchError("a patch needs at least one target")
@@ -354,7 +362,7 @@ class PatchBuilder:
         except ValueError as exc:   # the cabinet writer's argument errors
             raise PatchError(f"patch cabinet {self.cabinet!r}: {exc}") from exc
 
-    def transform_names(self) -> "list[str]":
+    def transform_names(self) -> list[str]:
         return [n for t in self.targets for n in (t.name, t.paired_name)]
 
     def summary(self) -> SummaryInfo:
@@ -368,7 +376,7 @@ class PatchBuilder:
                                    patch_code=self.patch_code, obsoleted=self.obsoletes,
                                    word_count=self.word_count, **fields)
 
-    def _own_tables(self) -> "dict[str, TableModel]":
+    def _own_tables(self) -> dict[str, TableModel]:
         db = DatabaseBuilder(self.codepage)
         try:
             db.add_table("MsiPatchMetadata", PATCH_METADATA_COLUMNS)
@@ -407,7 +415,7 @@ class PatchBuilder:
         return len(data)
 
     # description --------------------------------------------------------------------------------
-    def describe(self, target_names: "dict[int, str] | None" = None) -> dict:
+    def describe(self, target_names: dict[int, str] | None = None) -> dict:
         """What the patch is meant to do, from the builders (not from the written file)."""
         if not self._planned:
             self.plan()
@@ -457,7 +465,7 @@ SUMMARY_NAMES = {1: "codepage", 2: "title", 3: "subject", 4: "author", 5: "keywo
                  19: "security"}
 
 
-def summary_dict(summary: Optional[SummaryInfo]) -> "dict | None":
+def summary_dict(summary: SummaryInfo | None) -> dict | None:
     """Summary fields as plain data (FILETIMEs as ticks)."""
     if summary is None:
         return None

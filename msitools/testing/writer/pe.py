@@ -21,7 +21,7 @@ import struct
 
 from msitools.errors import UsageError
 
-__all__ = ["build_pe", "pe_checksum", "parse_version", "MACHINES"]
+__all__ = ["MACHINES", "build_pe", "parse_version", "pe_checksum"]
 
 MACHINES = {"x86": 0x014C, "x64": 0x8664}
 
@@ -68,7 +68,7 @@ def _align(value: int, alignment: int) -> int:
     return (value + alignment - 1) // alignment * alignment
 
 
-def parse_version(text: str) -> "tuple[int, int, int, int]":
+def parse_version(text: str) -> tuple[int, int, int, int]:
     """``"a.b.c.d"`` (1 to 4 parts, each 0..65535) -> four integers, missing parts 0."""
     parts = text.split(".")
     if not 1 <= len(parts) <= 4 or not all(p.isdigit() for p in parts):
@@ -79,7 +79,7 @@ def parse_version(text: str) -> "tuple[int, int, int, int]":
     return tuple(numbers)  # type: ignore[return-value]
 
 
-def pe_checksum(image: "bytes | bytearray", checksum_offset: "int | None" = None) -> int:
+def pe_checksum(image: bytes | bytearray, checksum_offset: int | None = None) -> int:
     """The PE image checksum (as ``CheckSumMappedFile`` computes it).
 
     Sum of all 16-bit little-endian words of the file with end-around carry,
@@ -110,7 +110,7 @@ def _pad4(buf: bytearray) -> None:
     buf.extend(b"\0" * (-len(buf) % 4))
 
 
-def _block(key: str, value: bytes, value_length: int, text: bool, children: "list[bytes]") -> bytes:
+def _block(key: str, value: bytes, value_length: int, text: bool, children: list[bytes]) -> bytes:
     """One version block: wLength, wValueLength, wType, key, padding, value, padding, children."""
     buf = bytearray(6)
     buf += _utf16z(key)
@@ -129,7 +129,7 @@ def _string(key: str, value: str) -> bytes:
 
 
 def version_resource(file_version: str, product_version: str, is_dll: bool,
-                     strings: "dict[str, str]") -> bytes:
+                     strings: dict[str, str]) -> bytes:
     """VS_VERSIONINFO bytes (fixed info, StringFileInfo 040904B0, VarFileInfo 0x0409/1200)."""
     fv = parse_version(file_version)
     pv = parse_version(product_version)
@@ -173,7 +173,7 @@ def _resource_section(version: bytes, section_rva: int) -> bytes:
 
 # --------------------------------------------------------------------------- image
 
-def _default_strings(file_version: str, product_version: str, is_dll: bool) -> "dict[str, str]":
+def _default_strings(file_version: str, product_version: str, is_dll: bool) -> dict[str, str]:
     return {
         "CompanyName": "msitools test fixtures",
         "FileDescription": "msitools PE fixture",
@@ -184,8 +184,8 @@ def _default_strings(file_version: str, product_version: str, is_dll: bool) -> "
     }
 
 
-def build_pe(machine: str, file_version: str, product_version: "str | None", size: int,
-             timestamp: _dt.datetime, is_dll: bool, strings: "dict[str, str | None] | None" = None) -> bytes:
+def build_pe(machine: str, file_version: str, product_version: str | None, size: int,
+             timestamp: _dt.datetime, is_dll: bool, strings: dict[str, str | None] | None = None) -> bytes:
     """A valid minimal PE image of exactly *size* bytes (see the module docstring).
 
     *machine* is ``"x86"`` (PE32, i386) or ``"x64"`` (PE32+, AMD64).

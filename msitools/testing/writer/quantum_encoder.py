@@ -29,7 +29,7 @@ from msitools.cab.quantum import (
 MAX_MATCH = 259
 
 
-def _slot(value: int, bases: "list[int]", extra: "list[int]") -> "tuple[int, int, int]":
+def _slot(value: int, bases: list[int], extra: list[int]) -> tuple[int, int, int]:
     """(slot, extra value, extra bit count) such that bases[slot] + extra value == value."""
     for slot in range(len(bases) - 1, -1, -1):
         if bases[slot] <= value:
@@ -114,7 +114,7 @@ class QuantumEncoder:
 
     # -- LZ77 -----------------------------------------------------------------
 
-    def _match(self, data: bytes, pos: int, base: int) -> "tuple[int, int]":
+    def _match(self, data: bytes, pos: int, base: int) -> tuple[int, int]:
         """(length, offset) of a match for data[pos:] against the history, or (0, 0)."""
         if pos + 3 > len(data):
             return 0, 0

@@ -18,8 +18,8 @@ give the same length (the refcount is informational only).
 from __future__ import annotations
 
 import struct
-from array import array
 import sys
+from array import array
 
 from msitools.base import codepage as _codepage
 from msitools.errors import StringPoolError
@@ -48,7 +48,7 @@ class StringPoolWriter:
         self._refcounts: list[int] = [0]
 
     # building ---------------------------------------------------------------------------------
-    def intern(self, text: "str | None", references: int = 1) -> int:
+    def intern(self, text: str | None, references: int = 1) -> int:
         """Id of *text* (0 for None or ""), adding *references* to its refcount."""
         if text is None or text == "":
             return 0
@@ -96,7 +96,7 @@ class StringPoolWriter:
         """Bytes per string cell in every table stream of this storage."""
         return 3 if self.long_refs else 2
 
-    def pack_refs(self, ids: "list[int]") -> bytes:
+    def pack_refs(self, ids: list[int]) -> bytes:
         """String cells for *ids*, each :attr:`ref_size` bytes.
 
         A 3-byte cell keeps its bytes together (low, middle, high), one cell after

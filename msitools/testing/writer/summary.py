@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Optional, Union
+from typing import Union
 
 from msitools.base import codepage as _codepage
 from msitools.errors import SummaryInfoError
@@ -66,7 +67,7 @@ ERROR_DELMISSINGTABLE = 0x08
 ERROR_UPDATEMISSINGROW = 0x10
 ERROR_CHANGECODEPAGE = 0x20
 
-TimeLike = Union[int, datetime, None]
+TimeLike = Union[int, datetime, None]  # noqa: UP007 (a runtime alias: "|" needs Python 3.10 classes on both sides)
 
 _STRING_FIELDS = {
     PID_TITLE: "title", PID_SUBJECT: "subject", PID_AUTHOR: "author", PID_KEYWORDS: "keywords",
@@ -78,7 +79,7 @@ _INT_FIELDS = {PID_PAGECOUNT: "page_count", PID_WORDCOUNT: "word_count", PID_CHA
                PID_SECURITY: "security"}
 
 
-def filetime(value: TimeLike) -> Optional[int]:
+def filetime(value: TimeLike) -> int | None:
     """FILETIME ticks from an int (taken as ticks) or a datetime (naive = UTC)."""
     if value is None or isinstance(value, int):
         return value
@@ -117,28 +118,28 @@ class SummaryInfo:
     """The summary-information fields; ``None`` leaves a property out."""
 
     codepage: int = 1252
-    title: Optional[str] = None
-    subject: Optional[str] = None
-    author: Optional[str] = None
-    keywords: Optional[str] = None
-    comments: Optional[str] = None
-    template: Optional[str] = None
-    last_author: Optional[str] = None
-    revision: Optional[str] = None
+    title: str | None = None
+    subject: str | None = None
+    author: str | None = None
+    keywords: str | None = None
+    comments: str | None = None
+    template: str | None = None
+    last_author: str | None = None
+    revision: str | None = None
     last_printed: TimeLike = None
     created: TimeLike = None
     last_saved: TimeLike = None
-    page_count: Optional[int] = None
-    word_count: Optional[int] = None
-    char_count: Optional[int] = None
-    app_name: Optional[str] = None
-    security: Optional[int] = None
-    extra: "dict[int, tuple[int, object]]" = field(default_factory=dict)  # pid -> (VT, value)
+    page_count: int | None = None
+    word_count: int | None = None
+    char_count: int | None = None
+    app_name: str | None = None
+    security: int | None = None
+    extra: dict[int, tuple[int, object]] = field(default_factory=dict)  # pid -> (VT, value)
 
     # per-kind constructors ---------------------------------------------------------------
     @classmethod
     def for_msi(cls, *, package_code: str, template: str = "Intel;1033", page_count: int = 200,
-                word_count: int = 2, title: str = "Installation Database", **fields) -> "SummaryInfo":
+                word_count: int = 2, title: str = "Installation Database", **fields) -> SummaryInfo:
         """An .msi/.msm: Template ``platform;languages``, RevNumber = package code,
         PageCount = minimum installer version, WordCount = source-image flags."""
         fields.setdefault("security", 2)
@@ -148,7 +149,7 @@ class SummaryInfo:
     @classmethod
     def for_msp(cls, *, target_product_codes: Iterable[str], transforms: Iterable[str],
                 patch_code: str, obsoleted: Iterable[str] = (), word_count: int = 1,
-                title: str = "Patch", **fields) -> "SummaryInfo":
+                title: str = "Patch", **fields) -> SummaryInfo:
         """An .msp: Template = target ProductCodes, LastAuthor = ``:T;:#T`` transform list,
         RevNumber = patch code + obsoleted codes, WordCount = patch engine level."""
         fields.setdefault("security", 4)
@@ -157,9 +158,9 @@ class SummaryInfo:
                    revision=patch_revision(patch_code, obsoleted), word_count=word_count, **fields)
 
     @classmethod
-    def for_mst(cls, *, template: str, new_template: Optional[str] = None, revision: str,
+    def for_mst(cls, *, template: str, new_template: str | None = None, revision: str,
                 validation: int = 0, error_conditions: int = 0, page_count: int = 200,
-                title: str = "Transform", **fields) -> "SummaryInfo":
+                title: str = "Transform", **fields) -> SummaryInfo:
         """A transform: Template = what the base must be, LastAuthor = the Template after
         it, RevNumber from :func:`transform_revision`, CharCount = validation << 16 | errors."""
         fields.setdefault("security", 4)
@@ -169,7 +170,7 @@ class SummaryInfo:
                    char_count=transform_char_count(validation, error_conditions), **fields)
 
     # serialisation --------------------------------------------------------------------------
-    def properties(self) -> "list[tuple[int, int, object]]":
+    def properties(self) -> list[tuple[int, int, object]]:
         """(pid, VT, value) for every property that will be written, in id order."""
         props: dict[int, tuple[int, object]] = {PID_CODEPAGE: (VT_I2, self.codepage)}
         for pid, attr in _STRING_FIELDS.items():

@@ -33,13 +33,14 @@ first ids (used to reproduce byte-exact reference transforms).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Union
 
-from msitools.db.columns import Column, KIND_BINARY, KIND_STRING
-from msitools.errors import MsiToolsError, TransformError
-from msitools.container.streamname import encode_stream_name
 from msitools.container import cfb_writer as cfb
+from msitools.container.streamname import encode_stream_name
+from msitools.db.columns import KIND_BINARY, KIND_STRING, Column
+from msitools.errors import MsiToolsError, TransformError
 from msitools.testing.writer.database import (
     CLSID_MST,
     COLUMNS_COLUMNS,
@@ -55,12 +56,23 @@ from msitools.testing.writer.database import (
     pack_cell,
 )
 from msitools.testing.writer.stringpool import StringPoolWriter
-from msitools.testing.writer.summary import STREAM_NAME as SUMMARY_STREAM, SummaryInfo, transform_revision
+from msitools.testing.writer.summary import STREAM_NAME as SUMMARY_STREAM
+from msitools.testing.writer.summary import SummaryInfo, transform_revision
 
 __all__ = [
-    "TransformWriter", "RowChange", "SchemaChange", "transform_summary", "binary_cell",
-    "INSERT", "DELETE", "UPDATE", "CREATE_TABLE", "DROP_TABLE", "ADD_COLUMN",
-    "MASK_COLUMNS", "insert_mask",
+    "ADD_COLUMN",
+    "CREATE_TABLE",
+    "DELETE",
+    "DROP_TABLE",
+    "INSERT",
+    "MASK_COLUMNS",
+    "UPDATE",
+    "RowChange",
+    "SchemaChange",
+    "TransformWriter",
+    "binary_cell",
+    "insert_mask",
+    "transform_summary",
 ]
 
 INSERT = "insert"
@@ -71,7 +83,7 @@ DROP_TABLE = "drop_table"
 ADD_COLUMN = "add_column"
 MASK_COLUMNS = 16  # an update mask addresses columns 1..16 (FORMATS §3.3, §9 item 1)
 
-SchemaLike = Union[DatabaseBuilder, Mapping[str, Sequence[Column]]]
+SchemaLike = Union[DatabaseBuilder, Mapping[str, Sequence[Column]]]  # noqa: UP007 (a runtime alias: "|" needs Python 3.10 classes on both sides)
 
 
 def insert_mask(column_count: int) -> int:
@@ -87,7 +99,7 @@ class RowChange:
     table: str
     op: str
     key: tuple
-    values: "dict[str, Value]" = field(default_factory=dict)
+    values: dict[str, Value] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,7 @@ class SchemaChange:
 
     table: str
     op: str
-    columns: "tuple[Column, ...]" = ()
+    columns: tuple[Column, ...] = ()
 
 
 def binary_cell(table: str, key: Sequence[Value], data: bytes) -> dict:
@@ -113,7 +125,7 @@ def _sort_value(value: Value) -> tuple:
     return (1, value)
 
 
-def _schema_from(base: SchemaLike) -> "dict[str, list[Column]]":
+def _schema_from(base: SchemaLike) -> dict[str, list[Column]]:
     if isinstance(base, DatabaseBuilder):
         return {name: list(t.columns) for name, t in _tables_of(base).items()}
     schema = {}
@@ -124,7 +136,7 @@ def _schema_from(base: SchemaLike) -> "dict[str, list[Column]]":
     return schema
 
 
-def _tables_of(db: DatabaseBuilder) -> "dict[str, TableModel]":
+def _tables_of(db: DatabaseBuilder) -> dict[str, TableModel]:
     """Every stored table of a builder, ``_Validation`` included when it writes one."""
     tables = dict(db.tables)
     if db.validation:
@@ -143,12 +155,12 @@ class TransformWriter:
     transform's ``\\x05SummaryInformation`` (None: no summary stream).
     """
 
-    def __init__(self, base: SchemaLike, *, codepage: Optional[int] = None,
-                 summary: Optional[SummaryInfo] = None, force_long_refs: bool = False,
+    def __init__(self, base: SchemaLike, *, codepage: int | None = None,
+                 summary: SummaryInfo | None = None, force_long_refs: bool = False,
                  string_order: Sequence[str] = ()):
         self._schema = _schema_from(base)
         self._base_tables = frozenset(self._schema)
-        self._base_rows: "dict[str, dict[tuple, tuple]] | None" = None
+        self._base_rows: dict[str, dict[tuple, tuple]] | None = None
         if isinstance(base, DatabaseBuilder):
             self._base_rows = {name: t.rows for name, t in _tables_of(base).items()}
             default_codepage = base.codepage
@@ -163,14 +175,14 @@ class TransformWriter:
         self._rows: dict[str, dict[tuple, RowChange]] = {}
 
     # schema -------------------------------------------------------------------------------------
-    def columns(self, table: str) -> "list[Column]":
+    def columns(self, table: str) -> list[Column]:
         """The table's schema as the transform sees it (after its own schema changes)."""
         try:
             return self._schema[table]
         except KeyError:
             raise TransformError(f"transform: no table {table!r} in the base or created by the transform") from None
 
-    def create_table(self, name: str, columns: Iterable[Any]) -> "list[Column]":
+    def create_table(self, name: str, columns: Iterable[Any]) -> list[Column]:
         """Add a table: ``columns`` as for :meth:`DatabaseBuilder.add_table`."""
         if name in self._schema:
             raise TransformError(f"transform: table {name!r} already exists")
@@ -224,7 +236,7 @@ class TransformWriter:
     def _model(self, table: str) -> TableModel:
         return TableModel(table, self.columns(table))
 
-    def _base_row(self, table: str, key: tuple) -> "tuple | None":
+    def _base_row(self, table: str, key: tuple) -> tuple | None:
         if self._base_rows is None or table not in self._base_tables:
             return None
         return self._base_rows.get(table, {}).get(key)
@@ -261,7 +273,7 @@ class TransformWriter:
             raise TransformError(f"transform: table {table!r} has no row with key {key!r} to delete")
         self._record(RowChange(table, DELETE, key))
 
-    def update(self, table: str, key: Sequence[Value], values: "Mapping[str, Value]") -> None:
+    def update(self, table: str, key: Sequence[Value], values: Mapping[str, Value]) -> None:
         """Change non-key cells of an existing row: ``values`` = {column name: new value}."""
         model = self._model(table)
         key = tuple(key)
@@ -294,10 +306,10 @@ class TransformWriter:
         self._record(RowChange(table, UPDATE, key, clean))
 
     # queries ------------------------------------------------------------------------------------
-    def schema_changes(self) -> "list[SchemaChange]":
+    def schema_changes(self) -> list[SchemaChange]:
         return list(self._schema_changes)
 
-    def row_changes(self, table: Optional[str] = None) -> "list[RowChange]":
+    def row_changes(self, table: str | None = None) -> list[RowChange]:
         """Row changes (of one table or all), tables by name, rows by key."""
         names = [table] if table is not None else sorted(self._rows)
         out = []
@@ -306,7 +318,7 @@ class TransformWriter:
             out.extend(changes[k] for k in sorted(changes, key=lambda k: tuple(_sort_value(v) for v in k)))
         return out
 
-    def describe(self) -> "list[dict]":
+    def describe(self) -> list[dict]:
         """The change list as plain data (schema changes first, then rows)."""
         out: list[dict] = []
         for change in self._schema_changes:
@@ -322,7 +334,7 @@ class TransformWriter:
         return out
 
     # encoding -----------------------------------------------------------------------------------
-    def _encode(self) -> "tuple[StringPoolWriter, dict[str, bytes], dict[str, bytes]]":
+    def _encode(self) -> tuple[StringPoolWriter, dict[str, bytes], dict[str, bytes]]:
         """(string pool, table streams by logical name, binary streams by CFB entry name)."""
         pool = StringPoolWriter(self.codepage, force_long_refs=self.force_long_refs)
         for text in self.string_order:
@@ -426,7 +438,7 @@ class TransformWriter:
             out += pack_cell(cols[i], value, ref_size)
         return bytes(out)
 
-    def _add_binary(self, out: "dict[str, bytes]", table: str, key: tuple, data: bytes) -> None:
+    def _add_binary(self, out: dict[str, bytes], table: str, key: tuple, data: bytes) -> None:
         logical = binary_stream_name(table, key)
         entry = encode_stream_name(logical, False)
         if cfb.name_units(entry) > MAX_STREAM_NAME_UNITS:
@@ -436,12 +448,12 @@ class TransformWriter:
             raise TransformError(f"transform: two binary cells of {table!r} map to stream {logical!r}")
         out[entry] = data
 
-    def table_streams(self) -> "dict[str, bytes]":
+    def table_streams(self) -> dict[str, bytes]:
         """Logical name -> bytes for ``_StringPool``, ``_StringData`` and every record stream."""
         pool, streams, _binary = self._encode()
         return {"_StringPool": pool.pool_bytes(), "_StringData": pool.data_bytes(), **streams}
 
-    def binary_streams(self) -> "dict[str, bytes]":
+    def binary_streams(self) -> dict[str, bytes]:
         """CFB entry name -> data for the binary cells the records carry."""
         return self._encode()[2]
 
@@ -477,8 +489,8 @@ class TransformWriter:
     # diff ---------------------------------------------------------------------------------------
     @classmethod
     def from_diff(cls, base: DatabaseBuilder, target: DatabaseBuilder, *,
-                  exclude_tables: Iterable[str] = (), summary: Optional[SummaryInfo] = None,
-                  **options) -> "TransformWriter":
+                  exclude_tables: Iterable[str] = (), summary: SummaryInfo | None = None,
+                  **options) -> TransformWriter:
         """The transform that turns *base* into *target*.
 
         Tables only in *base* are dropped, tables only in *target* are created
