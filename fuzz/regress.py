@@ -1,4 +1,4 @@
-"""Turn a fuzzer input into a file the CLI can open (for ``tests/malformed/``).
+"""Turn a fuzzer input into a file the CLI can open (for ``tests/hostile/malformed/``).
 
     python -m fuzz.regress TARGET INPUT OUTPUT [--carrier FILE]
 

@@ -1,10 +1,165 @@
-"""msitools: open Windows Installer packages (MSI, MSP, MST, MSM) and their cabinets on any machine.
+"""msitools: open Windows Installer packages (MSI, MSP, MST, MSM) and their cabinets on any machine,
+and verify that a hotfix delivers exactly what its vendor published.
 
-Entry point: :func:`open_package`.  Errors: :mod:`msitools.errors`.
+The public API, one name per job (see the README, "Python API")::
+
+    import msitools
+
+    with msitools.open_package("product.msi") as pkg:       # read a package
+        pkg.kind, pkg.summary.to_dict(), pkg.table("File").records()
+    report = msitools.verify("hotfix.msi", "kb.md")          # the flagship: a VerifyReport
+    report.verdict, report.to_dict()
+    msitools.extract("product.msi", "out/")                   # write the payload safely
+    msitools.review(pkg)                                       # what a package runs and changes
+    table = msitools.parse_kb("kb.md")                         # a published file-information table
+
+Names are loaded on first use, so ``import msitools`` stays cheap for the command line.
+Everything else is importable from its module but is not part of this contract.
 """
-from msitools.db.package import Package, open_package
-from msitools.errors import MsiToolsError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from msitools.errors import (
+    CabinetError,
+    ChecksumError,
+    CompoundFileError,
+    DatabaseError,
+    DecompressionError,
+    DeltaError,
+    ExtractionError,
+    KbParseError,
+    LimitExceeded,
+    MsiToolsError,
+    PatchError,
+    PeError,
+    SignatureError,
+    StringPoolError,
+    SummaryInfoError,
+    TableError,
+    TransformError,
+    UnsafePathError,
+    UsageError,
+)
 from msitools.limits import DEFAULT_LIMITS, Limits
 
 __version__ = "0.1.0"
-__all__ = ["DEFAULT_LIMITS", "Limits", "MsiToolsError", "Package", "__version__", "open_package"]
+
+# public name -> module that defines it (imported on first use)
+_LAZY = {
+    "open_package": "msitools.db.package",
+    "Package": "msitools.db.package",
+    "Transform": "msitools.db.transform",
+    "PatchedDatabase": "msitools.db.patched",
+    "Msp": "msitools.patch.msp",
+    "apply_patches_and_transforms": "msitools.patch.msp",
+    "patch_report": "msitools.patch.report",
+    "PatchPayload": "msitools.patch.payload",
+    "Cabinet": "msitools.cab",
+    "CabinetSet": "msitools.cab",
+    "list_package_files": "msitools.payload.files",
+    "iter_package_payload": "msitools.payload.package",
+    "PayloadItem": "msitools.payload.items",
+    "PublishedTable": "msitools.kb",
+    "parse_kb": "msitools.kb",
+    "parse_kb_text": "msitools.kb",
+    "verify": "msitools.verify",
+    "VerifyReport": "msitools.verify",
+    "extract": "msitools.extract",
+    "ExtractReport": "msitools.extract",
+    "review": "msitools.review",
+    "export_package": "msitools.export",
+    "read_pe_info": "msitools.pe.image",
+    "signature_report": "msitools.pe.authenticode_msi",
+    "Finding": "msitools.findings",
+    "Level": "msitools.findings",
+}
+_RENAMED = {"parse_kb": "parse_file", "parse_kb_text": "parse_table"}
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Cabinet",
+    "CabinetError",
+    "CabinetSet",
+    "ChecksumError",
+    "CompoundFileError",
+    "DatabaseError",
+    "DecompressionError",
+    "DeltaError",
+    "ExtractReport",
+    "ExtractionError",
+    "Finding",
+    "KbParseError",
+    "Level",
+    "LimitExceeded",
+    "Limits",
+    "MsiToolsError",
+    "Msp",
+    "Package",
+    "PatchError",
+    "PatchPayload",
+    "PatchedDatabase",
+    "PayloadItem",
+    "PeError",
+    "PublishedTable",
+    "SignatureError",
+    "StringPoolError",
+    "SummaryInfoError",
+    "TableError",
+    "Transform",
+    "TransformError",
+    "UnsafePathError",
+    "UsageError",
+    "VerifyReport",
+    "__version__",
+    "apply_patches_and_transforms",
+    "export_package",
+    "extract",
+    "iter_package_payload",
+    "list_package_files",
+    "open_package",
+    "parse_kb",
+    "parse_kb_text",
+    "patch_report",
+    "read_pe_info",
+    "review",
+    "signature_report",
+    "verify",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'msitools' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from msitools.cab import Cabinet, CabinetSet
+    from msitools.db.package import Package, open_package
+    from msitools.db.patched import PatchedDatabase
+    from msitools.db.transform import Transform
+    from msitools.export import export_package
+    from msitools.extract import ExtractReport, extract
+    from msitools.findings import Finding, Level
+    from msitools.kb import PublishedTable
+    from msitools.kb import parse_file as parse_kb
+    from msitools.kb import parse_table as parse_kb_text
+    from msitools.patch.msp import Msp, apply_patches_and_transforms
+    from msitools.patch.payload import PatchPayload
+    from msitools.patch.report import patch_report
+    from msitools.payload.files import list_package_files
+    from msitools.payload.items import PayloadItem
+    from msitools.payload.package import iter_package_payload
+    from msitools.pe.authenticode_msi import signature_report
+    from msitools.pe.image import read_pe_info
+    from msitools.review import review
+    from msitools.verify import VerifyReport, verify

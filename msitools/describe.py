@@ -96,9 +96,11 @@ class TableReport:
 
     @classmethod
     def patched(cls, table: PatchedTable) -> TableReport:
-        rows, ops = [], []
+        rows: list[tuple[Any, ...]] = []
+        ops: list[str] = []
         for row in table.iter_rows(True):
-            rows.append(tuple(row.base if row.deleted else row.values))
+            values = row.base if row.deleted else row.values
+            rows.append(tuple(values or ()))
             ops.append(row.op)
         return cls(table.name, table.columns, rows, ops, table.action)
 

@@ -9,6 +9,7 @@ declares; a damaged cabinet fails the files it affects and extraction goes on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # the patched view is needed only for type hints here
     pass
 
 CAB_MAGIC = b"MSCF"
+# what one share of the files gives back: written and failed files (by listing position), findings
+ShareResult = tuple["list[tuple[int, ExtractedFile]]", "list[tuple[int, dict[str, str]]]", "list[Finding]"]
 
 
 # -- extraction ----------------------------------------------------------------------------
@@ -196,13 +199,18 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
         limits = dataclasses.replace(limits, decompressed_total=limits.decompressed_total // len(shares))
     total = len(listing.files)
 
-    def share(files: list[PackageFile] | None, report_progress: bool):
+    def share(files: list[PackageFile] | None, report_progress: bool) -> ShareResult:
         chosen = None if files is None else {id(f) for f in files}
-        written, failures = [], []
-        only = None if chosen is None else (lambda f: id(f) in chosen)
+        written: list[tuple[int, ExtractedFile]] = []
+        failures: list[tuple[int, dict[str, str]]] = []
+
+        def only(f: PackageFile) -> bool:
+            return chosen is None or id(f) in chosen
+
         place = dests.tree.place
         for item in iter_package_payload(pkg, view, listing, backend=backend, limits=limits, only=only):
             f = item.file
+            assert f is not None  # the package walk names the File row of every item
             if report_progress and progress:
                 progress(f.display_path, total)
             at = index[id(f)]
@@ -221,10 +229,10 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
     if len(shares) == 1:
         results = [share(None, True)]
     else:
-        results = run_shares([lambda files=files, first=not n: share(files, first)
-                              for n, files in enumerate(shares)])
+        results = run_shares([functools.partial(share, files, not n) for n, files in enumerate(shares)])
     noted: dict[Finding, None] = {}  # a set split between workers has its anomalies noted by each
-    written_all, failures_all = [], []
+    written_all: list[tuple[int, ExtractedFile]] = []
+    failures_all: list[tuple[int, dict[str, str]]] = []
     for n, (written, failures, new_findings) in enumerate(results):
         if n and progress:
             for _, item in written:

@@ -36,7 +36,7 @@ SEQUENCE_TABLES = ("InstallExecuteSequence", "InstallUISequence", "AdminExecuteS
                    "AdvtExecuteSequence", "AdvtUISequence")
 SYSTEM_FOLDERS = {"SystemFolder", "System64Folder", "System16Folder", "WindowsFolder", "WindowsVolume",
                   "FontsFolder", "CommonFilesFolder", "CommonFiles64Folder", "StartupFolder"}
-REGISTRY_ROOTS = {-1: "HKCU/HKLM (per-user or per-machine)", 0: "HKCR", 1: "HKCU", 2: "HKLM", 3: "HKU"}
+REGISTRY_ROOTS: dict[Any, str] = {-1: "HKCU/HKLM (per-user or per-machine)", 0: "HKCR", 1: "HKCU", 2: "HKLM", 3: "HKU"}
 SENSITIVE_KEYS = [
     ("\\currentversion\\run", "autostart (Run/RunOnce)"),
     ("\\currentversion\\runonce", "autostart (Run/RunOnce)"),
@@ -56,7 +56,7 @@ SENSITIVE_KEYS = [
 ]
 SERVICE_CONTROL_EVENTS = [(0x1, "start on install"), (0x2, "stop on install"), (0x8, "delete on install"),
                           (0x10, "start on uninstall"), (0x20, "stop on uninstall"), (0x80, "delete on uninstall")]
-SERVICE_START = {0: "boot", 1: "system", 2: "automatic", 3: "on demand", 4: "disabled"}
+SERVICE_START: dict[Any, str] = {0: "boot", 1: "system", 2: "automatic", 3: "on demand", 4: "disabled"}
 
 
 def _sha256(data: bytes) -> str:
@@ -90,7 +90,7 @@ def _view_source(view: PatchedDatabase) -> _Source:
             return []
         table = view.table(name)
         names = table.column_names
-        return [(dict(zip(names, r.base if r.deleted else r.values)), r.op) for r in table.iter_rows()
+        return [(dict(zip(names, (r.base if r.deleted else r.values) or ())), r.op) for r in table.iter_rows()
                 if r.op != "none"]
 
     def binary(key: str):
@@ -115,8 +115,8 @@ def _view_source(view: PatchedDatabase) -> _Source:
 def _patch_source(msp) -> _Source:
     changes = [(t, c) for t in msp.transforms for c in t.changes()]
 
-    def rows(name: str):
-        out = []
+    def rows(name: str) -> list[tuple[dict[str, Any], str]]:
+        out: list[tuple[dict[str, Any], str]] = []
         for _t, change in changes:
             if change.table == name:
                 out.extend((dict(rc.values), rc.op) for rc in change.rows if rc.op in ("insert", "update"))
@@ -133,8 +133,8 @@ def _patch_source(msp) -> _Source:
 
 
 # -- sections -----------------------------------------------------------------------------
-def _schedules(source: _Source) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
+def _schedules(source: _Source) -> dict[Any, list[dict[str, Any]]]:
+    out: dict[Any, list[dict[str, Any]]] = {}
     for table in SEQUENCE_TABLES:
         for rec, _op in source.rows(table):
             action = rec.get("Action")

@@ -65,15 +65,17 @@ def main() -> None:
     returns; standard output and error are flushed here, and a failed flush (a
     closed pipe) ends with status 120, as Python's own exit does.
     """
+    status: str | int | None = 0
     try:
         cli(prog_name="msitools")
-        code = 0
     except SystemExit as exc:
-        code = exc.code
-    if code is None:
+        status = exc.code
+    if isinstance(status, int):
+        code = status
+    elif status is None:
         code = 0
-    elif not isinstance(code, int):
-        sys.stderr.write(f"{code}\n")
+    else:
+        sys.stderr.write(f"{status}\n")
         code = 1
     for stream in (sys.stdout, sys.stderr):
         try:

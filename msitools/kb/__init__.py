@@ -104,7 +104,9 @@ __all__ = [
     "parse_table",
 ]
 
+
 FORMATS = ("auto", "html", "csv", "markdown", "text", "squashed")
+
 
 def parse_file(path: str | os.PathLike[str], format: str = "auto",
                limits: Limits = DEFAULT_LIMITS) -> PublishedTable:
@@ -117,6 +119,7 @@ def parse_file(path: str | os.PathLike[str], format: str = "auto",
         raise KbParseError(f"cannot read file: {exc.strerror or exc}", source) from None
     limits.check("kb_document_size", len(data), "published table", source)
     return parse_table(decode_document(data), source=source, format=format, limits=limits)
+
 
 def parse_table(text: str, source: str = "<string>", format: str = "auto",
                 limits: Limits = DEFAULT_LIMITS) -> PublishedTable:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from msitools.errors import KbParseError
 from msitools.kb.cells import (
@@ -28,11 +28,15 @@ _FIELD_LABELS = {
     "platform": ("platform", "cpu", "architecture"),
 }
 
+
 LABEL_FIELD = {label: f for f, labels in _FIELD_LABELS.items() for label in labels}
+
 
 _IGNORED_LABELS = ("sp requirement", "service branch", "file attributes", "attributes")
 
+
 _SQUASHED_LABELS = sorted(list(LABEL_FIELD) + list(_IGNORED_LABELS), key=len, reverse=True)
+
 
 class Header(NamedTuple):
     dialect: str  # markdown, tab, csv, spaced, squashed, html
@@ -40,9 +44,11 @@ class Header(NamedTuple):
     fields: tuple[str | None, ...]  # for squashed: ignored columns are "ignore:<label>"
     line: int
 
+
 def norm_label(text: str) -> str:
     text = re.sub(r"[*_`:]", "", text)
     return re.sub(r"\s+", " ", text).strip().lower()
+
 
 def header_fields(labels: list[str], source: str, line: int) -> tuple[str | None, ...] | None:
     """Fields of a delimited header, or None when the cells are not a header."""
@@ -54,6 +60,7 @@ def header_fields(labels: list[str], source: str, line: int) -> tuple[str | None
     if dup:
         raise KbParseError(f"line {line}: header names the {dup[0]} column twice: {show(' | '.join(labels))}", source)
     return tuple(fields)
+
 
 def squashed_header(line_text: str) -> tuple[tuple[str, ...], tuple[str | None, ...]] | None:
     """Split a glued header such as ``File nameFile versionFile size...`` into labels."""
@@ -93,8 +100,10 @@ def squashed_header(line_text: str) -> tuple[tuple[str, ...], tuple[str | None, 
         return None
     return labels, fields
 
+
 def public_fields(fields: tuple[str | None, ...]) -> tuple[str | None, ...]:
     return tuple(None if f is None or f.startswith("ignore:") else f for f in fields)
+
 
 def delimited_row(cells: list[str], header: Header) -> Candidate:
     fields = header.fields
@@ -106,7 +115,7 @@ def delimited_row(cells: list[str], header: Header) -> Candidate:
         cells = _rejoin_csv_size(cells, fields)
     if len(cells) != want:
         raise CellError(f"row has {len(cells)} cells, the header has {want}")
-    values: dict[str, object] = {}
+    values: dict[str, Any] = dict.fromkeys(Candidate._fields)
     for f, cell in zip(fields, cells):
         if f is None:
             continue
@@ -130,8 +139,8 @@ def delimited_row(cells: list[str], header: Header) -> Candidate:
             values["time"] = check_time(cell)
         elif f == "platform":
             values["platform"] = check_platform(cell)
-    return Candidate(values.get("name"), values.get("version"), values.get("size"), values.get("size_text"),
-                 values.get("date"), values.get("time"), values.get("platform"))
+    return Candidate(**values)
+
 
 def _rejoin_csv_size(cells: list[str], fields: tuple[str | None, ...]) -> list[str]:
     """Undo an unquoted ``1,172,328`` that CSV split into three cells, when unambiguous."""

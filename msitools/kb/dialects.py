@@ -63,6 +63,8 @@ DIALECTS: dict[str, Splitter] = {
 }
 
 # the format a table is reported under, per dialect (squashed and html have parsers of their own)
+
+
 DIALECT_FORMAT = {"markdown": "markdown", "tab": "text", "spaced": "text", "csv": "csv",
                   "squashed": "squashed", "html": "html"}
 

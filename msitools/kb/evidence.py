@@ -9,6 +9,7 @@ from msitools.limits import DEFAULT_LIMITS, Limits
 
 EVIDENCE_MARGIN = 2  # a reading is set aside only if it costs this many more versions
 
+
 def _size_style(c: Candidate) -> str | None:
     if c.size_text is None:
         return None
@@ -16,26 +17,31 @@ def _size_style(c: Candidate) -> str | None:
         return "grouped"
     return "plain" if c.size is not None and c.size >= 1000 else None
 
+
 def _version_key(c: Candidate) -> str | None:
     return c.version if c.version and c.version != NOT_APPLICABLE else None
+
 
 def _build_key(c: Candidate) -> str | None:
     v = _version_key(c)
     return v.rsplit(".", 1)[-1] if v and "." in v else None
 
+
 def _date_key(c: Candidate) -> str | None:
     return c.date
+
 
 def resolve(rows: list[RawRow], limits: Limits = DEFAULT_LIMITS) -> None:
     """Narrow the readings of every row with document-wide evidence (see module docs)."""
     if all(len(r.cands) == 1 for r in rows):
         return
     # 1. size style
-    certain = Counter()
+    certain: Counter[str] = Counter()
     for r in rows:
         styles = {_size_style(c) for c in r.cands}
-        if len(styles) == 1 and None not in styles:
-            certain[styles.pop()] += 1
+        only = styles.pop() if len(styles) == 1 else None
+        if only is not None:
+            certain[only] += 1
     if len(certain) == 1:
         style = next(iter(certain))
         other = "plain" if style == "grouped" else "grouped"
@@ -56,6 +62,7 @@ def resolve(rows: list[RawRow], limits: Limits = DEFAULT_LIMITS) -> None:
                 if kept and len(kept) < len(r.cands):
                     r.cands = kept
                     changed = True
+
 
 def _cover_evidence(row_values: list[frozenset], limits: Limits) -> list[frozenset]:
     """For each row, the values that the table does not rule out.
@@ -97,6 +104,7 @@ def _cover_evidence(row_values: list[frozenset], limits: Limits) -> list[frozens
             verdict.update({v: v for v in sets})
     return [verdict[v] for v in row_values]
 
+
 def _group_evidence(sets: set[frozenset], limits: Limits) -> dict[frozenset, frozenset]:
     """Allowed values for every kind of row in one group (see :func:`_cover_evidence`)."""
     if len(sets) == 1:
@@ -136,6 +144,7 @@ def _group_evidence(sets: set[frozenset], limits: Limits) -> dict[frozenset, fro
         out[values] = frozenset((values & in_smallest) | plausible)
     return out
 
+
 def _minimal_sets(sets: set[frozenset]) -> list[frozenset]:
     """Drop every set that contains another one (meeting the smaller one meets it too)."""
     ordered = sorted(sets, key=len)
@@ -144,6 +153,7 @@ def _minimal_sets(sets: set[frozenset]) -> list[frozenset]:
         if not any(k <= s for k in kept):
             kept.append(s)
     return kept
+
 
 def _min_hitting(sets: list[frozenset], budget: list[int], bound: int) -> int:
     """Size of the smallest set meeting all *sets*, or *bound* if it is not below *bound*."""

@@ -34,9 +34,11 @@ class _HtmlTable:
             self.rows.append((self.row_line, self.row))
             self.row = None
 
+
 _BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "section",
                "article", "header", "footer", "blockquote", "pre", "title", "body", "head", "html", "hr",
                "main", "nav", "aside", "figure", "figcaption", "summary", "details"}
+
 
 class _HtmlExtractor(HTMLParser):
     """Collects tables (rows of cell texts with their line numbers) and the text before each."""
@@ -141,6 +143,7 @@ class _HtmlExtractor(HTMLParser):
         while self.stack:
             self.stack.pop().close_row()
 
+
 def parse_html(text: str, source: str) -> RawDocument:
     parser = _HtmlExtractor()
     try:
@@ -187,6 +190,7 @@ def parse_html(text: str, source: str) -> RawDocument:
             raise KbParseError(f"line {info.line}: table header has no rows: {show(' | '.join(info.labels))}",
                                source)
     return raw
+
 
 def _close_html_table(raw: RawDocument, header: Header, section: str, rows: int) -> None:
     raw.tables.append(TableInfo(header.line, "html", section, header.labels, header.fields, rows))

@@ -11,7 +11,10 @@ def cell_dict(record) -> dict:
     return {"name": record.name, "version": record.version, "size": record.size, "date": record.date,
             "date_iso": record.date_iso, "time": record.time, "platform": record.platform}
 
+
 @dataclass(frozen=True)
+
+
 class Reading:
     """One complete interpretation of a row."""
 
@@ -29,7 +32,10 @@ class Reading:
     def to_dict(self) -> dict:
         return cell_dict(self)
 
+
 @dataclass
+
+
 class PublishedRow:
     """One row of a published table.
 
@@ -70,7 +76,10 @@ class PublishedRow:
             out["readings"] = [r.to_dict() for r in self.readings]
         return out
 
+
 @dataclass(frozen=True)
+
+
 class TableInfo:
     """One header found in the document and what it declared."""
 
@@ -81,7 +90,10 @@ class TableInfo:
     fields: tuple[str | None, ...]  # field of each column (None: ignored column)
     rows: int = 0
 
+
 @dataclass
+
+
 class PublishedTable:
     """Every row of every file-information table in one document, in document order."""
 
@@ -98,6 +110,7 @@ class PublishedTable:
         """The JSON shape: ``{"rows": [...]}``."""
         return {"rows": [r.to_dict() for r in self.rows]}
 
+
 class RawRow:
     __slots__ = ("cands", "line", "original", "section")
 
@@ -107,13 +120,16 @@ class RawRow:
         self.cands = cands
         self.original = tuple(cands)
 
+
 class RawDocument:
     def __init__(self) -> None:
         self.rows: list[RawRow] = []
         self.tables: list[TableInfo] = []
 
+
 def _reading(c: Candidate) -> Reading:
     return Reading(c.name, c.version, c.size, c.date, c.time, c.platform)
+
 
 def finish_row(r: RawRow) -> PublishedRow:
     readings = tuple(_reading(c) for c in r.cands)

@@ -21,19 +21,29 @@ from msitools.limits import DEFAULT_LIMITS, Limits
 
 _EXT_WITH_DIGITS = ("ps1xml", "ps1", "psd1", "psm1", "mp3", "mp4", "h264")
 
+
 _NOT_APPLICABLE_AT = re.compile(r"not\s+applicable", re.I)
+
 
 _SP_REQUIREMENT_AT = re.compile(r"None|Not\s+applicable|RTM|SP\d{1,2}", re.I)
 
+
 _BRANCH_AT = re.compile(r"[A-Z][A-Z0-9]*(?:\\WOW)?")
+
 
 _PLATFORM_AT = re.compile(r"not\s+applicable|amd64|arm64|ia-?64|x86|x64", re.I)
 
+
 _DATE_AT = (re.compile(r"(\d{2})-([A-Za-z]{3})-(\d{4})"), re.compile(r"(\d)-([A-Za-z]{3})-(\d{4})"))
+
 
 _TIME_AT = (re.compile(r"\d{1,2}:\d{2}:\d{2}"), re.compile(r"\d{1,2}:\d{2}"))
 
+
 _VERSION_PART = re.compile(r"0|[1-9]\d{0,4}")
+_VERSION_RUN = re.compile(r"[0-9.]*")
+_SIZE_RUN = re.compile(r"[0-9,]*")
+
 
 def _name_ends(s: str, pos: int) -> Iterator[int]:
     """End offsets of file names starting at *pos* (the name ends in ``.extension``)."""
@@ -47,20 +57,22 @@ def _name_ends(s: str, pos: int) -> Iterator[int]:
             if tail.startswith(ext):
                 yield start + len(ext)
 
+
 def _match_name(s: str, pos: int) -> list[tuple[int, object]]:
-    out = []
+    out: list[tuple[int, object]] = []
     for end in sorted(set(_name_ends(s, pos))):
         name = s[pos:end].strip()
         if name and "\t" not in name:
             out.append((end, name))
     return out
 
+
 def _match_version(s: str, pos: int) -> list[tuple[int, object]]:
     m = _NOT_APPLICABLE_AT.match(s, pos)
     if m:
         return [(m.end(), NOT_APPLICABLE)]
-    run = re.compile(r"[0-9.]*").match(s, pos).group()
-    out = []
+    run = _VERSION_RUN.match(s, pos).group()  # type: ignore[union-attr]  # "*" always matches
+    out: list[tuple[int, object]] = []
     for length in range(1, len(run) + 1):
         text = run[:length]
         if text.endswith("."):
@@ -71,14 +83,16 @@ def _match_version(s: str, pos: int) -> list[tuple[int, object]]:
         out.append((pos + length, text))
     return out
 
+
 def _match_size(s: str, pos: int) -> list[tuple[int, object]]:
-    run = re.compile(r"[0-9,]*").match(s, pos).group()
-    out = []
+    run = _SIZE_RUN.match(s, pos).group()  # type: ignore[union-attr]  # "*" always matches
+    out: list[tuple[int, object]] = []
     for length in range(1, len(run) + 1):
         text = run[:length]
         if SIZE_GROUPED.fullmatch(text) or SIZE_PLAIN.fullmatch(text):
             out.append((pos + length, text))
     return out
+
 
 def _match_checked(patterns, check, s: str, pos: int) -> list[tuple[int, object]]:
     """Every pattern that matches at *pos* and whose text *check* accepts: (end, checked value)."""
@@ -92,15 +106,19 @@ def _match_checked(patterns, check, s: str, pos: int) -> list[tuple[int, object]
                 pass
     return out
 
+
 def _match_date(s: str, pos: int) -> list[tuple[int, object]]:
     return _match_checked(_DATE_AT, check_date, s, pos)
+
 
 def _match_time(s: str, pos: int) -> list[tuple[int, object]]:
     return _match_checked(_TIME_AT, check_time, s, pos)
 
+
 def _match_platform(s: str, pos: int) -> list[tuple[int, object]]:
     m = _PLATFORM_AT.match(s, pos)
     return [(m.end(), check_platform(m.group()))] if m else []
+
 
 def _match_regex(rx: re.Pattern) -> Callable[[str, int], list[tuple[int, object]]]:
     def match(s: str, pos: int) -> list[tuple[int, object]]:
@@ -108,8 +126,10 @@ def _match_regex(rx: re.Pattern) -> Callable[[str, int], list[tuple[int, object]
         return [(m.end(), None)] if m else []
     return match
 
+
 def _match_any(s: str, pos: int) -> list[tuple[int, object]]:
     return [(end, None) for end in range(pos + 1, len(s) + 1)]
+
 
 _MATCHERS: dict[str, Callable[[str, int], list[tuple[int, object]]]] = {
     "name": _match_name,
@@ -122,12 +142,13 @@ _MATCHERS: dict[str, Callable[[str, int], list[tuple[int, object]]]] = {
     "ignore:service branch": _match_regex(_BRANCH_AT),
 }
 
+
 def squashed_readings(line: str, fields: tuple[str | None, ...], source: str, line_no: int,
                       limits: Limits = DEFAULT_LIMITS) -> list[Candidate]:
     """Every reading of a glued row allowed by the grammar, in enumeration order."""
     s = line.strip()
     n = len(s)
-    matchers = [_MATCHERS.get(f, _match_any) for f in fields]
+    matchers = [_MATCHERS.get(f, _match_any) if f else _match_any for f in fields]
     memo: dict[tuple[int, int], list[tuple]] = {}
     most = limits.kb_readings_per_row
     budget = [most * 16]
@@ -164,7 +185,7 @@ def squashed_readings(line: str, fields: tuple[str | None, ...], source: str, li
         values = {f: (text, value) for f, (text, value) in zip(fields, reading) if f}
         size = values.get("size")
         cand = Candidate(
-            values["name"][1] if "name" in values else None,
+            values["name"][1] if "name" in values else "",
             values["version"][1] if "version" in values else None,
             int(size[0].replace(",", "")) if size else None,
             size[0] if size else None,

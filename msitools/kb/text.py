@@ -29,13 +29,18 @@ from msitools.limits import DEFAULT_LIMITS, Limits
 
 SECTION_MAX_LENGTH = 200  # longer text lines are paragraphs, not section titles
 
+
 _FILE_NAME_LIKE = re.compile(r"\S+\.[A-Za-z][A-Za-z0-9]*")
+
 
 _DATE_TOKEN = re.compile(r"\d{1,2}-[A-Za-z]{3}-\d{4}")
 
+
 _TIME_TOKEN = re.compile(r"\d{1,2}:\d{2}")
 
+
 _SQUASHED_ROWLIKE = re.compile(r"\d{1,2}-[A-Za-z]{3}-\d{4}\s*\d{1,2}:\d{2}|^\S+\.[A-Za-z]+(?:\d|Not\s)", re.I)
+
 
 def _detect_header(line: str, line_no: int, dialects: Iterable[str], source: str) -> Header | None:
     low = line.lower()
@@ -54,6 +59,7 @@ def _detect_header(line: str, line_no: int, dialects: Iterable[str], source: str
         if fields:
             return Header(dialect, tuple(cells), fields, line_no)
     return None
+
 
 def parse_text(text: str, source: str, dialects: tuple[str, ...], limits: Limits = DEFAULT_LIMITS) -> RawDocument:
     lines = text.split("\n")
@@ -75,12 +81,14 @@ def parse_text(text: str, source: str, dialects: tuple[str, ...], limits: Limits
         last_end = i
     return raw
 
+
 def _section_before(lines: list[str]) -> str:
     for line in reversed(lines):
         title = section_title(line)
         if title is not None:
             return title
     return ""
+
 
 def section_title(line: str) -> str | None:
     """A short non-blank line as a section title; None for blank lines and paragraphs."""
@@ -91,6 +99,7 @@ def section_title(line: str) -> str | None:
     if not text or len(text) > SECTION_MAX_LENGTH:
         return None
     return text
+
 
 def _looks_like_row(line: str, header: Header) -> bool:
     """True when *line* is meant as a row of the table (so a failure is an error)."""
@@ -110,6 +119,7 @@ def _looks_like_row(line: str, header: Header) -> bool:
         return True
     numeric = any(VERSION_CELL.fullmatch(c.strip()) or SIZE_GROUPED.fullmatch(c.strip()) for c in cells)
     return numeric and len(cells) >= len(header.fields) - 1
+
 
 def _read_text_rows(lines: list[str], i: int, header: Header, section: str,
                     dialects: tuple[str, ...], source: str, limits: Limits) -> tuple[int, list[RawRow]]:
@@ -141,12 +151,14 @@ def _read_text_rows(lines: list[str], i: int, header: Header, section: str,
         i += 1
     return i, rows
 
+
 def _parses_as_row(line: str, header: Header, source: str, line_no: int, limits: Limits) -> bool:
     try:
         _row_candidates(line, header, source, line_no, limits)
     except CellError:
         return False
     return True
+
 
 def _row_candidates(line: str, header: Header, source: str, line_no: int, limits: Limits) -> list[Candidate]:
     if header.dialect == "squashed":

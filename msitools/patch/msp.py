@@ -247,8 +247,8 @@ class Msp:
                             rows.append({**rc.values, "@transform": t.name})
         return rows
 
-    def patch_package_rows(self, base_schemas=None) -> list[dict[str, Any]]:
-        rows = []
+    def patch_package_rows(self, base_schemas: Any = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
         for t in self.transforms:
             for change in t.changes(base_schemas):
                 if change.table == "PatchPackage":

@@ -16,7 +16,8 @@ from msitools.patch.payload import PatchPayload
 from msitools.payload.items import KIND_DELTA, PayloadItem
 
 
-def _delta_header_streams(msp: Msp, changes) -> dict[tuple[str, Any], dict[str, Any]]:
+def _delta_header_streams(msp: Msp, changes: list[tuple[Transform, TableChanges]]) -> \
+        dict[tuple[Any, Any], dict[str, Any]]:
     """Patch rows by (File_, Sequence), with their header decoded from Patch.Header / MsiPatchHeaders."""
     headers_by_ref: dict[str, tuple[Transform, str]] = {}
     for t, change in changes:
@@ -26,7 +27,7 @@ def _delta_header_streams(msp: Msp, changes) -> dict[tuple[str, Any], dict[str, 
                     if "StreamRef" not in rc.values:
                         raise PatchError(f"transform {t.name!r}: MsiPatchHeaders has no StreamRef column", msp.path)
                     headers_by_ref[rc.values["StreamRef"]] = (t, rc.values["Header"])
-    out: dict[tuple[str, Any], dict[str, Any]] = {}
+    out: dict[tuple[Any, Any], dict[str, Any]] = {}
     for t, change in changes:
         if change.table != "Patch":
             continue
@@ -118,8 +119,9 @@ def patch_report(msp: Msp, base: Package | None = None) -> dict[str, Any]:
     decisions = msp.apply_to(view) if view is not None else []
     base_schemas = view.schemas() if view is not None else None
     # decode each transform against the base as it was before the patch (changes are per transform)
-    base_only = {n: base.database.schema(n) for n in base.database.table_names} if base is not None else None
-    changes = []
+    base_db = base.database if base is not None else None
+    base_only = {n: base_db.schema(n) for n in base_db.table_names} if base_db is not None else None
+    changes: list[tuple[Transform, TableChanges]] = []
     for t in msp.transforms:
         try:
             decoded = t.changes(base_only)
@@ -186,12 +188,12 @@ def _view_issues(view: PatchedDatabase) -> Iterable[str]:
 
 
 def _files_changed(changes: list[tuple[Transform, TableChanges]], view: PatchedDatabase | None,
-                   members: dict[str, dict[str, Any]], deltas: dict[tuple[str, Any], dict[str, Any]]) -> \
+                   members: dict[str, dict[str, Any]], deltas: dict[tuple[Any, Any], dict[str, Any]]) -> \
         list[dict[str, Any]]:
     merged, _findings = merge_file_rows(changes)
     tree = None
-    component_dirs: dict[str, str] = {}
-    patched_files: dict[str, dict] = {}
+    component_dirs: dict[Any, Any] = {}
+    patched_files: dict[Any, dict[str, Any]] = {}
     if view is not None:
         tree = resolve_directories((r.get("Directory"), r.get("Directory_Parent"), r.get("DefaultDir"))
                                    for r in view.records("Directory"))
@@ -199,12 +201,12 @@ def _files_changed(changes: list[tuple[Transform, TableChanges]], view: PatchedD
             comp = view.table("Component")
             names = comp.column_names
             for row in comp.iter_rows(False):
-                rec = dict(zip(names, row.values))
+                rec = dict(zip(names, row.values or ()))
                 component_dirs[rec.get("Component")] = rec.get("Directory_")
         if view.has_table("File"):
             ft = view.table("File")
-            for key, row in ft.rows.items():
-                patched_files[key[0]] = dict(zip(ft.column_names, row.values))
+            for primary, file_row in ft.rows.items():
+                patched_files[primary[0]] = dict(zip(ft.column_names, file_row.values or ()))
     base_keys = _base_keys(view) if view is not None else set()
     out = []
     for key, change in merged.items():

@@ -67,7 +67,7 @@ def md5_from_parts(parts: Iterable[int]) -> bytes:
 
 def _chunks(content: Content) -> Iterable[bytes]:
     if isinstance(content, (bytes, bytearray, memoryview)):
-        yield bytes(content) if isinstance(content, memoryview) else content
+        yield bytes(content)
     elif isinstance(content, (str, os.PathLike)):
         try:
             with open(content, "rb") as handle:
@@ -78,7 +78,7 @@ def _chunks(content: Content) -> Iterable[bytes]:
                     yield chunk
         except OSError as exc:
             raise UsageError(f"cannot read file: {exc.strerror or exc}", content) from None
-    else:
+    elif content is not None:
         yield from content  # an iterable of byte chunks
 
 

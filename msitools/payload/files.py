@@ -50,7 +50,7 @@ class MediaInfo:
 
     @property
     def embedded(self) -> bool:
-        return bool(self.cabinet) and self.cabinet.startswith("#")
+        return self.cabinet is not None and self.cabinet.startswith("#")
 
     @property
     def cabinet_name(self) -> str | None:

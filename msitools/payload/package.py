@@ -178,14 +178,14 @@ class _PackageWalk:
 
         prefixes: dict[str, str] = {}
         for member, chunks in cabset.iter_members(lambda m: owner(m) is not None, backend=self.backend):
-            f = owner(member)
-            if f is None:
+            found = owner(member)
+            if found is None:
                 continue
-            self.done.add(f.key)
+            self.done.add(found.key)
             prefix = prefixes.get(member.cabinet)
             if prefix is None:
                 prefix = prefixes[member.cabinet] = f"{holder} > {member.cabinet.rsplit(' > ', 1)[-1]} > "
-            yield _item(f, prefix + member.name, chunks, member=member)
+            yield _item(found, prefix + member.name, chunks, member=member)
 
     def _remaining(self) -> Iterator[PayloadItem]:
         source_tree: SourceTree | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import IO, BinaryIO, cast
 
 from msitools.errors import LimitExceeded
 
@@ -56,10 +56,10 @@ class Spool:
                 return
             yield block
 
-    def fileobj(self) -> IO[bytes]:
+    def fileobj(self) -> BinaryIO:
         """The spool as a seekable file, positioned at the start (valid until :meth:`close`)."""
         self._file.seek(0)
-        return self._file
+        return cast(BinaryIO, self._file)
 
     def close(self) -> None:
         self._file.close()

@@ -27,7 +27,7 @@ class RowVerdict:
 
     @property
     def name(self) -> str:
-        return self.row.name
+        return self.row.name or ""
 
     def expected_dict(self) -> dict[str, Any]:
         r = self.row

@@ -1,4 +1,4 @@
-"""Every input in tests/malformed/ (fuzzing findings, see its README) through the CLI, sandboxed.
+"""Every input in tests/hostile/malformed/ (fuzzing findings, see its README) through the CLI, sandboxed.
 
 Each file is named ``<fuzz target>-<what>.<ext>``; the target picks the
 command that reaches the code the finding came from (a file may name another
@@ -21,7 +21,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT, TESTS
 
-MALFORMED = TESTS / "malformed"
+MALFORMED = TESTS / "hostile" / "malformed"
 MEMORY_LIMIT = 256 * 1024 * 1024
 CPU_SECONDS = 2
 WALL_SECONDS = 30
@@ -75,7 +75,7 @@ def test_readme_lists_every_file():
     readme = (MALFORMED / "README.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"`([^`/]+\.[a-z]+)`", readme))
     missing = [p.name for p in FILES if p.name not in listed]
-    assert not missing, f"tests/malformed/README.md does not describe {missing}"
+    assert not missing, f"tests/hostile/malformed/README.md does not describe {missing}"
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])

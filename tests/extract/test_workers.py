@@ -17,8 +17,8 @@ from msitools.base.fsutil import OutputTree
 from msitools.limits import Limits
 from msitools.testing.writer.package import PayloadFile, build_package
 
-from conftest import corpus_file
-from test_extract_cli import APP, EXPECTED, damaged_package, files_under, random_bytes, write_package
+from conftest import FIXTURES, corpus_file
+from extract.test_cli import APP, EXPECTED, damaged_package, files_under, random_bytes, write_package
 
 pytestmark = pytest.mark.skipif(not workers.can_fork(), reason="worker processes are used on Linux only")
 
@@ -210,7 +210,7 @@ def test_a_symlink_planted_in_the_race_is_refused(tmp_path, monkeypatch):
 
 def test_patched_extraction_is_the_same_with_workers(tmp_path):
     # files come from the base's cabinet and from the patch's: both packages are open when the workers fork
-    patches = Path(__file__).resolve().parent.parent / "fixtures" / "patches"
+    patches = FIXTURES / "patches"
     options = {"patches": [patches / "whole.msp"]}
     one, many = extract_both_ways(tmp_path, patches / "base.msi", 2, **options)
     assert one.ok and many.ok

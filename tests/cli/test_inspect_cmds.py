@@ -244,7 +244,7 @@ def test_python_dash_m_and_console_script():
 
 def test_the_process_ends_with_the_command_s_status_and_all_its_output(tmp_path):
     # main() leaves through os._exit: what was printed must be flushed first, the status kept
-    hello = Path(__file__).resolve().parent.parent / "fixtures" / "wixl" / "hello.msi"
+    hello = FIXTURES / "wixl" / "hello.msi"
     done = subprocess.run([sys.executable, "-m", "msitools", "tables", str(hello), "--format", "json"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and json.loads(done.stdout)  # complete JSON through a pipe

@@ -11,7 +11,7 @@ from conftest import corpus_file, require_tool
 from msitools.errors import UsageError
 from msitools.pe.image import read_pe_info
 from msitools.testing.writer.pe import build_pe, parse_version, pe_checksum
-from test_pe import ENV_UTC, OBJDUMP_MACHINE, _cabextract, _objdump, seven_zip, version_txt
+from pe.test_image import ENV_UTC, OBJDUMP_MACHINE, _cabextract, _objdump, seven_zip, version_txt
 
 pefile = pytest.importorskip("pefile")
 
