@@ -1,7 +1,7 @@
 """The security review: what a package (or what a patch adds or changes) will run and touch.
 
 * signatures: the package's Authenticode status and every payload PE's;
-* custom actions decoded by type (pymsi's catalogue, through :mod:`msitools.db._pymsi`),
+* custom actions decoded by type (pymsi's catalogue, through :mod:`msitools.base._pymsi`),
   with source, target, where they are scheduled and under which condition, and the
   SHA-256 of embedded binaries and scripts;
 * services installed (ServiceInstall) or controlled (ServiceControl);
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from msitools.db._pymsi import custom_action_module
+from msitools.base._pymsi import custom_action_module
 from msitools.db.directory import long_file_name
 from msitools.db.package import Package
 from msitools.db.patched import PatchedDatabase

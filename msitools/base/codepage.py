@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import codecs
 
-from msitools.db._pymsi import codec_for_codepage
+from msitools.base._pymsi import codec_for_codepage
 
 # Codepages common in MSI packages; anything else is looked up in pymsi's table.
 _EXTRA = {

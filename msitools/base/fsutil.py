@@ -209,19 +209,21 @@ class AtomicWriter:
             # stop at once: a member larger than declared is never written out in full
             raise ExtractionError(f"{os.path.basename(self.dest)}: more than the {self.expected_size} bytes "
                                   "declared; file not kept")
+        fd = self._fd
+        assert fd is not None, "AtomicWriter.write() outside its with block"
         try:
-            done = os.write(self._fd, data)
+            done = os.write(fd, data)
             if done != len(data):  # a short write (a signal, a full pipe): write the rest
                 view = memoryview(data)[done:]
                 while view:
-                    view = view[os.write(self._fd, view):]
+                    view = view[os.write(fd, view):]
         except OSError as exc:  # a full disk, a quota: this file fails, the temporary one is removed
             raise ExtractionError(f"cannot write {self.dest}: {exc.strerror or exc}") from None
         self.written += len(data)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self._fd is not None and self._tmp is not None
-        failure = None
+        failure: ExtractionError | None = None
         try:
             os.close(self._fd)
         except OSError as error:  # data that could not be stored after all (NFS, quotas)
@@ -229,7 +231,7 @@ class AtomicWriter:
         self._fd = None
         if exc_type is not None or failure is not None:
             os.unlink(self._tmp)
-            if exc_type is None:
+            if exc_type is None and failure is not None:
                 raise failure
             return
         if self.expected_size is not None and self.written != self.expected_size:

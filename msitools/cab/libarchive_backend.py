@@ -27,8 +27,8 @@ import io
 import logging
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, BinaryIO
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from msitools.cab.header import ATTR_NAME_IS_UTF, IFOLD_CONTINUED_FROM_PREV, CompressionType
 from msitools.errors import CabinetError, ChecksumError, DecompressionError, MsiToolsError, UsageError
@@ -133,7 +133,7 @@ class _Window(io.RawIOBase):
 
 
 @contextmanager
-def _open_archive(fileobj: BinaryIO, base: int):
+def _open_archive(fileobj: BinaryIO, base: int) -> Iterator[Any]:  # yields a libarchive ArchiveRead
     import libarchive
 
     # libarchive-c logs libarchive's warnings on the "libarchive" logger and
@@ -182,7 +182,7 @@ class _Run:
         self.python = False
         self.current: object = None
         self._py_states: dict = {}
-        self._ctx = None
+        self._ctx: AbstractContextManager[Any] | None = None
         self.failed: CabinetError | None = None
         self._pending = None  # the entry handed out last, maybe not read to its end
 

@@ -353,6 +353,10 @@ class LzxDecoder:
         produced_before = self._total - frame_start
         if mtab is None:
             raise DecompressionError("LZX block has no main tree")
+        if atab is None:
+            if aligned:
+                raise DecompressionError("LZX aligned block has no aligned offset tree")
+            atab = []  # verbatim blocks never consult the aligned tree
         try:
             while wpos < limit:
                 if bc < 16:

@@ -370,9 +370,9 @@ class CabinetSet:
         else:
             self.members.sort(key=lambda m: (self._position[id(m)], m.file_index))
         by_offset = operator.attrgetter("offset", "size")
-        for folder in self.folders:
-            folder.members.sort(key=by_offset)  # a stable sort: ties keep their order of appearance
-            self._check_overlaps(folder)
+        for set_folder in self.folders:
+            set_folder.members.sort(key=by_offset)  # a stable sort: ties keep their order of appearance
+            self._check_overlaps(set_folder)
         del self._position, self._cab_position
 
     def _add_member(self, folder: SetFolder, cab: Cabinet, entry: FileEntry) -> None:

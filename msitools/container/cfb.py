@@ -149,15 +149,16 @@ class CompoundFile:
     context manager or call :meth:`close`.
     """
 
-    def __init__(self, source: str | os.PathLike[str] | bytes | BinaryIO, name: str | None = None,
-                 limits: Limits = DEFAULT_LIMITS):
+    def __init__(self, source: str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO,
+                 name: str | None = None, limits: Limits = DEFAULT_LIMITS):
         self.limits = limits
         self._owns_fp = False
         if isinstance(source, (bytes, bytearray, memoryview)):
             self.name = name or "<bytes>"
             self._fp: BinaryIO = io.BytesIO(bytes(source))
         elif hasattr(source, "read"):
-            self.name = name or getattr(source, "name", "<stream>")
+            stream_name: str = getattr(source, "name", "<stream>")
+            self.name = name or stream_name
             self._fp = source  # type: ignore[assignment]
         else:
             self.name = name or os.fspath(source)

@@ -381,6 +381,7 @@ class CompoundFileWriter:
         size, so when one more data sector would need a new FAT (or DIFAT) sector and
         jump past the target, a spare FAT sector fills the gap instead.
         """
+        assert self._pad_size is not None  # only called when pad_to() set a size (filler exists)
         target = self._pad_size // SECTOR_SIZE - 1  # sectors after the header
 
         def total(extra: int, spare: int) -> int:

@@ -6,8 +6,9 @@ on first use; listing tables and counting rows reads only the schema.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from msitools.container.cfb import CompoundFile, Entry
 from msitools.container.streamname import decode_stream_name, encode_stream_name
@@ -147,7 +148,7 @@ class Database:
         if table is None:
             columns = self.schema(name)
             entry = self.table_streams.get(name)
-            loader = (lambda e=entry: self._read(e)) if entry is not None else (lambda: b"")
+            loader: Callable[[], bytes] = partial(self._read, entry) if entry is not None else (lambda: b"")
             table = Table(name, columns, loader, self.pool, self.path, self.limits,
                           stream_size=entry.size if entry is not None else 0)
             self._tables[name] = table
@@ -160,10 +161,11 @@ class Database:
         for name in self.table_names:
             yield self.table(name)
 
-    def validation(self) -> dict[tuple[str, str], dict]:
+    def validation(self) -> dict[tuple[str | None, str | None], dict]:
         """``_Validation`` rows by (table, column): nullable, ranges, key table, category, set, description.
 
-        Empty when the package has no ``_Validation`` table (it is optional)."""
+        Empty when the package has no ``_Validation`` table (it is optional).  A key part is None
+        when a malformed table leaves it NULL or lacks the column."""
         table = self.get_table("_Validation")
         if table is None:
             return {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 ROOT_NAME = "SourceDir"
 
@@ -54,8 +55,11 @@ class DirectoryTree:
         return sep.join(self.path_of(directory))
 
 
-def resolve_directories(rows: Iterable[tuple[str, str | None, str | None]], source: bool = False) -> DirectoryTree:
-    """*rows*: (Directory, Directory_Parent, DefaultDir).  Returns every directory's path components."""
+def resolve_directories(rows: Iterable[tuple[Any, Any, Any]], source: bool = False) -> DirectoryTree:
+    """*rows*: (Directory, Directory_Parent, DefaultDir) as table cells (a NULL key is skipped).
+
+    Returns every directory's path components.
+    """
     table: dict[str, tuple[str | None, str | None]] = {}
     for directory, parent, default_dir in rows:
         if directory is None:
@@ -93,8 +97,8 @@ def resolve_directories(rows: Iterable[tuple[str, str | None, str | None]], sour
             chain.append(node)
             node = parent
         for child in reversed(chain):
-            name = split_default_dir(table[child][1], source)
-            base = base + (name,) if name else base
+            child_name = split_default_dir(table[child][1], source)
+            base = base + (child_name,) if child_name else base
             paths[child] = base
         return paths.get(start, base)
 

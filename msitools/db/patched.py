@@ -212,20 +212,20 @@ class PatchedDatabase:
         for rc in change.rows:
             key = rc.key
             current = table.rows.get(key)
-            live = current is not None and not current.deleted
+            live = current if current is not None and not current.deleted else None  # the row, unless deleted
             if rc.op == OP_INSERT:
                 values = tuple(rc.values.get(n) for n in names)
-                if live:
+                if live is not None:
                     issue("add_existing_row", f"{name}: row {_fmt_key(key)} already exists")
-                    current.values = values
-                    current.sources.append(label)
+                    live.values = values
+                    live.sources.append(label)
                 elif current is not None:  # re-inserting a deleted base row
                     current.values, current.deleted = values, False
                     current.sources.append(label)
                 else:
                     table.rows[key] = PatchedRow(None, values, sources=[label])
             elif rc.op == OP_UPDATE:
-                if not live:
+                if live is None:
                     issue("update_missing_row", f"{name}: row {_fmt_key(key)} does not exist")
                     values = tuple(rc.values.get(n) for n in names)
                     if current is not None:
@@ -234,21 +234,21 @@ class PatchedDatabase:
                     else:
                         table.rows[key] = PatchedRow(None, values, sources=[label])
                     continue
-                new = list(current.values)
-                for column, value in rc.values.items():
-                    if column in names:
-                        new[names.index(column)] = value
-                current.values = tuple(new)
-                current.sources.append(label)
+                new = list(live.values)
+                for column_name, value in rc.values.items():
+                    if column_name in names:
+                        new[names.index(column_name)] = value
+                live.values = tuple(new)
+                live.sources.append(label)
             elif rc.op == OP_DELETE:
-                if not live:
+                if live is None:
                     issue("del_missing_row", f"{name}: row {_fmt_key(key)} does not exist")
                     continue
-                if current.base is None:
+                if live.base is None:
                     del table.rows[key]
                 else:
-                    current.deleted = True
-                    current.sources.append(label)
+                    live.deleted = True
+                    live.sources.append(label)
 
     # -- output helpers ---------------------------------------------------------
     def origin_of(self, row: PatchedRow) -> Package:
@@ -268,7 +268,15 @@ class PatchedDatabase:
 
     def rows_with_ops(self, name: str, include_deleted: bool = True) -> list[tuple[tuple, str]]:
         table = self.table(name)
-        return [(r.base if r.deleted else r.values, r.op) for r in table.iter_rows(include_deleted)]
+        return [(_shown_values(r), r.op) for r in table.iter_rows(include_deleted)]
+
+
+def _shown_values(row: PatchedRow) -> tuple:
+    """A deleted row shows its old (base) values, any other row its current ones."""
+    if row.deleted:
+        assert row.base is not None  # only base rows are marked deleted; deleting a new row removes it
+        return row.base
+    return row.values
 
 
 def _fmt_key(key: tuple) -> str:
@@ -280,8 +288,7 @@ def row_dicts_with_op(table: PatchedTable, include_deleted: bool = True) -> list
     names = table.column_names
     out = []
     for row in table.iter_rows(include_deleted):
-        values = row.base if row.deleted else row.values
-        item = dict(zip(names, values))
+        item = dict(zip(names, _shown_values(row)))
         item["@op"] = row.op
         out.append(item)
     return out

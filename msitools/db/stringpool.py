@@ -44,7 +44,6 @@ class StringPool:
         self.codepage = codepage
         self.long_refs = long_refs
         self.issues = issues or []
-        self._is_text = isinstance(data, str)
         self._materialized: list[str | None] | None = None
 
     @property
@@ -63,9 +62,10 @@ class StringPool:
             return None
         off = self._offsets[string_id]
         end = off + self._lengths[string_id]
-        if self._is_text:
-            return self._data[off:end]
-        return cp.decode(self._data[off:end], self.codepage)
+        data = self._data
+        if isinstance(data, str):
+            return data[off:end]
+        return cp.decode(data[off:end], self.codepage)
 
     lookup = __getitem__
 
@@ -81,7 +81,7 @@ class StringPool:
             return [strings[i] for i in ids]
         offsets, lengths, data = self._offsets, self._lengths, self._data
         unused = self._unused
-        if self._is_text:
+        if isinstance(data, str):
             out = [data[offsets[i]:offsets[i] + lengths[i]] if i else None for i in ids]
         else:
             codepage = self.codepage

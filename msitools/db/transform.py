@@ -106,7 +106,9 @@ def catalogue_candidates(name: str) -> list[list[Column]]:
     variable = sorted(col for table, col in schema_catalogue.WIDTH_VARIANTS if table == name)
     out = [base]
     if variable:
-        out.append(_catalogue_schema(name, frozenset(variable)))
+        variant = _catalogue_schema(name, frozenset(variable))
+        assert variant is not None  # the same catalogue entry as *base*, only some widths differ
+        out.append(variant)
     return out
 
 
@@ -234,7 +236,7 @@ class Transform:
             except MsiToolsError as exc:
                 raise TransformError(exc.message, path) from None
         self._changes: list[TableChanges] | None = None
-        self._schema_key = None
+        self._schema_key: int | None = None  # id() of the base schemas _changes was decoded against
 
     # -- summary --------------------------------------------------------
     @property
@@ -304,8 +306,9 @@ class Transform:
             name = row.values.get("Name")
             type_word = row.values.get("Type")
             if row.op != OP_INSERT:
-                entry_for(table).issues.append(f"_Columns {row.op} record for column {row.values.get('Number')} "
-                                               "ignored")
+                # a NULL Table cell (malformed record) files the issue under None, as it always has
+                entry_for(table).issues.append(  # type: ignore[arg-type]
+                    f"_Columns {row.op} record for column {row.values.get('Number')} ignored")
                 continue
             if table is None or name is None or type_word is None:
                 raise TransformError(f"transform {self.name!r}: _Columns record {row.record + 1} lacks a table, "

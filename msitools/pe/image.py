@@ -279,8 +279,8 @@ class _RvaReader:
 
 
 def _find_version_leaf(reader: _RvaReader, root_rva: int, label,
-                       limits: Limits) -> tuple[int, int, int] | None:
-    """Walk type RT_VERSION -> id 1 -> language; return (data RVA, size, language id)."""
+                       limits: Limits) -> tuple[int, int, int | None] | None:
+    """Walk type RT_VERSION -> id 1 -> language; return (data RVA, size, language id or None if named)."""
     path: list[int] = []  # directory offsets on the current path (cycle detection)
     entries_seen = 0
 
@@ -296,14 +296,14 @@ def _find_version_leaf(reader: _RvaReader, root_rva: int, label,
         entries_seen += count
         limits.check("pe_resource_entries", entries_seen, "resource directory entries", label)
         raw = reader.read(root_rva + offset + _RES_DIR.size, count * _RES_ENTRY.size, "resource directory entries")
-        result = []
+        result: list[tuple[int, bool, int]] = []
         for name, target in _RES_ENTRY.iter_unpack(raw):
             # named entries carry a string offset, not an id: they never match an id
             ident = -1 if name & 0x80000000 else name
             result.append((ident, bool(target & 0x80000000), target & 0x7FFFFFFF))
         return result
 
-    def pick(entries, wanted: tuple[int, ...] | None):
+    def pick(entries: list[tuple[int, bool, int]], wanted: tuple[int, ...] | None) -> tuple[int, bool, int] | None:
         if wanted is None:
             return entries[0] if entries else None
         for ident in wanted:

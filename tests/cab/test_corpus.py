@@ -16,7 +16,7 @@ import olefile
 import pytest
 
 from conftest import corpus_file, require_tool
-from msitools.db._pymsi import encode_stream_name
+from msitools.container.streamname import encode_stream_name
 from msitools.cab import Cabinet
 from msitools.cab import libarchive_backend
 

@@ -227,7 +227,7 @@ def test_random_corruption_raises_only_our_errors(compression):
 def test_random_corruption_of_lzx_raises_only_our_errors():
     import olefile
 
-    from msitools.db._pymsi import encode_stream_name
+    from msitools.container.streamname import encode_stream_name
 
     with olefile.OleFileIO(str(corpus_file("vcredist.msi"))) as ole:
         data = ole.openstream(encode_stream_name("_14242_policy_8_0_Microsoft_VC80_CRT_x86.msm", False)).read()

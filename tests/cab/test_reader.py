@@ -223,7 +223,7 @@ def test_lzx_memory_is_bounded_by_the_window():
     by the window and tables (about 4 MB), not by the output (tracemalloc is too slow here)."""
     import olefile
 
-    from msitools.db._pymsi import encode_stream_name
+    from msitools.container.streamname import encode_stream_name
 
     if not os.path.exists("/proc/self/statm"):
         pytest.skip("needs /proc to read the resident set size")

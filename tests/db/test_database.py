@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from msitools.db._pymsi import reference_stream_name_codec
+from msitools.base._pymsi import reference_stream_name_codec
 from msitools.db.columns import Column, type_word_from_idt
 from msitools.errors import LimitExceeded, StringPoolError, TableError
 from msitools.limits import Limits

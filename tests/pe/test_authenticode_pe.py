@@ -242,7 +242,7 @@ def test_not_a_pe_is_a_signature_error(tmp_path):
 def _corpus_pes(tmp: Path) -> "list[Path]":
     import olefile
 
-    from msitools.db._pymsi import encode_stream_name
+    from msitools.container.streamname import encode_stream_name
 
     cab = require_tool("cabextract")
     out = []

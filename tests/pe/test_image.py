@@ -35,7 +35,7 @@ ENV_UTC = {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
 
 def _stream(msi: Path, logical_name: str) -> bytes:
     olefile = pytest.importorskip("olefile")
-    from msitools.db._pymsi import encode_stream_name
+    from msitools.container.streamname import encode_stream_name
 
     with olefile.OleFileIO(str(msi)) as ole:
         return ole.openstream(encode_stream_name(logical_name, False)).read()

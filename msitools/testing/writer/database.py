@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from msitools.container import cfb_writer as cfb
-from msitools.db._pymsi import encode_stream_name
+from msitools.container.streamname import encode_stream_name
 from msitools.db.columns import KIND_BINARY, KIND_INT, KIND_STRING, Column, type_word_from_idt
 from msitools.errors import DatabaseError, TableError
 from msitools.testing.writer.stringpool import StringPoolWriter
@@ -516,6 +516,8 @@ def raw_cells(columns: Sequence[Column], row: Sequence[Value], string_ids: Itera
             raw.append(0 if value is None else 1)
         elif value is None:
             raw.append(0)
+        elif not isinstance(value, int):  # rows pass normalise(), unless TableModel.rows was edited by hand
+            raise TableError(f"{col.name}: integer column holds {value!r}")
         elif col.width == 4:
             raw.append((value ^ 0x80000000) & 0xFFFFFFFF)
         else:

@@ -219,7 +219,7 @@ class LzxEncoder:
         """Greedy LZ77 parse of [pos, pos+size): ('lit', byte) or ('match', length, offset)."""
         data = self.data
         end = pos + size
-        items = []
+        items: list[tuple] = []
         r = list(self.r)
         heads = self.heads
         while pos < end:
@@ -261,9 +261,9 @@ class LzxEncoder:
             pos += step
         return items
 
-    def _symbols(self, items: list[tuple], aligned: bool):
+    def _symbols(self, items: list[tuple], aligned: bool) -> list[tuple[int, int | None, int, int, int | None]]:
         """Turn the parse into (main symbol, length symbol, extra value, extra bits) tuples."""
-        out = []
+        out: list[tuple[int, int | None, int, int, int | None]] = []
         r = self.r
         for item in items:
             if item[0] == "lit":
@@ -291,7 +291,8 @@ class LzxEncoder:
         return out
 
     def _write_lengths(self, lengths: list[int], previous: list[int], first: int, last: int) -> None:
-        codes = []  # (pretree symbol, extra value, extra bits, second pretree symbol)
+        # (pretree symbol, extra value, extra bits, second pretree symbol)
+        codes: list[tuple[int, int, int, int | None]] = []
         x = first
         while x < last:
             new = lengths[x]

@@ -366,9 +366,11 @@ class PatchBuilder:
         return [n for t in self.targets for n in (t.name, t.paired_name)]
 
     def summary(self) -> SummaryInfo:
-        codes = []
+        codes: list[str] = []
         for t in self.targets:
             code = _property(t.target, "ProductCode")
+            if code is None:  # checked by add_target(), but the target may have been edited since
+                raise PatchError(f"target of {t.name!r} has no ProductCode property")
             if code not in codes:
                 codes.append(code)
         fields = {"codepage": self.codepage, **self.summary_fields}
@@ -383,7 +385,7 @@ class PatchBuilder:
             for company, prop, value in self.metadata:
                 db.add_row("MsiPatchMetadata", company, prop, value)
             db.add_table("MsiPatchSequence", PATCH_SEQUENCE_COLUMNS)
-            codes = [None]
+            codes: list[str | None] = [None]
             if self.sequence_product_specific:
                 codes = list(dict.fromkeys(_property(t.target, "ProductCode") for t in self.targets))
             for code in codes:
@@ -437,6 +439,7 @@ class PatchBuilder:
             members.append(member)
         targets = []
         for t in self.targets:
+            assert t.main is not None and t.paired is not None and t.patched is not None  # set by plan()
             targets.append({
                 "label": t.label,
                 "product_code": _property(t.target, "ProductCode"),

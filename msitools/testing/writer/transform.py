@@ -40,7 +40,7 @@ from typing import Any, Union
 from msitools.container import cfb_writer as cfb
 from msitools.container.streamname import encode_stream_name
 from msitools.db.columns import KIND_BINARY, KIND_STRING, Column
-from msitools.errors import MsiToolsError, TransformError
+from msitools.errors import MsiToolsError, StringPoolError, TransformError
 from msitools.testing.writer.database import (
     CLSID_MST,
     COLUMNS_COLUMNS,
@@ -297,7 +297,7 @@ class TransformWriter:
             if index >= MASK_COLUMNS:
                 raise TransformError(f"transform: {table}.{name} is column {index + 1}; an update mask "
                                      f"addresses only columns 1..{MASK_COLUMNS}")
-            probe = [None] * len(model.columns)
+            probe: list[Value] = [None] * len(model.columns)
             probe[index] = value
             try:
                 clean[name] = model.normalise(probe, strict=False)[index]
@@ -312,7 +312,7 @@ class TransformWriter:
     def row_changes(self, table: str | None = None) -> list[RowChange]:
         """Row changes (of one table or all), tables by name, rows by key."""
         names = [table] if table is not None else sorted(self._rows)
-        out = []
+        out: list[RowChange] = []
         for name in names:
             changes = self._rows.get(name, {})
             out.extend(changes[k] for k in sorted(changes, key=lambda k: tuple(_sort_value(v) for v in k)))
@@ -327,10 +327,10 @@ class TransformWriter:
                 entry["columns"] = [dict(name=c.name, type=c.type_word, idt=c.idt_type, key=c.key,
                                          number=c.number) for c in change.columns]
             out.append(entry)
-        for change in self.row_changes():
-            values = {name: binary_cell(change.table, change.key, value) if isinstance(value, bytes) else value
-                      for name, value in change.values.items()}
-            out.append({"table": change.table, "op": change.op, "key": list(change.key), "values": values})
+        for row_change in self.row_changes():
+            values = {name: binary_cell(row_change.table, row_change.key, value) if isinstance(value, bytes) else value
+                      for name, value in row_change.values.items()}
+            out.append({"table": row_change.table, "op": row_change.op, "key": list(row_change.key), "values": values})
         return out
 
     # encoding -----------------------------------------------------------------------------------
@@ -368,28 +368,28 @@ class TransformWriter:
             cols = model.columns
             key_idx = [i for i, c in enumerate(cols) if c.key]
             records = []
-            for change in self.row_changes(table):
-                if change.op == INSERT:
+            for row_change in self.row_changes(table):
+                if row_change.op == INSERT:
                     present = list(range(len(cols)))
                     mask = insert_mask(len(cols))
-                elif change.op == DELETE:
+                elif row_change.op == DELETE:
                     present = key_idx
                     mask = 0
                 else:
-                    changed = {model.column_index(n) for n in change.values}
+                    changed = {model.column_index(n) for n in row_change.values}
                     present = sorted(set(key_idx) | changed)
                     mask = 0
                     for i in changed:
                         mask |= 1 << i
-                values = dict(zip((cols[i].name for i in key_idx), change.key))
-                values.update(change.values)
+                values = dict(zip((cols[i].name for i in key_idx), row_change.key))
+                values.update(row_change.values)
                 raw = []
                 for i in present:
                     col = cols[i]
                     value = values.get(col.name)
                     raw.append(self._raw(col, value, pool))
                     if col.kind == KIND_BINARY and value is not None:
-                        self._add_binary(binary, table, change.key, value)
+                        self._add_binary(binary, table, row_change.key, value)
                 records.append((raw, mask, cols, present))
             data_records[table] = records
 
@@ -421,11 +421,15 @@ class TransformWriter:
     def _raw(col: Column, value: Value, pool: StringPoolWriter) -> int:
         kind = col.kind
         if kind == KIND_STRING:
+            if value is not None and not isinstance(value, str):  # a key given to delete()/update() as it came
+                raise StringPoolError(f"string pool entries are str, got {type(value).__name__}")
             return pool.intern(value)
         if kind == KIND_BINARY:
             return 0 if value is None else 1
         if value is None:
             return 0
+        if not isinstance(value, int):  # a key given to delete()/update() as it came
+            raise TransformError(f"transform: {col.name}: integer column given {value!r}")
         if col.width == 4:
             return (value ^ 0x80000000) & 0xFFFFFFFF
         return (value + 0x8000) & 0xFFFF
@@ -556,7 +560,7 @@ def transform_summary(base: DatabaseBuilder, target: DatabaseBuilder, *, validat
 
     source = target.summary or SummaryInfo()
     base_template = base.summary.template if base.summary is not None else ""
-    values = dict(
+    values: dict[str, Any] = dict(  # keyword arguments for SummaryInfo.for_mst, *fields* may add any of its fields
         codepage=source.codepage, subject=source.subject, author=source.author, keywords=source.keywords,
         comments=source.comments, created=source.created, last_saved=source.last_saved,
         app_name=source.app_name,

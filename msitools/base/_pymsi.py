@@ -41,14 +41,8 @@ def reference_stream_name_codec():
     return streamname.encode_unicode, streamname.decode_unicode
 
 
-# Kept here for callers that import the codec from the boundary module; the
-# implementation is ours (msitools.container.streamname), checked against pymsi in tests.
-from msitools.container.streamname import decode_stream_name, encode_stream_name  # noqa: E402
-
 __all__ = [
     "codec_for_codepage",
     "custom_action_module",
-    "decode_stream_name",
-    "encode_stream_name",
     "reference_stream_name_codec",
 ]
