@@ -16,7 +16,7 @@ import itertools
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from msitools.errors import HINT_OVERWRITE, ExtractionError, UnsafePathError
@@ -255,3 +255,13 @@ def write_file(dest: str | os.PathLike[str], data: bytes | Iterable[bytes], expe
             for chunk in data:
                 out.write(chunk)
     return out.written
+
+
+def read_file_chunks(path: str | os.PathLike[str], size: int = 1 << 20) -> Iterator[bytes]:
+    """A file's bytes in chunks of *size* (the file is closed when exhausted or dropped)."""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(size)
+            if not block:
+                return
+            yield block

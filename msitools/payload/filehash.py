@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
+from msitools.base.fsutil import read_file_chunks
 from msitools.errors import UsageError
 
 __all__ = [
@@ -46,7 +47,6 @@ MISMATCH = "mismatch"
 MISSING = "missing"  # no content was supplied for the row's file
 INVALID = "invalid"  # the row itself is unusable (NULL or non-integer hash parts)
 
-_CHUNK = 1 << 20
 _ZERO = (0, 0, 0, 0)
 
 
@@ -70,12 +70,7 @@ def _chunks(content: Content) -> Iterable[bytes]:
         yield bytes(content)
     elif isinstance(content, (str, os.PathLike)):
         try:
-            with open(content, "rb") as handle:
-                while True:
-                    chunk = handle.read(_CHUNK)
-                    if not chunk:
-                        return
-                    yield chunk
+            yield from read_file_chunks(content)
         except OSError as exc:
             raise UsageError(f"cannot read file: {exc.strerror or exc}", content) from None
     elif content is not None:

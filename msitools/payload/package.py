@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
-from msitools.base.fsutil import check_component, safe_join
+from msitools.base.fsutil import check_component, read_file_chunks, safe_join
 from msitools.cab import Cabinet, CabinetMember, CabinetSet
 from msitools.db.package import Package
 from msitools.errors import ExtractionError, MsiToolsError, UnsafePathError
@@ -21,9 +21,6 @@ from msitools.payload.items import PayloadItem
 
 if TYPE_CHECKING:
     from msitools.db.patched import PatchedDatabase
-
-CHUNK = 1 << 20
-
 
 def package_dir(pkg: Package) -> str:
     """The folder holding the package (where external cabinets and the source image are)."""
@@ -88,16 +85,6 @@ class CabinetOpener:
             fileobj.close()
             raise
         return cabset, [fileobj]
-
-
-def read_file_chunks(path: str) -> Iterator[bytes]:
-    """A file's bytes in chunks (closed when exhausted or dropped)."""
-    with open(path, "rb") as fh:
-        while True:
-            block = fh.read(CHUNK)
-            if not block:
-                return
-            yield block
 
 
 def _item(f: PackageFile, source: str, chunks: Iterator[bytes] | None, error: str | None = None,
