@@ -44,15 +44,23 @@ def kb_parse(table: str, fmt: str, input_format: str) -> None:
               help="The product the patches apply to: names files that a patch only updates.")
 @click.option("--depth", type=int, default=0, show_default=True,
               help="How many levels of .msi files inside the delivery to open (patches are always opened).")
+@click.option("--section", "sections", multiple=True, metavar="TEXT",
+              help="Only the published rows of sections whose title or headings contain TEXT (repeatable).")
+@click.option("--platform", "platforms", multiple=True, type=click.Choice(["x86", "x64", "IA-64", "ARM64"]),
+              help="Only the published rows for this platform (repeatable; Not Applicable rows are always kept).")
+@click.option("--input-format", type=click.Choice(list(KB_INPUT_FORMATS)), default="auto", show_default=True,
+              help="How the published table is written.")
 def verify(hotfix: str, table: str, fmt: str, output: str | None, force: bool, allow_unlisted: bool,
-           require_signature: bool, base: str | None, depth: int) -> None:
+           require_signature: bool, base: str | None, depth: int, sections: tuple[str, ...],
+           platforms: tuple[str, ...], input_format: str) -> None:
     """Check that a hotfix delivers exactly the files of its published table.
 
     Exit 0 when every published row passes and nothing is unlisted; 1 for any
     other verdict; 2 when an input cannot be read.
     """
     report = verify_hotfix(hotfix, table, depth=depth, allow_unlisted=allow_unlisted,
-                           require_signature=require_signature, base=base)
+                           require_signature=require_signature, base=base, sections=sections, platforms=platforms,
+                           input_format=input_format)
     text = render(RENDERERS, fmt, report)
     if output:
         write_file(output, text.encode("utf-8"), force=force)

@@ -10,31 +10,32 @@ from msitools.kb.cells import (
     SIZE_GROUPED,
     Candidate,
     CellError,
-    check_date,
-    check_platform,
-    check_size,
-    check_time,
+    cell_text,
     check_version,
     clean,
+    name_parts,
+    read_date,
+    read_platform,
+    read_size,
+    read_time,
     show,
 )
 
 _FIELD_LABELS = {
-    "name": ("file name", "filename", "name", "file"),
-    "version": ("file version", "fileversion", "version"),
-    "size": ("file size", "filesize", "size", "file size (bytes)", "size (bytes)", "size in bytes"),
-    "date": ("date", "file date", "date (utc)", "utc date"),
-    "time": ("time", "file time", "time (utc)", "utc time"),
-    "platform": ("platform", "cpu", "architecture"),
+    "name": ("file name", "filename", "name", "file", "dateiname", "bestandsnaam", "nom de fichier", "nom du fichier",
+             "nombre de archivo", "nome file"),
+    "version": ("file version", "fileversion", "version", "dateiversion", "versie", "bestandsversie",
+                "version du fichier", "versión"),
+    "size": ("file size", "filesize", "size", "file size (bytes)", "size (bytes)", "size in bytes", "größe",
+             "dateigröße", "grootte", "bestandsgrootte", "taille", "tamaño"),
+    "date": ("date", "file date", "date (utc)", "utc date", "datum", "datum (utc)", "fecha"),
+    "time": ("time", "file time", "time (utc)", "utc time", "uhrzeit", "zeit", "uhrzeit (utc)", "tijd", "tijd (utc)",
+             "heure", "hora"),
+    "platform": ("platform", "cpu", "architecture", "plattform", "plateforme", "plataforma"),
 }
-
-
 LABEL_FIELD = {label: f for f, labels in _FIELD_LABELS.items() for label in labels}
-
-
+# extra columns known by name, so that a squashed header can be split; their values are ignored
 _IGNORED_LABELS = ("sp requirement", "service branch", "file attributes", "attributes")
-
-
 _SQUASHED_LABELS = sorted(list(LABEL_FIELD) + list(_IGNORED_LABELS), key=len, reverse=True)
 
 
@@ -46,15 +47,19 @@ class Header(NamedTuple):
 
 
 def norm_label(text: str) -> str:
-    text = re.sub(r"[*_`:]", "", text)
+    text = re.sub(r"[*_`:\\]", "", text)
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
-def header_fields(labels: list[str], source: str, line: int) -> tuple[str | None, ...] | None:
-    """Fields of a delimited header, or None when the cells are not a header."""
+def header_fields(labels: list[str], source: str, line: int, minimum: int = 3) -> tuple[str | None, ...] | None:
+    """Fields of a header's cells, or None when the cells are not a header.
+
+    A header names the file name and the version or the size, and at least *minimum*
+    known columns (2 for a fixed-width listing, whose dashed rule marks it as a table).
+    """
     fields = [LABEL_FIELD.get(norm_label(c)) for c in labels]
     known = [f for f in fields if f]
-    if "name" not in known or not ({"version", "size"} & set(known)) or len(known) < 3:
+    if "name" not in known or not ({"version", "size"} & set(known)) or len(known) < minimum:
         return None
     dup = [f for f, n in Counter(known).items() if n > 1]
     if dup:
@@ -105,41 +110,67 @@ def public_fields(fields: tuple[str | None, ...]) -> tuple[str | None, ...]:
     return tuple(None if f is None or f.startswith("ignore:") else f for f in fields)
 
 
+def _date_cell(text: str) -> str:
+    """A printed date, valid read as month/day or as day/month (the table decides which, see slash_order)."""
+    try:
+        return read_date(text).text
+    except CellError:
+        return read_date(text, "dmy").text
+
+
+def _read_cell(field: str, raw: str, values: dict[str, Any], notes: list[str]) -> None:
+    """Read one printed cell into *values* (raises CellError)."""
+    if field == "name":
+        name, installed = name_parts(raw)
+        if not name:
+            raise CellError("empty file name")
+        values["name"], values["installed_name"] = name, installed
+        return
+    cell = cell_text(raw)
+    if not cell:
+        values[field] = None
+        return
+    note = None
+    if field == "version":
+        values["version"] = check_version(cell)
+    elif field == "size":
+        values["size"], note = read_size(cell)
+        values["size_text"] = cell
+    elif field == "date":
+        values["date"] = _date_cell(cell)
+    elif field == "time":
+        values["time"], note = read_time(cell)
+    elif field == "platform":
+        values["platform"], note = read_platform(cell)
+    if note:
+        notes.append(note)
+
+
+def candidate(pairs: list[tuple[str, str]]) -> Candidate:
+    """The reading of a row from ``(field, cell as printed)`` pairs (ignored columns left out)."""
+    values: dict[str, Any] = dict.fromkeys(Candidate._fields)
+    notes: list[str] = []
+    for field, raw in pairs:
+        _read_cell(field, raw, values, notes)
+    if not values.get("name"):
+        raise CellError("no file name")
+    values["printed"] = tuple((field, clean(raw)) for field, raw in pairs)
+    values["notes"] = tuple(notes)
+    return Candidate(**values)
+
+
 def delimited_row(cells: list[str], header: Header) -> Candidate:
+    """The reading of a delimited row by its header (one cell per column)."""
     fields = header.fields
     want = len(fields)
-    if header.dialect == "tab":
-        while len(cells) > want and cells[-1] == "":
+    if header.dialect in ("tab", "markdown", "html"):
+        while len(cells) > want and not cells[-1].strip():
             cells = cells[:-1]
     if len(cells) > want and header.dialect == "csv" and "size" in fields:
         cells = _rejoin_csv_size(cells, fields)
     if len(cells) != want:
         raise CellError(f"row has {len(cells)} cells, the header has {want}")
-    values: dict[str, Any] = dict.fromkeys(Candidate._fields)
-    for f, cell in zip(fields, cells):
-        if f is None:
-            continue
-        cell = clean(cell)
-        if f == "name":
-            if not cell:
-                raise CellError("empty file name")
-            values["name"] = cell
-        elif not cell:
-            if f == "size":
-                raise CellError("empty file size")
-            values[f] = None
-        elif f == "version":
-            values["version"] = check_version(cell)
-        elif f == "size":
-            values["size"] = check_size(cell)
-            values["size_text"] = cell
-        elif f == "date":
-            values["date"] = check_date(cell)
-        elif f == "time":
-            values["time"] = check_time(cell)
-        elif f == "platform":
-            values["platform"] = check_platform(cell)
-    return Candidate(**values)
+    return candidate([(f, cell) for f, cell in zip(fields, cells) if f is not None and not f.startswith("ignore:")])
 
 
 def _rejoin_csv_size(cells: list[str], fields: tuple[str | None, ...]) -> list[str]:

@@ -1,13 +1,20 @@
-"""Tables in HTML documents."""
+"""Tables in HTML documents, and ``<table>`` blocks inside text documents.
+
+A ``<br>`` inside a cell is kept as a line break, so that a file name split across lines
+joins without a space and a cell holding a file name and its installed name (after a
+label) can be told apart (:func:`msitools.kb.cells.name_parts`).
+"""
 from __future__ import annotations
 
 from html.parser import HTMLParser
 
 from msitools.errors import KbParseError
-from msitools.kb.cells import CellError, clean, show
+from msitools.kb.cells import CellError, clean, show, slash_order
 from msitools.kb.columns import Header, delimited_row, header_fields
-from msitools.kb.records import RawDocument, RawRow, TableInfo
-from msitools.kb.text import section_title
+from msitools.kb.records import RawDocument, RawRow, Section, TableInfo
+from msitools.kb.sections import heading_text, platform_named
+
+BREAK = "<br/>"  # how a line break inside a cell reaches the cell readers
 
 
 class _HtmlTable:
@@ -25,7 +32,9 @@ class _HtmlTable:
         if self.cell is not None:
             if self.row is None:
                 self.row = []
-            self.row.append((clean("".join(self.cell)), self.cell_span))
+            text = "".join(self.cell)
+            parts = [clean(p) for p in text.split(BREAK)]
+            self.row.append((BREAK.join(p for p in parts if p), self.cell_span))
             self.cell = None
 
     def close_row(self) -> None:
@@ -67,7 +76,7 @@ class _HtmlExtractor(HTMLParser):
             self.flush()
             section = ""
             for text in reversed(self.blocks[self.last_end:]):
-                title = section_title(text)
+                title = _title(text)
                 if title is not None:
                     section = title
                     break
@@ -96,7 +105,7 @@ class _HtmlExtractor(HTMLParser):
         elif tag == "br":
             self.flush()
             if top is not None and top.cell is not None:
-                top.cell.append(" ")
+                top.cell.append(BREAK)
         elif tag in _BLOCK_TAGS:
             self.flush()
 
@@ -144,7 +153,15 @@ class _HtmlExtractor(HTMLParser):
             self.stack.pop().close_row()
 
 
-def parse_html(text: str, source: str) -> RawDocument:
+def _title(text: str) -> str | None:
+    return heading_text(text)
+
+
+def parse_html(text: str, source: str, line_offset: int = 0, section: Section | None = None) -> RawDocument:
+    """Every file-information table of an HTML document (or block, *line_offset* lines into a document).
+
+    *section*: the section the surrounding text gives the block's first table.
+    """
     parser = _HtmlExtractor()
     try:
         parser.feed(text)
@@ -153,38 +170,13 @@ def parse_html(text: str, source: str) -> RawDocument:
         raise KbParseError(f"unreadable HTML: {exc}", source) from None
     raw = RawDocument()
     for table in parser.tables:
-        section = clean("".join(table.caption)) or table.section
-        header: Header | None = None
-        header_section = section
-        info_rows = 0
-        for line, cells in table.rows:
-            texts = [t for t, span in cells for t in [t] + [""] * (span - 1)]
-            nonempty = [t for t in texts if t]
-            fields = header_fields(texts, source, line) if texts else None
-            if fields:
-                if header is not None:
-                    _close_html_table(raw, header, header_section, info_rows)
-                header = Header("html", tuple(texts), fields, line)
-                header_section = section
-                info_rows = 0
-                continue
-            if not nonempty:
-                continue
-            if len(nonempty) == 1 and (header is None or len(cells) < len(header.fields)):
-                title = section_title(nonempty[0])
-                if title is not None:
-                    section = title
-                continue
-            if header is None:
-                continue  # a table without a file-information header (layout, prose)
-            try:
-                cand = delimited_row(texts, header)
-            except CellError as exc:
-                raise KbParseError(f"line {line}: {exc}: {show(' | '.join(texts))}", source) from None
-            raw.rows.append(RawRow(line, section, [cand]))
-            info_rows += 1
-        if header is not None:
-            _close_html_table(raw, header, header_section, info_rows)
+        caption = clean("".join(table.caption))
+        if caption or table.section or section is None:
+            title = caption or table.section
+            current = Section(title, section.context if section else "", platform_named(title))
+        else:
+            current = section
+        _read_table(raw, table, current, source, line_offset)
     for info in raw.tables:
         if info.rows == 0:
             raise KbParseError(f"line {info.line}: table header has no rows: {show(' | '.join(info.labels))}",
@@ -192,5 +184,46 @@ def parse_html(text: str, source: str) -> RawDocument:
     return raw
 
 
-def _close_html_table(raw: RawDocument, header: Header, section: str, rows: int) -> None:
-    raw.tables.append(TableInfo(header.line, "html", section, header.labels, header.fields, rows))
+def _read_table(raw: RawDocument, table: _HtmlTable, section: Section, source: str, offset: int) -> None:
+    header: Header | None = None
+    header_section = section
+    rows: list[RawRow] = []
+    for line0, cells in table.rows:
+        line = line0 + offset
+        texts = [t for t, span in cells for t in [t] + [""] * (span - 1)]
+        nonempty = [t for t in texts if t]
+        fields = header_fields([t.replace(BREAK, " ") for t in texts], source, line) if texts else None
+        if fields:
+            if header is not None:
+                _close_html_table(raw, header, header_section, rows, source)
+            header = Header("html", tuple(texts), fields, line)
+            header_section = section
+            rows = []
+            continue
+        if not nonempty:
+            continue
+        if len(nonempty) == 1 and (header is None or len(cells) < len(header.fields)):
+            title = _title(nonempty[0].replace(BREAK, " "))
+            if title is not None:
+                section = Section(title, section.context, platform_named(title) or section.platform)
+            continue
+        if header is None:
+            continue  # a table without a file-information header (layout, prose)
+        try:
+            cand = delimited_row(texts, header)
+        except CellError as exc:
+            raise KbParseError(f"line {line}: {exc}: {show(' | '.join(texts))}", source) from None
+        rows.append(RawRow(line, section, [cand]))
+    if header is not None:
+        _close_html_table(raw, header, header_section, rows, source)
+
+
+def _close_html_table(raw: RawDocument, header: Header, section: Section, rows: list[RawRow], source: str) -> None:
+    try:
+        order = slash_order([c.date or "" for r in rows for c in r.cands])
+    except CellError as exc:
+        raise KbParseError(f"line {header.line}: {exc}", source) from None
+    for row in rows:
+        raw.slash_order[id(row.section)] = order
+    raw.rows.extend(rows)
+    raw.tables.append(TableInfo(header.line, "html", section.title, header.labels, header.fields, len(rows), section))

@@ -192,6 +192,7 @@ def squashed_readings(line: str, fields: tuple[str | None, ...], source: str, li
             values["date"][1] if "date" in values else None,
             values["time"][1] if "time" in values else None,
             values["platform"][1] if "platform" in values else None,
+            tuple((f, text) for f, (text, _value) in values.items() if not f.startswith("ignore:")),
         )
         if cand not in seen:
             seen.add(cand)

@@ -82,9 +82,9 @@ def render_text(report: VerifyReport) -> str:
     from tabulate import tabulate
 
     lines = [_summary_line(report), ""]
-    rows = [[r.status.value.upper(), r.name, r.row.platform or "", r.row.version or "", _actual_version(r),
-             _fmt_size(r.row.size), _found_size(r), _found_in(r), _detail(r)] for r in report.rows]
-    lines.append(tabulate(rows, headers=["status", "file", "platform", "published version", "found version",
+    rows = [[r.status.value.upper(), r.name, r.row.platform or "", r.row.section, r.row.version or "",
+             _actual_version(r), _fmt_size(r.row.size), _found_size(r), _found_in(r), _detail(r)] for r in report.rows]
+    lines.append(tabulate(rows, headers=["status", "file", "platform", "section", "published version", "found version",
                                          "published size", "found size", "found in", "details"],
                           tablefmt="simple", disable_numparse=True))
     if report.unlisted:
@@ -113,12 +113,12 @@ def _md_escape(text: Any) -> str:
 def render_markdown(report: VerifyReport) -> str:
     """A Markdown report."""
     out = [f"# Hotfix verification: {report.verdict.upper()}", "", _summary_line(report), ""]
-    out.append("| status | file | platform | published version | found version | published size | found size | "
-               "found in | details |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| status | file | platform | section | published version | found version | published size | "
+               "found size | found in | details |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in report.rows:
         out.append("| " + " | ".join(_md_escape(x) for x in [
-            f"**{r.status.value}**", r.name, r.row.platform, r.row.version, _actual_version(r),
+            f"**{r.status.value}**", r.name, r.row.platform, r.row.section, r.row.version, _actual_version(r),
             _fmt_size(r.row.size), _found_size(r), _found_in(r), _detail(r)]) + " |")
     if report.unlisted:
         out += ["", "## Delivered but not listed", "", "| file | platform | size | found in |", "|---|---|---|---|"]
@@ -178,7 +178,7 @@ def render_html(report: VerifyReport) -> str:
     for r in report.rows:
         rows.append("<tr>" + "".join([
             f"<td class='{e(r.status.value)}'>{e(r.status.value)}</td>",
-            f"<td>{e(r.name)}</td>", f"<td>{e(str(r.row.platform))}</td>",
+            f"<td>{e(r.name)}</td>", f"<td>{e(str(r.row.platform))}</td>", f"<td>{e(r.row.section)}</td>",
             f"<td>{e(str(r.row.version))}</td>", f"<td>{e(_actual_version(r))}</td>",
             f"<td>{e(_fmt_size(r.row.size))}</td>",
             f"<td>{e(_found_size(r))}</td>",
@@ -200,7 +200,8 @@ def render_html(report: VerifyReport) -> str:
 <style>{_CSS}</style></head><body>
 <h1>Hotfix verification</h1>
 <p class="verdict {e(verdict)}">{e(_summary_line(report))}</p>
-<table><thead><tr><th>status</th><th>file</th><th>platform</th><th>published version</th><th>found version</th>
+<table><thead><tr><th>status</th><th>file</th><th>platform</th><th>section</th><th>published version</th>
+<th>found version</th>
 <th>published size</th><th>found size</th><th>found in</th><th>details</th><th>SHA-256</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 <h2>Delivered but not listed</h2>

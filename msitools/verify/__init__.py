@@ -15,10 +15,20 @@ import hashlib
 import os
 from datetime import datetime, timezone
 
+from msitools.errors import UsageError
+from msitools.findings import Finding
 from msitools.kb import PublishedTable, parse_file
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.verify.delivery import DeliveredFile, Delivery, walk_delivery
-from msitools.verify.judge import Difference, Status, judge, judge_with_signature, package_signature_findings, verdict
+from msitools.verify.judge import (
+    Difference,
+    Status,
+    judge,
+    judge_with_signature,
+    package_signature_findings,
+    unpublished,
+    verdict,
+)
 from msitools.verify.pairing import match_rows
 from msitools.verify.report import InputFile, RowVerdict, VerifyReport
 
@@ -48,33 +58,79 @@ def _row_verdicts(published: PublishedTable, delivery: Delivery, require_signatu
         status, found = judge_with_signature(status, found, f, require_signature)
         reasons: list[str] = []
         if status == Status.UNVERIFIED:
-            reasons = (list(f.unverified) or ["a check could not be made"]) if f is not None else \
-                ["not found, but part of the delivery could not be read: " + "; ".join(delivery.unreadable)]
+            reasons = (list(f.unverified) + unpublished(row) or ["a check could not be made"]) if f is not None \
+                else ["not found, but part of the delivery could not be read: " + "; ".join(delivery.unreadable)]
         verdicts.append(RowVerdict(row, f, status, found, why, reasons))
     return verdicts, used
+
+
+_PACKAGE_MAGICS = {b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an installer package (MSI, MSP, MST or MSM)",
+                   b"MSCF": "a cabinet", b"MZ": "an executable"}
+
+
+def _kind_of(path: str) -> str | None:
+    """What a file is, when it is a package or binary (None for anything else, such as a text table)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        return None
+    for magic, kind in _PACKAGE_MAGICS.items():
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def _published(table: str | os.PathLike[str] | PublishedTable, input_format: str, sections: tuple[str, ...],
+               platforms: tuple[str, ...], limits: Limits) -> tuple[PublishedTable, str]:
+    if isinstance(table, PublishedTable):
+        published, table_path = table, table.source
+    else:
+        table_path = os.fspath(table)
+        kind = _kind_of(table_path)
+        if kind is not None:
+            raise UsageError(f"this is {kind}, not a published table; did you swap HOTFIX and --kb?", table_path)
+        published = parse_file(table_path, input_format, limits)
+    if sections or platforms:
+        chosen = published.select(sections, platforms)
+        if not chosen.rows:
+            what = "; ".join(filter(None, [f"sections {', '.join(map(repr, sections))}" if sections else "",
+                                           f"platforms {', '.join(platforms)}" if platforms else ""]))
+            titles = "; ".join(dict.fromkeys(s.title for s, _ in published.sections)) or "(untitled)"
+            raise UsageError(f"no published row is in the {what} (the table's sections: {titles})", table_path)
+        published = chosen
+    return published, table_path
+
+
+def _no_match_advice(rows: list[RowVerdict], delivery: Delivery) -> None:
+    if rows and delivery.files and all(r.file is None for r in rows):
+        delivery.findings.append(Finding("published table", "no published row matches any delivered file: is this "
+                                         "the table for this package?"))
 
 
 def verify(hotfix: str | os.PathLike[str], table: str | os.PathLike[str] | PublishedTable, *,
            depth: int = 0, allow_unlisted: bool = False, require_signature: bool = False,
            base: str | os.PathLike[str] | None = None, limits: Limits = DEFAULT_LIMITS,
-           now: datetime | None = None) -> VerifyReport:
+           now: datetime | None = None, sections: tuple[str, ...] | list[str] = (),
+           platforms: tuple[str, ...] | list[str] = (), input_format: str = "auto") -> VerifyReport:
     """Verify *hotfix* against the published *table* (a path, or a table already parsed).
 
     *depth*: how many levels of ``.msi`` packages inside the delivery to open
     (patches are always opened).  *base*: the product the patches apply to,
     naming files a patch only updates.  *require_signature*: unsigned or
-    altered packages and PE images fail.  Returns the :class:`VerifyReport`.
+    altered packages and PE images fail.  *sections* / *platforms* select the
+    published rows (:meth:`PublishedTable.select`); *input_format* is how the
+    table is written (``auto`` detects it).  Returns the :class:`VerifyReport`.
     """
     from msitools import __version__
 
     hotfix = os.fspath(hotfix)
-    if isinstance(table, PublishedTable):
-        published, table_path = table, table.source
-    else:
-        table_path = os.fspath(table)
-        published = parse_file(table_path)
+    published, table_path = _published(table, input_format, tuple(sections), tuple(platforms), limits)
+    if os.path.isfile(hotfix) and _kind_of(hotfix) is None:
+        raise UsageError("this is not a package (a text document?); did you swap HOTFIX and --kb?", hotfix)
     delivery = walk_delivery(hotfix, depth, limits, base=base)
     rows, used = _row_verdicts(published, delivery, require_signature)
+    _no_match_advice(rows, delivery)
     # a file whose bytes could not be read and whose name is only its File key cannot be named:
     # it is reported under "delivered" and "unreadable", and the rows it may answer are unverified
     unlisted = [f for j, f in enumerate(delivery.files)

@@ -51,6 +51,8 @@ class Difference:
 
 
 def _version_differences(row: PublishedRow, f: DeliveredFile) -> list[Difference]:
+    if row.version is None:
+        return []  # no version published (a blank cell, or no version column)
     expected = canon_version(row.version)
     out = []
     if f.kind != "delta" and f.platform is not None:
@@ -63,18 +65,28 @@ def _version_differences(row: PublishedRow, f: DeliveredFile) -> list[Difference
 
 
 def differences(row: PublishedRow, f: DeliveredFile) -> list[Difference]:
-    """Every published field the delivered file contradicts (platform, versions, sizes, MsiFileHash)."""
+    """Every published field the delivered file contradicts (platform, versions, sizes, MsiFileHash).
+
+    A field the table does not publish (a blank cell, or no such column) is not compared.
+    """
     out = []
-    expected_platform = row.platform or NOT_APPLICABLE
-    if f.platform is not None and f.platform.lower() != expected_platform.lower():
-        out.append(Difference("platform", expected_platform, f.platform))
+    if row.platform is not None and f.platform is not None and f.platform.lower() != row.platform.lower():
+        out.append(Difference("platform", row.platform, f.platform))
     out.extend(_version_differences(row, f))
-    if f.size is not None and f.size != row.size:
+    if row.size is not None and f.size is not None and f.size != row.size:
         out.append(Difference("size (bytes)", row.size, f.size))
     if f.file_hash == "mismatch":
         out.append(Difference("MsiFileHash", "the MD5 the package records", "different bytes"))
-    if f.table_size is not None and f.table_size != row.size:
+    if row.size is not None and f.table_size is not None and f.table_size != row.size:
         out.append(Difference("size (File table)", row.size, f.table_size))
+    return out
+
+
+def unpublished(row: PublishedRow) -> list[str]:
+    """Cells printed without an exact value (a size in KB, an operating system as platform): checks not made."""
+    out = []
+    if row.size is None and row.printed.get("size"):
+        out.append(f"the published size {row.printed['size']!r} is not an exact byte count")
     return out
 
 
@@ -87,7 +99,7 @@ def judge(row: PublishedRow, f: DeliveredFile | None) -> tuple[Status, list[Diff
     found = differences(row, f)
     if found:
         return Status.MISMATCH, found
-    if f.unverified or f.platform is None or f.size is None:
+    if f.unverified or f.platform is None or f.size is None or unpublished(row):
         return Status.UNVERIFIED, []
     return Status.PASS, []
 

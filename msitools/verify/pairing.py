@@ -90,7 +90,7 @@ def match_rows(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> 
         by_name.setdefault(f.name.lower(), []).append(j)
     rows_by_name: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
-        rows_by_name.setdefault((row.name or "").lower(), []).append(i)
+        rows_by_name.setdefault((row.installed_name or row.name or "").lower(), []).append(i)
     out: list[tuple[int | None, str]] = [(None, "") for _ in rows]
     for name, row_idx in rows_by_name.items():
         candidates = by_name.get(name, [])

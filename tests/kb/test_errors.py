@@ -94,7 +94,7 @@ def test_html_row_error_names_the_tr_line():
         "</table>\n"
     )
     assert error_of(text) == "t.txt: line 4: unknown platform 'sparc' (expected one of x86, x64, IA-64, ARM64, " \
-                             "Not Applicable): 'B.dll | 10 | sparc'"
+                             "Alpha, Not Applicable): 'B.dll | 10 | sparc'"
 
 
 def test_html_row_with_too_many_cells():

@@ -61,7 +61,7 @@ def test_kb2586709_squashed_text_gives_the_issue_table():
 
 def test_kb2586709_json_shape():
     doc = json.loads(json.dumps(parse_file(kb_file("kb2586709.txt")).to_dict()))
-    assert list(doc) == ["rows"]
+    assert list(doc) == ["rows", "sections"]
     assert len(doc["rows"]) == 9
     first, tscore = doc["rows"][0], doc["rows"][3]
     assert first["name"] == "Mcs.msi" and first["version"] == NA and first["platform"] == NA
@@ -76,7 +76,10 @@ def test_kb2586709_json_shape():
         "section": SCCM,
         "line": 60,
         "ambiguous": False,
+        "printed": {"name": "Tscore.dll", "version": "4.0.6487.2192", "size": "1,172,328", "date": "01-Feb-2010",
+                    "time": "16:35", "platform": "x86"},
     }
+    assert doc["sections"] == [{"title": SCCM, "context": "", "platform": None, "rows": doc["rows"]}]
     assert all(isinstance(r["size"], int) and "readings" not in r for r in doc["rows"])
 
 
