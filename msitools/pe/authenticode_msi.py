@@ -38,6 +38,16 @@ from msitools.pe._signify import (
 from msitools.pe._signify import (
     signer_signature_broken as _signer_signature_broken,
 )
+from msitools.pe.trust import (
+    INTACT,
+    SIGNED_ALTERED,
+    SIGNED_UNTRUSTED,
+    SIGNED_UNVERIFIABLE,
+    SIGNED_VALID,
+    UNREADABLE,
+    UNSIGNED,
+    weaknesses,
+)
 
 __all__ = [
     "DIGITAL_SIGNATURE",
@@ -355,33 +365,35 @@ def _timestamp(sig) -> dict | None:
 
 
 
-def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> tuple[bool | None, str, list | None]:
-    """(trusted, reason, chain subjects or None) from signify's verifier."""
+def _trust(sig: Any, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store: Any) -> \
+        tuple[str, str, list[str] | None]:
+    """``(status, reason, chain)`` of a signature whose digest was recomputed (statuses: msitools.pe.trust)."""
     names = load_signify()
     exceptions = names.exceptions
     if not sip_ok:
-        return False, "the signature is not an MSI signature (SpcIndirectDataContent lacks the MSI SIP GUID)", None
+        return (SIGNED_ALTERED, "the signature is not an MSI signature (SpcIndirectDataContent lacks the MSI SIP "
+                                "GUID)", None)
     if not digest_ok:
-        return (False, "the package digest does not match the signed digest: the package was modified after "
-                       "signing", None)
+        return (SIGNED_ALTERED, "the package digest does not match the signed digest: the package was modified "
+                                "after signing", None)
     store = trust_store if trust_store is not None else names.TRUSTED_CERTIFICATE_STORE
     try:
         chains = list(sig.verify(expected_hash=computed, trusted_certificate_store=store))
     except exceptions.AuthenticodeInvalidDigestError as exc:
-        return False, f"signed content digest mismatch: {one_line(exc)}", None
+        return SIGNED_ALTERED, f"signed content digest mismatch: {one_line(exc)}", None
     except exceptions.AuthenticodeInconsistentDigestAlgorithmError as exc:
-        return False, f"inconsistent digest algorithms: {one_line(exc)}", None
+        return SIGNED_ALTERED, f"inconsistent digest algorithms: {one_line(exc)}", None
     except exceptions.VerificationError as exc:
         first = one_line(exc)
     except Exception as exc:  # signify/certvalidator internals
-        return None, f"the chain could not be checked: {type(exc).__name__}: {one_line(exc)}", None
+        return SIGNED_UNVERIFIABLE, f"the chain could not be checked: {type(exc).__name__}: {one_line(exc)}", None
     else:
-        return (True, "digest matches and the chain reaches a trusted root (offline trust store)",
+        return (SIGNED_VALID, "digest matches and the chain reaches a trusted root (offline trust store)",
                 list(_chain_subjects(chains)))
 
     if _signer_signature_broken(sig, exceptions):
-        return False, ("the signer's signature over the signed attributes does not verify: "
-                       "the signature was modified"), None
+        return SIGNED_ALTERED, ("the signer's signature over the signed attributes does not verify: "
+                                "the signature was modified"), None
     roots = [cert for cert in _all_certificates(sig) if _self_signed(cert)]
     if roots:
         try:
@@ -392,23 +404,17 @@ def _trust(sig, computed: bytes, digest_ok: bool, sip_ok: bool, trust_store) -> 
         else:
             subjects = list(_chain_subjects(chains))
             root = subjects[-1] if subjects else str(roots[0].subject)
-            return False, (f"digest matches; the chain ends at the self-signed root '{root}', "
-                           "which is not in the offline trust store"), subjects
-    return None, f"digest matches but no chain to a trusted root can be built offline: {first}", None
+            return SIGNED_UNTRUSTED, (f"digest matches; the chain ends at the self-signed root '{root}', "
+                                      "which is not in the offline trust store"), subjects
+    return (SIGNED_UNVERIFIABLE, f"digest matches but no chain to a trusted root can be built offline: {first}",
+            None)
 
 
-def trust_store_from_pem(data: bytes):
+def trust_store_from_pem(data: bytes) -> Any:
     """A trust store (for :func:`signature_report`'s *trust_store*) holding the PEM certificates in *data*."""
-    names = load_signify()
-    from signify.x509 import Certificate
+    from msitools.pe.trust import store_of_pem
 
-    try:
-        certs = list(Certificate.from_pems(data))
-    except Exception as exc:
-        raise SignatureError(f"not a PEM certificate file: {type(exc).__name__}: {one_line(exc)}") from None
-    if not certs:
-        raise SignatureError("no PEM certificate found")
-    return names.CertificateStore(certs, trusted=True)
+    return store_of_pem(data)
 
 
 def _unsigned_report(path: str | None, reason: str) -> dict:
@@ -418,7 +424,7 @@ def _unsigned_report(path: str | None, reason: str) -> dict:
         "ex_stored": None, "ex_computed": None, "digest_with_stored_ex": None,
         "digest_with_stored_ex_matches": None, "sip_guid": None, "signer": None, "chain": None,
         "timestamp": None, "signing_time_within_validity": None, "program_name": None,
-        "nested_signatures": None, "trusted": None, "reason": reason,
+        "nested_signatures": None, "trusted": None, "reason": reason, "status": UNSIGNED, "weaknesses": [],
     }
 
 
@@ -490,7 +496,8 @@ def _signed_report(cfb: CompoundFile, path: str, signature: MsiSignature, sig, t
 
     cert = _signer_certificate(sig)
     signer = _cert_facts(cert) if cert is not None else None
-    trusted, reason, chain = _trust(sig, computed, digest_ok, sip_ok, trust_store)
+    status, reason, chain = _trust(sig, computed, digest_ok, sip_ok, trust_store)
+    trusted = {SIGNED_VALID: True, SIGNED_UNTRUSTED: False, SIGNED_ALTERED: False}.get(status)
     if chain is None:
         chain = _issuer_walk(sig, cert) if cert is not None else []
     if cert is None and trusted is not False:
@@ -538,6 +545,9 @@ def _signed_report(cfb: CompoundFile, path: str, signature: MsiSignature, sig, t
         "nested_signatures": nested,
         "trusted": trusted,
         "reason": reason,
+        "status": status,
+        "weaknesses": (weaknesses(algorithm, cert.valid_to if cert is not None else None,
+                                  timestamp["time"] if timestamp is not None else None) if status in INTACT else []),
     }
 
 
@@ -553,4 +563,5 @@ def safe_signature_report(pkg: Any) -> dict[str, Any]:
     try:
         return signature_report(pkg)
     except MsiToolsError as exc:
-        return {"signed": None, "digest_matches": None, "reason": f"signature unreadable: {exc.message}"}
+        return {"signed": None, "digest_matches": None, "reason": f"signature unreadable: {exc.message}",
+                "status": UNREADABLE, "weaknesses": []}

@@ -233,7 +233,9 @@ def test_unsigned_corpus_package():
     path = corpus_file("msi_with_external_cab.msi")
     report = signature_report(path)
     assert report["signed"] is False and "no DigitalSignature" in report["reason"]
-    assert all(value is None for key, value in report.items() if key not in ("signed", "reason", "path"))
+    assert all(value is None for key, value in report.items()
+               if key not in ("signed", "reason", "path", "status", "weaknesses"))
+    assert report["status"] == "unsigned" and report["weaknesses"] == []
     _ok, blocks, out = _ossl_verify(path)
     assert not blocks and "MSI file has no signature" in out
 
