@@ -18,21 +18,24 @@ READ_CHUNK = 1 << 20
 
 
 class Spool:
-    """The bytes of one payload file, read once from *chunks*; SHA-256 and size computed on the way."""
+    """The bytes of one payload file, read once from *chunks*; SHA-256, SHA-1 and size computed on the way."""
 
     def __init__(self, chunks: Iterable[bytes], in_memory: int = SPOOL_IN_MEMORY):
         digest = hashlib.sha256()
+        sha1 = hashlib.sha1()
         self._file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=in_memory)  # noqa: SIM115 (closed by close())
         size = 0
         try:
             for chunk in chunks:
                 digest.update(chunk)
+                sha1.update(chunk)
                 self._file.write(chunk)
                 size += len(chunk)
         except BaseException:
             self._file.close()
             raise
         self.sha256 = digest.hexdigest()
+        self.sha1 = sha1.hexdigest()
         self.size = size
 
     def head(self, length: int) -> bytes:

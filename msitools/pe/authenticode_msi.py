@@ -555,13 +555,13 @@ def _aware(value: _dt.datetime) -> _dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=_dt.timezone.utc)
 
 
-def safe_signature_report(pkg: Any) -> dict[str, Any]:
+def safe_signature_report(pkg: Any, trust_store: Any = None) -> dict[str, Any]:
     """:func:`signature_report`, or (when the signature data is unreadable) a report saying so.
 
     ``signed`` and ``digest_matches`` are then None: a check that could not be made.
     """
     try:
-        return signature_report(pkg)
+        return signature_report(pkg, trust_store=trust_store)
     except MsiToolsError as exc:
         return {"signed": None, "digest_matches": None, "reason": f"signature unreadable: {exc.message}",
                 "status": UNREADABLE, "weaknesses": []}

@@ -52,6 +52,7 @@ from msitools.pe._signify import (
     signer_signature_broken as _signer_signature_broken,
 )
 from msitools.pe.image import load_image, looks_like_pe
+from msitools.pe.trust import INTACT, weaknesses
 
 __all__ = [
     "SIGNED_ALTERED",
@@ -153,8 +154,10 @@ def _signify():
 
 
 def pe_signature_status(source: Source, name: str | None = None,
-                        limits: Limits = DEFAULT_LIMITS) -> PeSignatureStatus:
+                        limits: Limits = DEFAULT_LIMITS, trust_store: Any = None) -> PeSignatureStatus:
     """Authenticode status of a PE image given as bytes or a path (see module doc).
+
+    *trust_store*: the roots to trust (:func:`msitools.pe.trust.trust_store`; None: the offline store).
 
     Works offline: no CRL/OCSP fetching.  Raises :class:`SignatureError` when
     the data is not a PE image or its signature cannot be parsed.
@@ -174,7 +177,7 @@ def pe_signature_status(source: Source, name: str | None = None,
             raise SignatureError(f"PE signature unreadable: {_one_line(text)}", label) from None
         if not signatures:
             return PeSignatureStatus(UNSIGNED, "the image has no Authenticode signature")
-        details = tuple(_check_signature(signed, sig) for sig in signatures)
+        details = tuple(_check_signature(signed, sig, trust_store) for sig in signatures)
     except MsiToolsError as exc:
         raise exc.with_path(label) from None
     except Exception as exc:  # signify / asn1crypto / oscrypto errors never escape
@@ -187,7 +190,7 @@ def pe_signature_status(source: Source, name: str | None = None,
     return PeSignatureStatus(primary.status, primary.reason, details)
 
 
-def _check_signature(signed, sig) -> SignatureDetail:
+def _check_signature(signed: Any, sig: Any, trust_store: Any = None) -> SignatureDetail:
     """Classify one AuthenticodeSignature."""
     _SignedPEFile, CertificateStore, exceptions = _signify()
     info = _describe(sig)
@@ -206,7 +209,8 @@ def _check_signature(signed, sig) -> SignatureDetail:
 
     # 2. full verification against the offline trust store
     try:
-        chains = list(sig.verify(expected_hash=expected))
+        chains = list(sig.verify(expected_hash=expected, **({"trusted_certificate_store": trust_store}
+                                                            if trust_store is not None else {})))
     except exceptions.InvalidDigestError as exc:
         return SignatureDetail(SIGNED_ALTERED, f"signed content digest mismatch: {_one_line(exc)}", **info)
     except exceptions.AuthenticodeInconsistentDigestAlgorithmError as exc:
@@ -275,14 +279,18 @@ def _describe(sig) -> dict:
     return info
 
 
-def signature_summary(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    """A payload image's signature as reports show it: status, reason, signer, digest algorithm.
+def signature_summary(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS,
+                      trust_store: Any = None) -> dict[str, Any]:
+    """A payload image's signature as reports show it: status, reason, signer, digest algorithm, weaknesses.
 
     Never raises for a bad signature: an unreadable one is status ``unreadable``.
     """
     try:
-        status = pe_signature_status(data, name, limits)
+        status = pe_signature_status(data, name, limits, trust_store)
     except MsiToolsError as exc:
         return {"status": "unreadable", "reason": exc.message}
-    return {"status": status.status, "reason": status.reason, "signer": status.signer_subject,
-            "digest_algorithm": status.digest_algorithm}
+    out: dict[str, Any] = {"status": status.status, "reason": status.reason, "signer": status.signer_subject,
+                           "digest_algorithm": status.digest_algorithm}
+    if status.status in INTACT:
+        out["weaknesses"] = weaknesses(status.digest_algorithm, status.signer_not_after, status.signing_time)
+    return out

@@ -54,19 +54,53 @@ def _detail(r: RowVerdict) -> str:
     return ""
 
 
-def _package_sig(sig: dict[str, Any]) -> str:
-    if not sig.get("signed"):
-        return f"{sig['package']}: unsigned"
-    state = "intact" if sig.get("digest_matches") else "ALTERED after signing"
-    signer = (sig.get("signer") or {}).get("subject")
-    return f"{sig['package']}: signed by {signer}, {state}"
-
-
 def _summary_line(report: VerifyReport) -> str:
+    """``Verdict: FAIL — package altered after signing: x.msi; 1 mismatch; 10 pass`` (reasons first)."""
     s = report.summary
-    parts = [f"{s[k]} {k}" for k in STATUS_ORDER if s.get(k)]
-    parts.append(f"{s['unlisted']} unlisted" + (" (allowed)" if report.allow_unlisted else ""))
-    return f"Verdict: {report.verdict.upper()} — " + ", ".join(parts)
+    if report.passed:
+        parts = [f"{s[k]} {k}" for k in STATUS_ORDER if s.get(k)]
+        parts.append(f"{s['unlisted']} unlisted" + (" (allowed)" if report.allow_unlisted else ""))
+        return "Verdict: PASS — " + ", ".join(parts)
+    reasons = list(report.verdict_reasons) + ([f"{s['pass']} pass"] if s.get("pass") else [])
+    return "Verdict: FAIL — " + "; ".join(reasons)
+
+
+_STATE_WORDS = {
+    "signed_valid": "signed, intact, chain trusted", "signed_untrusted": "signed, intact, chain NOT trusted",
+    "signed_unverifiable": "signed, intact, chain not verifiable offline", "signed_altered": "ALTERED after signing",
+    "unsigned": "unsigned", "unreadable": "signature unreadable", "catalog_signed": "catalog-signed",
+    "catalog_altered": "ALTERED (catalog hash mismatch)",
+}
+
+
+def _sig_state(sig: dict[str, Any]) -> str:
+    status = sig.get("status") or ("unsigned" if not sig.get("signed") else "signed")
+    return _STATE_WORDS.get(str(status), str(status))
+
+
+def _signer_subject(sig: dict[str, Any]) -> str | None:
+    signer = sig.get("signer")
+    return signer.get("subject") if isinstance(signer, dict) else signer
+
+
+def signature_lines(report: VerifyReport) -> list[str]:
+    """The signatures block: every package, the payload images counted, failing ones and catalogs listed."""
+    lines = []
+    for sig in report.delivery.packages:
+        signer = _signer_subject(sig)
+        lines.append(f"{sig['package']}: {_sig_state(sig)}" + (f", signed by {signer}" if signer else "")
+                     + "".join(f"; {w}" for w in sig.get("weaknesses") or []))
+    payload = report.payload_signatures()
+    if payload:
+        counts: dict[str, int] = {}
+        for item in payload:
+            counts[_sig_state(item)] = counts.get(_sig_state(item), 0) + 1
+        lines.append("payload: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    for catalog in report.delivery.catalogs:
+        lines.append(f"catalog {catalog['catalog']}: {_sig_state(catalog)}, signed by {catalog.get('signer')}, "
+                     f"{catalog.get('members')} members")
+    lines += [f"FAIL: {f}" for f in report.signature_failures]
+    return lines
 
 
 def _unlisted_version(f: Any) -> str:
@@ -81,7 +115,7 @@ def render_text(report: VerifyReport) -> str:
     """A plain-text report (tables by tabulate)."""
     from tabulate import tabulate
 
-    lines = [_summary_line(report), ""]
+    lines = [_summary_line(report), "", "Signatures:"] + [f"  {line}" for line in signature_lines(report)] + [""]
     rows = [[r.status.value.upper(), r.name, r.row.platform or "", r.row.section, r.row.version or "",
              _actual_version(r), _fmt_size(r.row.size), _found_size(r), _found_in(r), _detail(r)] for r in report.rows]
     lines.append(tabulate(rows, headers=["status", "file", "platform", "section", "published version", "found version",
@@ -95,9 +129,6 @@ def render_text(report: VerifyReport) -> str:
                               disable_numparse=True))
     if report.delivery.issues:
         lines += ["", "Issues:"] + [f"  - {i}" for i in report.delivery.issues]
-    lines += ["", "Package signatures" + (" (required):" if report.require_signature else ":")]
-    lines += [f"  {_package_sig(s)}" for s in report.delivery.packages]
-    lines += [f"  FAIL: {f}" for f in report.signature_findings]
     lines += ["", "Pairing:"] + [f"  {r.name} ({r.row.platform}): {r.pairing}" for r in report.rows]
     lines += ["", "Inputs:"] + [f"  {i.role}: {i.path} sha256 {i.sha256}" for i in report.inputs]
     lines += ["", "SHA-256 of delivered files:"] + [
@@ -112,7 +143,8 @@ def _md_escape(text: Any) -> str:
 
 def render_markdown(report: VerifyReport) -> str:
     """A Markdown report."""
-    out = [f"# Hotfix verification: {report.verdict.upper()}", "", _summary_line(report), ""]
+    out = [f"# Hotfix verification: {report.verdict.upper()}", "", _summary_line(report), "", "## Signatures", ""]
+    out += [f"- {_md_escape(line)}" for line in signature_lines(report)] + [""]
     out.append("| status | file | platform | section | published version | found version | published size | "
                "found size | found in | details |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
@@ -135,27 +167,42 @@ def render_markdown(report: VerifyReport) -> str:
 
 
 def render_junit(report: VerifyReport) -> str:
-    """One test case per published row (for CI dashboards); unlisted files are one more case."""
-    failures = sum(1 for r in report.rows if r.status.value != "pass")
-    unlisted_fails = bool(report.unlisted) and not report.allow_unlisted
-    suite = ET.Element("testsuite", name="msitools verify", tests=str(len(report.rows) + 1),
-                       failures=str(failures + int(unlisted_fails)), errors="0", timestamp=report.time)
+    """One test case per published row, per signature failure (classname ``signatures``) and for unlisted files.
+
+    ``failures`` counts every reason the verdict fails, so it is never 0 for a failing run.
+    """
+    suite = ET.Element("testsuite", name="msitools verify", timestamp=report.time)
     props = ET.SubElement(suite, "properties")
     for item in report.inputs:
         ET.SubElement(props, "property", name=f"{item.role} sha256", value=str(item.sha256))
+    failures = 0
+    for bad in report.signature_failures:
+        case = ET.SubElement(suite, "testcase", classname="signatures", name=bad.where)
+        ET.SubElement(case, "failure", type="signature", message=f"{bad.problem}: {bad.reason}")
+        failures += 1
     for r in report.rows:
         case = ET.SubElement(suite, "testcase", classname=r.row.section or "published table",
                              name=f"{r.name} ({r.row.platform})")
         if r.status.value != "pass":
             failure = ET.SubElement(case, "failure", type=r.status.value, message=f"{r.status.value}: {_detail(r)}")
             failure.text = _found_in(r) or r.pairing or ""
+            failures += 1
         out = ET.SubElement(case, "system-out")
         out.text = f"found in: {_found_in(r)}\nsha256: {r.file.sha256 if r.file else None}\npairing: {r.pairing}"
     case = ET.SubElement(suite, "testcase", classname="delivery", name="no unlisted files")
     if report.unlisted:
-        tag = "failure" if unlisted_fails else "skipped"
-        el = ET.SubElement(case, tag, message=f"{len(report.unlisted)} delivered file(s) not in the table")
+        failing = not report.allow_unlisted
+        el = ET.SubElement(case, "failure" if failing else "skipped",
+                           message=f"{len(report.unlisted)} delivered file(s) not in the table")
         el.text = "\n".join(" > ".join(u.found_in) for u in report.unlisted)
+        failures += int(failing)
+    if not report.rows:
+        empty = ET.SubElement(suite, "testcase", classname="published table", name="rows to check")
+        ET.SubElement(empty, "failure", type="empty", message="no published row to check")
+        failures += 1
+    suite.set("tests", str(len(suite.findall("testcase"))))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
@@ -200,6 +247,7 @@ def render_html(report: VerifyReport) -> str:
 <style>{_CSS}</style></head><body>
 <h1>Hotfix verification</h1>
 <p class="verdict {e(verdict)}">{e(_summary_line(report))}</p>
+<h2>Signatures</h2><ul>{''.join(f"<li>{e(line)}</li>" for line in signature_lines(report))}</ul>
 <table><thead><tr><th>status</th><th>file</th><th>platform</th><th>section</th><th>published version</th>
 <th>found version</th>
 <th>published size</th><th>found size</th><th>found in</th><th>details</th><th>SHA-256</th></tr></thead>

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import datetime, timezone
+from typing import Any
 
 from msitools.errors import UsageError
 from msitools.findings import Finding
@@ -22,12 +23,14 @@ from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.verify.delivery import DeliveredFile, Delivery, walk_delivery
 from msitools.verify.judge import (
     Difference,
+    SignaturePolicy,
     Status,
     judge,
     judge_with_signature,
-    package_signature_findings,
+    signature_failures,
     unpublished,
     verdict,
+    verdict_reasons,
 )
 from msitools.verify.pairing import match_rows
 from msitools.verify.report import InputFile, RowVerdict, VerifyReport
@@ -44,7 +47,7 @@ def _sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def _row_verdicts(published: PublishedTable, delivery: Delivery, require_signature: bool) -> \
+def _row_verdicts(published: PublishedTable, delivery: Delivery, policy: SignaturePolicy) -> \
         tuple[list[RowVerdict], set[int]]:
     files = delivery.files
     verdicts, used = [], set()
@@ -55,7 +58,7 @@ def _row_verdicts(published: PublishedTable, delivery: Delivery, require_signatu
         status, found = judge(row, f)
         if status == Status.MISSING and delivery.unreadable:
             status = Status.UNVERIFIED  # fail closed: the file may sit in the part that could not be read
-        status, found = judge_with_signature(status, found, f, require_signature)
+        status, found = judge_with_signature(status, found, f, policy)
         reasons: list[str] = []
         if status == Status.UNVERIFIED:
             reasons = (list(f.unverified) + unpublished(row) or ["a check could not be made"]) if f is not None \
@@ -112,13 +115,17 @@ def verify(hotfix: str | os.PathLike[str], table: str | os.PathLike[str] | Publi
            depth: int = 0, allow_unlisted: bool = False, require_signature: bool = False,
            base: str | os.PathLike[str] | None = None, limits: Limits = DEFAULT_LIMITS,
            now: datetime | None = None, sections: tuple[str, ...] | list[str] = (),
-           platforms: tuple[str, ...] | list[str] = (), input_format: str = "auto") -> VerifyReport:
+           platforms: tuple[str, ...] | list[str] = (), input_format: str = "auto",
+           expect_signers: tuple[str, ...] | list[str] = (), trust_store: Any = None) -> VerifyReport:
     """Verify *hotfix* against the published *table* (a path, or a table already parsed).
 
     *depth*: how many levels of ``.msi`` packages inside the delivery to open
     (patches are always opened).  *base*: the product the patches apply to,
-    naming files a patch only updates.  *require_signature*: unsigned or
-    altered packages and PE images fail.  *sections* / *platforms* select the
+    naming files a patch only updates.  Signatures (:class:`SignaturePolicy`): a
+    package or payload image altered after signing always fails; with
+    *require_signature* unsigned ones and untrusted chains fail too; with
+    *expect_signers* every signed one must name one of them in its signer's subject;
+    *trust_store* adds roots (:func:`msitools.pe.trust.trust_store`).  *sections* / *platforms* select the
     published rows (:meth:`PublishedTable.select`); *input_format* is how the
     table is written (``auto`` detects it).  Returns the :class:`VerifyReport`.
     """
@@ -128,22 +135,25 @@ def verify(hotfix: str | os.PathLike[str], table: str | os.PathLike[str] | Publi
     published, table_path = _published(table, input_format, tuple(sections), tuple(platforms), limits)
     if os.path.isfile(hotfix) and _kind_of(hotfix) is None:
         raise UsageError("this is not a package (a text document?); did you swap HOTFIX and --kb?", hotfix)
-    delivery = walk_delivery(hotfix, depth, limits, base=base)
-    rows, used = _row_verdicts(published, delivery, require_signature)
+    policy = SignaturePolicy(require_signature, tuple(expect_signers))
+    delivery = walk_delivery(hotfix, depth, limits, base=base, trust_store=trust_store)
+    rows, used = _row_verdicts(published, delivery, policy)
     _no_match_advice(rows, delivery)
     # a file whose bytes could not be read and whose name is only its File key cannot be named:
     # it is reported under "delivered" and "unreadable", and the rows it may answer are unverified
     unlisted = [f for j, f in enumerate(delivery.files)
                 if j not in used and not (f.unverified and f.name_source == "File key")]
-    signature_findings = package_signature_findings(delivery.packages, require_signature)
+    failures = signature_failures(delivery.packages, delivery.files, policy)
     inputs = [
         InputFile("hotfix", hotfix, _sha256_file(hotfix), size=os.path.getsize(hotfix)),
         InputFile("published table", table_path, _sha256_file(table_path) if os.path.isfile(table_path) else None,
                   format=published.format),
     ]
     return VerifyReport(
-        verdict=verdict([r.status for r in rows], len(unlisted), allow_unlisted, signature_findings),
+        verdict=verdict([r.status for r in rows], len(unlisted), allow_unlisted, failures),
         rows=rows, unlisted=unlisted, delivery=delivery, inputs=inputs, allow_unlisted=allow_unlisted,
-        require_signature=require_signature, signature_findings=signature_findings,
+        require_signature=require_signature, signature_failures=failures,
+        verdict_reasons=verdict_reasons([r.status for r in rows], len(unlisted), allow_unlisted, failures),
+        expect_signers=list(expect_signers),
         tool={"name": "msitools", "version": __version__},
         time=(now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"))

@@ -20,10 +20,13 @@ from msitools.findings import Finding, Level, dicts, texts
 from msitools.kb import NOT_APPLICABLE
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.patch.payload import BYTES_UNREADABLE
+from msitools.payload.catalogs import CatalogCollector, has_catalogs
+from msitools.payload.files import list_package_files
 from msitools.payload.items import KIND_DELTA, KIND_EMPTY, NAME_KEY, PayloadItem
 from msitools.payload.package import iter_package_payload
 from msitools.payload.spool import Spool
 from msitools.pe.image import PeInfo, read_pe_info
+from msitools.pe.trust import CATALOG_ALTERED, UNSIGNED
 
 DELTA_UNVERIFIED = ("the patch carries a binary delta: the new file's bytes exist only after applying it to the "
                     "installed file")
@@ -94,6 +97,7 @@ class Delivery:
     files: list[DeliveredFile] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # error: a part that could not be read
     packages: list[dict[str, Any]] = field(default_factory=list)  # the signature of every package opened
+    catalogs: list[dict[str, Any]] = field(default_factory=list)  # every catalog delivered, and its signature
     base_names: dict[str, str] = field(default_factory=dict)  # File key -> FileName, from a base package
 
     @property
@@ -112,18 +116,19 @@ class Delivery:
         self.findings.append(Finding(" > ".join(where), message, Level.ERROR))
 
 
-SIGNATURE_KEYS = ("signed", "digest_algorithm", "digest_matches", "trusted", "reason", "signer", "timestamp")
+SIGNATURE_KEYS = ("signed", "digest_algorithm", "digest_matches", "trusted", "reason", "signer", "timestamp",
+                  "status", "weaknesses")
 
 
-def package_signature(pkg: Package, chain: list[str]) -> dict[str, Any]:
+def package_signature(pkg: Package, chain: list[str], trust_store: Any = None) -> dict[str, Any]:
     """The package's Authenticode status as the verify report lists it."""
     from msitools.pe.authenticode_msi import safe_signature_report  # signify is loaded only when needed
 
-    report = safe_signature_report(pkg)
+    report = safe_signature_report(pkg, trust_store)
     return {"package": " > ".join(chain), **{k: report.get(k) for k in SIGNATURE_KEYS}}
 
 
-def _describe_pe(entry: DeliveredFile, spool: Spool, limits: Limits) -> PeInfo | None:
+def _describe_pe(entry: DeliveredFile, spool: Spool, limits: Limits, trust_store: Any = None) -> PeInfo | None:
     """Platform, version and signature from the bytes (PE images); returns the PeInfo or None."""
     from msitools.pe.authenticode_pe import signature_summary
 
@@ -145,14 +150,14 @@ def _describe_pe(entry: DeliveredFile, spool: Spool, limits: Limits) -> PeInfo |
     entry.platform = info.platform
     entry.machine = info.machine
     entry.pe_version = info.file_version
-    entry.signature = signature_summary(data, entry.name, limits)
+    entry.signature = signature_summary(data, entry.name, limits, trust_store)
     if info.file_version is None:
         entry.note("PE image without a version resource")
     return info
 
 
 def walk_delivery(path: str | os.PathLike[str], depth: int = 0, limits: Limits = DEFAULT_LIMITS,
-                  base: str | os.PathLike[str] | None = None) -> Delivery:
+                  base: str | os.PathLike[str] | None = None, trust_store: Any = None) -> Delivery:
     """Every file the hotfix at *path* delivers, with the facts verification compares.
 
     *base*: the product the patches apply to; File rows a patch only updates (and so does not
@@ -169,7 +174,7 @@ def walk_delivery(path: str | os.PathLike[str], depth: int = 0, limits: Limits =
     with open_package(path, limits) as pkg:
         if pkg.kind == "mst":
             raise UsageError("a transform delivers no files; give the hotfix package (.msi) or patch (.msp)", path)
-        _Walker(delivery, limits).package(pkg, [os.path.basename(path)], depth)
+        _Walker(delivery, limits, trust_store).package(pkg, [os.path.basename(path)], depth)
     return delivery
 
 
@@ -188,13 +193,14 @@ def _recorded_hashes(pkg: Package) -> dict[str, tuple[int, ...]]:
 class _Walker:
     """Walks packages into a :class:`Delivery`, descending into patches (always) and packages (*depth*)."""
 
-    def __init__(self, delivery: Delivery, limits: Limits):
+    def __init__(self, delivery: Delivery, limits: Limits, trust_store: Any = None):
         self.delivery = delivery
         self.limits = limits
+        self.trust_store = trust_store
 
     def package(self, pkg: Package, chain: list[str], depth: int) -> None:
         """Record *pkg*'s signature and walk its payload."""
-        self.delivery.packages.append(package_signature(pkg, chain))
+        self.delivery.packages.append(package_signature(pkg, chain, self.trust_store))
         if pkg.kind == "msp":
             self._patch(pkg, chain, depth)
         elif pkg.kind in ("msi", "msm"):
@@ -215,14 +221,31 @@ class _Walker:
 
     def _database(self, pkg: Package, chain: list[str], depth: int) -> None:
         hashes = _recorded_hashes(pkg)
-        for item in iter_package_payload(pkg):
+        listing = list_package_files(pkg)
+        catalogs = CatalogCollector(self.trust_store, self.limits) \
+            if has_catalogs([f.file_name for f in listing.files]) else None
+        entries: dict[int, DeliveredFile] = {}
+        for item in iter_package_payload(pkg, listing=listing):
             entry = DeliveredFile(item.name, chain + item.found_in, key=item.key, table_size=item.table_size,
                                   table_version=item.table_version)
-            self._database_item(item, entry, chain, hashes, depth)
+            self._database_item(item, entry, chain, hashes, depth, catalogs)
+            entries[id(entry)] = entry
             self.delivery.files.append(entry)  # after the files of a package inside it
+        if catalogs is not None:
+            self._catalog_signatures(catalogs, entries)
+
+    def _catalog_signatures(self, catalogs: CatalogCollector, entries: dict[int, DeliveredFile]) -> None:
+        self.delivery.findings.extend(catalogs.findings)
+        self.delivery.catalogs.extend({"catalog": " > ".join(where.split(" > ")), **catalog.to_dict()}
+                                      for where, catalog in catalogs.catalogs)
+        for key, verdict in catalogs.finish().items():
+            entry = entries[key]
+            current = (entry.signature or {}).get("status")
+            if entry.kind != "package" and (current in (None, UNSIGNED) or verdict["status"] == CATALOG_ALTERED):
+                entry.signature = verdict
 
     def _database_item(self, item: PayloadItem, entry: DeliveredFile, chain: list[str],
-                       hashes: dict[str, tuple[int, ...]], depth: int) -> None:
+                       hashes: dict[str, tuple[int, ...]], depth: int, catalogs: CatalogCollector | None) -> None:
         from msitools.payload.filehash import file_hash_parts
 
         if item.error is not None:
@@ -240,7 +263,10 @@ class _Walker:
                 entry.platform = NOT_APPLICABLE
                 self._nested(spool, entry, depth)
             else:
-                _describe_pe(entry, spool, self.limits)
+                _describe_pe(entry, spool, self.limits, self.trust_store)
+            if catalogs is not None:
+                folder = tuple(item.file.path[:-1]) if item.file is not None else None
+                catalogs.add(id(entry), item.name, folder, " > ".join(entry.found_in), spool)
 
     def _nested(self, spool: Spool, entry: DeliveredFile, depth: int) -> None:
         try:
@@ -251,7 +277,7 @@ class _Walker:
             return
         with nested:
             entry.note(f"a {nested.kind.upper()} package")
-            entry.signature = package_signature(nested, entry.found_in)
+            entry.signature = package_signature(nested, entry.found_in, self.trust_store)
             self.delivery.packages.append(entry.signature)
             if nested.kind == "msp":
                 self._patch(nested, entry.found_in, depth)
@@ -299,7 +325,7 @@ class _Walker:
                 entry.cannot(DELTA_UNVERIFIED)
                 entry.size = None
                 return
-            info = _describe_pe(entry, spool, self.limits)
+            info = _describe_pe(entry, spool, self.limits, self.trust_store)
             if entry.name_source == NAME_KEY and info is not None and info.original_filename:
                 entry.name = info.original_filename  # the walk could not (image too large for a name probe)
         item.close()

@@ -8,9 +8,10 @@ The policy lives here, in one place:
   several ways; ``unverified`` when a check could not be made (a delta with no
   base, an unreadable cabinet or image, or a row not found while part of the
   delivery could not be read): never ``pass`` for what was not checked;
-* with *require_signature*, an unsigned or altered PE image makes its row a
-  mismatch on ``signature``, and an unsigned or altered package fails the
-  verdict;
+* signatures (:class:`SignaturePolicy`): a package or payload image altered after
+  signing always fails (its row is a mismatch on ``signature``); unsigned ones and
+  chains that reach no trusted root fail only when signatures are required; an
+  expected signer must have signed every signed one;
 * the verdict is ``pass`` when every row passes, there is at least one row,
   nothing is unlisted (unless allowed) and no signature finding stands.
 """
@@ -21,6 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from msitools.kb import NOT_APPLICABLE, PublishedRow
+from msitools.pe.trust import (
+    ALTERED,
+    CATALOG_SIGNED,
+    INTACT,
+    SIGNED_UNTRUSTED,
+    SIGNED_UNVERIFIABLE,
+    SIGNED_VALID,
+    UNREADABLE,
+    UNSIGNED,
+    package_status,
+)
 from msitools.verify.delivery import DeliveredFile
 from msitools.verify.pairing import canon_version
 
@@ -104,48 +116,120 @@ def judge(row: PublishedRow, f: DeliveredFile | None) -> tuple[Status, list[Diff
     return Status.PASS, []
 
 
-def signature_problem(f: DeliveredFile) -> str | None:
-    """Why a delivered file fails a required signature (packages and PE images), or None."""
-    if f.kind == "package":
-        sig = f.signature or {}
-        if not sig.get("signed"):
-            return "unsigned package"
-        if not sig.get("digest_matches"):
-            return "package altered after signing"
-        return None
-    if f.signature is None:
-        return None  # not a PE image
-    status = f.signature.get("status")
-    if status in ("unsigned", "signed_altered", "unreadable"):
-        return str(status)
+@dataclass(frozen=True)
+class SignaturePolicy:
+    """What verification asks of signatures.
+
+    Always: a package or payload image signed but altered after signing (or listed by a
+    catalog with another hash), or whose signature cannot be read, fails.  With
+    *require*: every package and payload image must be signed (directly or through a
+    catalog) with an intact signature whose chain reaches a trusted root.  With
+    *expect_signers*: every signed one must be signed by a certificate whose subject
+    contains one of these texts.
+    """
+
+    require: bool = False
+    expect_signers: tuple[str, ...] = ()
+
+
+def _signer(sig: dict[str, Any]) -> str:
+    signer = sig.get("signer")
+    if isinstance(signer, dict):
+        return str(signer.get("subject") or "")
+    return str(signer or "")
+
+
+def signature_problem(sig: dict[str, Any] | None, policy: SignaturePolicy, package: bool) -> str | None:
+    """Why a signature (of a package or a payload file) fails the policy, or None."""
+    if sig is None:
+        return None  # not a PE image, nor a file a catalog names
+    status = sig.get("status") or package_status(sig)
+    what = "package" if package else "payload"
+    if status in ALTERED:
+        return f"{what} altered after signing"
+    if status == UNREADABLE:
+        return f"{what} signature unreadable"
+    if policy.require:
+        if status == UNSIGNED:
+            return f"unsigned {what}"
+        if status == CATALOG_SIGNED and sig.get("catalog_status") != SIGNED_VALID:
+            return f"{what} signed through a catalog whose chain is not trusted"
+        if status in (SIGNED_UNTRUSTED, SIGNED_UNVERIFIABLE):
+            return f"{what} signature chain not trusted"
+    if policy.expect_signers and status in (*INTACT, CATALOG_SIGNED):
+        signer = _signer(sig)
+        if not any(text.lower() in signer.lower() for text in policy.expect_signers):
+            return f"{what} signed by {signer or 'an unknown signer'}, not by " + " or ".join(policy.expect_signers)
     return None
 
 
 def judge_with_signature(status: Status, found: list[Difference], f: DeliveredFile | None,
-                         require_signature: bool) -> tuple[Status, list[Difference]]:
-    """With a required signature, a row whose file is unsigned or altered becomes a mismatch on ``signature``."""
-    if not require_signature or f is None or status not in (Status.PASS, Status.MISMATCH):
+                         policy: SignaturePolicy) -> tuple[Status, list[Difference]]:
+    """A row whose file's signature fails the policy becomes a mismatch on ``signature``."""
+    if f is None or status not in (Status.PASS, Status.MISMATCH, Status.UNVERIFIED):
         return status, found
-    problem = signature_problem(f)
+    problem = signature_problem(f.signature, policy, f.kind == "package")
     if problem is None:
         return status, found
-    return Status.MISMATCH, [*found, Difference("signature", "signed, digest intact", problem)]
+    expected = "signed, digest intact" + (", chain trusted" if policy.require else "")
+    return Status.MISMATCH, [*found, Difference("signature", expected, problem)]
 
 
-def package_signature_findings(packages: list[dict[str, Any]], require_signature: bool) -> list[str]:
-    """The packages that fail a required signature, each with why."""
-    if not require_signature:
-        return []
+@dataclass(frozen=True)
+class SignatureFailure:
+    """A package or payload file whose signature fails the policy."""
+
+    where: str  # "hotfix.msi > hotfix.cab > x.msp"
+    problem: str  # "package altered after signing", "unsigned payload" ...
+    reason: str  # the signature check's own words
+    package: bool
+
+    @property
+    def short(self) -> str:
+        return f"{self.problem}: {self.where.rsplit(' > ', 1)[-1]}"
+
+    def __str__(self) -> str:
+        if self.problem == "unsigned package":
+            return f"{self.where}: unsigned ({self.reason})"
+        if self.problem == "package altered after signing":
+            return f"{self.where}: altered after signing ({self.reason})"
+        return f"{self.where}: {self.problem} ({self.reason})"
+
+
+def signature_failures(packages: list[dict[str, Any]], files: list[DeliveredFile],
+                       policy: SignaturePolicy) -> list[SignatureFailure]:
+    """Every package and payload file whose signature fails the policy, packages first."""
     out = []
     for sig in packages:
-        if not sig.get("signed"):
-            out.append(f"{sig['package']}: unsigned ({sig.get('reason')})")
-        elif not sig.get("digest_matches"):
-            out.append(f"{sig['package']}: altered after signing ({sig.get('reason')})")
+        problem = signature_problem(sig, policy, True)
+        if problem is not None:
+            out.append(SignatureFailure(sig["package"], problem, str(sig.get("reason")), True))
+    for f in files:
+        if f.kind == "package":
+            continue  # its signature is among the packages
+        problem = signature_problem(f.signature, policy, False)
+        if problem is not None:
+            out.append(SignatureFailure(" > ".join(f.found_in), problem, str((f.signature or {}).get("reason")),
+                                        False))
     return out
 
 
-def verdict(statuses: list[Status], unlisted: int, allow_unlisted: bool, signature_findings: list[str]) -> str:
+def verdict_reasons(statuses: list[Status], unlisted: int, allow_unlisted: bool,
+                    failures: list[SignatureFailure]) -> list[str]:
+    """Why the verdict is what it is, most serious first (empty when it passes)."""
+    reasons = [f.short for f in failures]
+    for status in (Status.MISMATCH, Status.MISSING, Status.UNVERIFIED, Status.AMBIGUOUS):
+        count = sum(1 for s in statuses if s == status)
+        if count:
+            reasons.append(f"{count} {status.value}")
+    if unlisted and not allow_unlisted:
+        reasons.append(f"{unlisted} unlisted")
+    if not statuses:
+        reasons.append("no published row to check")
+    return reasons
+
+
+def verdict(statuses: list[Status], unlisted: int, allow_unlisted: bool, failures: list[SignatureFailure]) -> str:
     """``pass`` or ``fail`` (see the module documentation)."""
     passed = bool(statuses) and all(s == Status.PASS for s in statuses)
-    return "pass" if passed and (allow_unlisted or not unlisted) and not signature_findings else "fail"
+    return "pass" if passed and (allow_unlisted or not unlisted) and not failures else "fail"

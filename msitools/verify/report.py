@@ -11,7 +11,7 @@ from typing import Any
 
 from msitools.kb import PublishedRow
 from msitools.verify.delivery import DeliveredFile, Delivery
-from msitools.verify.judge import STATUS_ORDER, Difference, Status
+from msitools.verify.judge import STATUS_ORDER, Difference, SignatureFailure, Status
 
 
 @dataclass
@@ -91,9 +91,16 @@ class VerifyReport:
     inputs: list[InputFile]
     allow_unlisted: bool = False
     require_signature: bool = False
-    signature_findings: list[str] = field(default_factory=list)
+    signature_failures: list[SignatureFailure] = field(default_factory=list)
+    verdict_reasons: list[str] = field(default_factory=list)
+    expect_signers: list[str] = field(default_factory=list)
     tool: dict[str, str] = field(default_factory=dict)
     time: str = ""
+
+    def payload_signatures(self) -> list[dict[str, Any]]:
+        """Every payload file with a signature (PE images, and files a catalog names)."""
+        return [{"file": " > ".join(f.found_in), "name": f.name, **(f.signature or {})}
+                for f in self.delivery.files if f.kind != "package" and f.signature]
 
     @property
     def passed(self) -> bool:
@@ -121,8 +128,12 @@ class VerifyReport:
             "summary": self.summary,
             "allow_unlisted": self.allow_unlisted,
             "require_signature": self.require_signature,
+            "verdict_reasons": self.verdict_reasons,
             "signatures": self.delivery.packages,
-            "signature_findings": self.signature_findings,
+            "payload_signatures": self.payload_signatures(),
+            "catalogs": self.delivery.catalogs,
+            "signature_findings": [str(f) for f in self.signature_failures],
+            "expect_signers": self.expect_signers,
             "tool": self.tool,
             "time": self.time,
         }

@@ -31,7 +31,7 @@ def test_registry_offers_every_format_and_json():
 def test_text(passing, failing):
     assert render_text(passing).splitlines()[0] == "Verdict: PASS — 9 pass, 0 unlisted"
     text = render_text(failing)
-    assert text.splitlines()[0].startswith("Verdict: FAIL — 8 pass, 1 mismatch")
+    assert text.splitlines()[0] == "Verdict: FAIL — 1 mismatch; 8 pass"
     assert "size (bytes): expected 375,656" not in text or "mismatch" in text.lower()
     assert "MISMATCH" in text
 

@@ -1,0 +1,59 @@
+"""Side-by-side assembly manifests: the file hashes a (catalog-signed) manifest vouches for.
+
+A Win32 assembly (``winsxs``) is signed through its catalog, which holds the hash of the
+assembly's ``.manifest``; the manifest lists each file of the assembly with its digest::
+
+    <file name="msvcr80.dll" hashalg="SHA1">
+      <asmv2:hash><dsig:DigestMethod Algorithm="...#sha1"/><dsig:DigestValue>Q4Uf...=</dsig:DigestValue></asmv2:hash>
+    </file>
+
+With the ``HashTransforms.Identity`` transform the digest is that of the whole file.  (The
+``hash`` attribute is an older digest of a normalised image and is not used here.)
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from xml.etree import ElementTree as ET
+
+from msitools.errors import SignatureError
+
+MAX_MANIFEST = 1 << 20
+_ALGORITHMS = {"sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def manifest_files(data: bytes, name: str) -> dict[str, list[tuple[str, str]]]:
+    """``{file name (lower case): [(algorithm, hex digest)]}`` of an assembly manifest (empty when it names none)."""
+    if len(data) > MAX_MANIFEST:
+        raise SignatureError(f"manifest larger than {MAX_MANIFEST} bytes", name)
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise SignatureError("manifest with a document type declaration (refused)", name)
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise SignatureError(f"unreadable manifest: {exc}", name) from None
+    out: dict[str, list[tuple[str, str]]] = {}
+    for element in root.iter():
+        if _local(element.tag) != "file" or not element.get("name"):
+            continue
+        digests = []
+        method = None
+        transforms = [t.get("Algorithm", "") for t in element.iter() if _local(t.tag) == "Transform"]
+        if any(not t.endswith("HashTransforms.Identity") for t in transforms):
+            continue  # a digest of something else than the file's bytes
+        for child in element.iter():
+            if _local(child.tag) == "DigestMethod":
+                method = re.sub(r".*#", "", child.get("Algorithm", "")).lower()
+            elif _local(child.tag) == "DigestValue" and child.text and method in _ALGORITHMS:
+                try:
+                    digests.append((_ALGORITHMS[method], base64.b64decode(child.text.strip(), validate=True).hex()))
+                except (binascii.Error, ValueError):
+                    raise SignatureError(f"manifest digest of {element.get('name')!r} is not base64", name) from None
+        if digests:
+            out.setdefault(element.get("name", "").lower(), []).extend(digests)
+    return out
