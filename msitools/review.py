@@ -27,10 +27,12 @@ from msitools.errors import MsiToolsError
 from msitools.limits import Limits
 from msitools.patch.msp import Msp
 from msitools.patch.payload import NOT_IN_CABINET, PatchPayload
+from msitools.payload.catalogs import CatalogCollector, has_catalogs
 from msitools.payload.files import list_package_files
 from msitools.payload.items import KIND_EMPTY, PayloadItem
 from msitools.payload.package import iter_package_payload
 from msitools.pe.authenticode_msi import safe_signature_report
+from msitools.pe.trust import CATALOG_ALTERED, UNSIGNED
 
 SEQUENCE_TABLES = ("InstallExecuteSequence", "InstallUISequence", "AdminExecuteSequence", "AdminUISequence",
                    "AdvtExecuteSequence", "AdvtUISequence")
@@ -247,13 +249,18 @@ def _pe_signature(data: bytes, name: str) -> dict[str, Any]:
     return signature_summary(data, name)
 
 
-def _item_signature(item: PayloadItem, limits: Limits) -> dict[str, Any] | None:
+def _item_signature(item: PayloadItem, limits: Limits, catalogs: CatalogCollector | None = None,
+                    key: Any = None) -> dict[str, Any] | None:
     """The signature of a payload PE image (None: not a PE image); unreadable bytes say so."""
     try:
         spool = item.spool()
     except MsiToolsError as exc:
         return {"status": "unreadable", "reason": exc.message}
     with spool:
+        if catalogs is not None:
+            folder = tuple(item.file.path[:-1]) if item.file is not None else None
+            where = " > ".join([*item.source.split(" > ")[:-1], item.name])
+            catalogs.add(key, item.name, folder, where, spool)
         if spool.head(2) != b"MZ":
             return None
         if spool.size > limits.pe_read_size:
@@ -264,9 +271,15 @@ def _item_signature(item: PayloadItem, limits: Limits) -> dict[str, Any] | None:
 
 def payload_signatures(pkg: Package, view: PatchedDatabase | None = None,
                        only_changed: bool = False) -> list[dict[str, Any]]:
-    """The Authenticode status of every PE image the (patched) package installs."""
+    """The Authenticode status of every PE image the (patched) package installs, catalogs counted.
+
+    An unsigned image whose hash a delivered catalog lists (directly, or through a
+    side-by-side manifest the catalog lists) is ``catalog_signed``; one a catalog or
+    manifest names with another hash is ``catalog_altered`` (:mod:`msitools.payload.catalogs`).
+    """
     out: list[dict[str, Any]] = []
     listing = list_package_files(pkg, view)
+    catalogs = CatalogCollector(limits=pkg.limits) if has_catalogs([f.file_name for f in listing.files]) else None
     for item in iter_package_payload(pkg, view, listing):
         f = item.file
         assert f is not None
@@ -275,10 +288,18 @@ def payload_signatures(pkg: Package, view: PatchedDatabase | None = None,
         if item.error is not None:
             out.append({"file": f.display_path, "status": "unreadable", "reason": item.error, "source": item.source})
             continue
-        signature = _item_signature(item, pkg.limits)
-        if signature is not None:
-            out.append({"file": f.display_path, "source": item.source, **signature})
-    return out
+        entry = {"file": f.display_path, "source": item.source}
+        signature = _item_signature(item, pkg.limits, catalogs, id(entry))
+        entry.update(signature or {"status": None})
+        out.append(entry)
+    verdicts = catalogs.finish() if catalogs is not None else {}
+    for entry in out:
+        verdict = verdicts.get(id(entry))
+        if verdict is None:
+            continue
+        if entry.get("status") == UNSIGNED or verdict["status"] == CATALOG_ALTERED:
+            entry.update(verdict)  # a PE image signed through a catalog, or any file a catalog proves altered
+    return [e for e in out if e.get("status") is not None]  # PE images, and files a catalog proves altered
 
 
 def patch_payload_signatures(msp: Msp) -> list[dict[str, Any]]:

@@ -23,7 +23,8 @@ LAYERS = [
     ("kb", ["msitools.kb"]),
     ("payload", ["msitools.payload"]),
     ("patch", ["msitools.patch"]),
-    ("jobs", ["msitools.verify", "msitools.extract", "msitools.review", "msitools.export", "msitools.describe"]),
+    ("jobs", ["msitools.verify", "msitools.extract", "msitools.review", "msitools.export", "msitools.describe",
+              "msitools.signature"]),
     ("render", ["msitools.render"]),
     ("cli", ["msitools.cli", "msitools.__main__"]),
 ]

@@ -8,24 +8,28 @@ import click
 
 from msitools.cli.common import EXIT_FINDINGS, PATCH_OPTION, TRANSFORM_OPTION, emit, format_option
 from msitools.cli.inspect_cmds import open_view
-from msitools.db.package import open_package
-from msitools.pe.authenticode_msi import signature_report
 from msitools.render.review import REVIEW_RENDERERS, SIGNATURE_RENDERERS
 from msitools.review import review as review_package
+from msitools.signature import signature_check
 
 
 @click.command()
 @click.argument("package", type=click.Path(dir_okay=False))
 @format_option(SIGNATURE_RENDERERS)
-def signature(package: str, fmt: str) -> None:
-    """Authenticode of an MSI/MSP/MST: digest recomputed as Windows does, signer, chain, timestamp.
+@click.option("--trust-store", "trust_pem", multiple=True, type=click.Path(dir_okay=False),
+              help="Also trust the certificates of this PEM file (repeatable).")
+@click.option("--allow-untrusted", is_flag=True, help="Signed and intact is enough (the chain need not be trusted).")
+def signature(package: str, fmt: str, trust_pem: tuple[str, ...], allow_untrusted: bool) -> None:
+    """Authenticode of a package (MSI/MSP/MST/MSM), a PE image or a catalog (.cat).
 
-    Exit 0 when signed with a matching digest, 1 when unsigned or altered, 2 when unreadable.
+    The package digest is recomputed as Windows does; signer, chain, timestamp and
+    weaknesses (SHA-1, expired without timestamp) are shown.  Exit 0 only when signed,
+    intact and the chain reaches a trusted root (the offline store plus --trust-store);
+    1 when unsigned, altered or untrusted (the output says which); 2 when unreadable.
     """
-    with open_package(package) as pkg:
-        report = signature_report(pkg)
+    report = signature_check(package, trust_pem=trust_pem, allow_untrusted=allow_untrusted)
     emit(SIGNATURE_RENDERERS, fmt, report)
-    if not (report.get("signed") and report.get("digest_matches")):
+    if report["outcome"] != "ok":
         sys.exit(EXIT_FINDINGS)
 
 

@@ -19,8 +19,8 @@ from msitools.findings import Finding, Level
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.payload.spool import Spool
 from msitools.pe.catalog import Catalog, CatalogMember, read_catalog
-from msitools.pe.sxs import MAX_MANIFEST, manifest_files
-from msitools.pe.trust import CATALOG_ALTERED, CATALOG_SIGNED
+from msitools.pe.sxs import LEGACY, MAX_MANIFEST, manifest_files
+from msitools.pe.trust import CATALOG_ALTERED, CATALOG_LISTED, CATALOG_SIGNED
 
 CATALOG_SUFFIXES = (".cat",)
 MANIFEST_SUFFIXES = (".manifest",)
@@ -94,7 +94,9 @@ class CatalogCollector:
                 self.findings.append(Finding(where, f"catalog unreadable: {exc.message}", Level.WARNING))
         elif lower.endswith(MANIFEST_SUFFIXES) and spool.size <= MAX_MANIFEST:
             try:
-                self._manifests.append((where, folder, digests, manifest_files(spool.read(MAX_MANIFEST), name)))
+                files = manifest_files(spool.read(MAX_MANIFEST), name)
+                for vouched in _vouched_folders(folder, name):
+                    self._manifests.append((where, vouched, digests, files))
             except MsiToolsError as exc:
                 self.findings.append(Finding(where, f"manifest unreadable: {exc.message}", Level.INFO))
         self._files[key] = _Recorded(name, folder, digests)
@@ -128,18 +130,29 @@ class CatalogCollector:
             catalog, member = found
             return _signed(catalog, None, "the catalog lists the file's "
                            + ("Authenticode digest" if member.pe_image else f"{member.algorithm} hash"))
+        flat = {"sha1": recorded.digests.sha1, "sha256": recorded.digests.sha256}
+        for where, _folder, catalog, files in vouching:  # the bytes a signed manifest vouches for, wherever they lie
+            for entries in files.values():
+                if any(flat.get(alg) == digest for alg, digest in entries):
+                    return _signed(catalog, where, f"the manifest {where.rsplit(' > ', 1)[-1]}, listed in the "
+                                                   "catalog, names these bytes by their hash")
+        return self._named(recorded, vouching)
+
+    def _named(self, recorded: _Recorded, vouching: list[Any]) -> dict[str, Any] | None:
+        """A file a signed manifest in its folder (or a catalog) names, but not with its hash."""
         lower = recorded.name.lower()
         for where, folder, catalog, files in vouching:
             if folder != recorded.folder or lower not in files:
                 continue
-            flat = {"sha1": recorded.digests.sha1, "sha256": recorded.digests.sha256}
-            if any(flat.get(alg) == digest for alg, digest in files[lower]):
-                return _signed(catalog, where, f"the manifest {where.rsplit(' > ', 1)[-1]}, listed in the catalog, "
-                                               "names the file with its hash")
-            return {"status": CATALOG_ALTERED, "catalog": catalog.name, "signer": catalog.signer,
-                    "catalog_status": catalog.status, "via": where,
-                    "reason": f"the manifest {where.rsplit(' > ', 1)[-1]} (listed in catalog {catalog.name}) names "
-                              "this file with another hash: it was changed after signing"}
+            manifest = where.rsplit(" > ", 1)[-1]
+            facts = {"catalog": catalog.name, "signer": catalog.signer, "catalog_status": catalog.status, "via": where}
+            if all(alg == LEGACY for alg, _digest in files[lower]):
+                return {"status": CATALOG_LISTED, **facts,
+                        "reason": f"the manifest {manifest} (listed in catalog {catalog.name}) names this file only "
+                                  "with the legacy side-by-side hash, which cannot be recomputed: not verified"}
+            return {"status": CATALOG_ALTERED, **facts,
+                    "reason": f"the manifest {manifest} (listed in catalog {catalog.name}) names this file with "
+                              "another hash: it was changed after signing"}
         for _where, catalog in self.catalogs:
             if any(m.name and m.name.lower() == lower for m in catalog.members):
                 return {"status": CATALOG_ALTERED, "catalog": catalog.name, "signer": catalog.signer,
@@ -147,6 +160,15 @@ class CatalogCollector:
                         "reason": f"catalog {catalog.name} lists this file name with another hash: it was changed "
                                   "after signing"}
         return None
+
+
+def _vouched_folders(folder: tuple[str, ...] | None, name: str) -> list[tuple[str, ...] | None]:
+    """The folders whose files a manifest speaks for: its own, and for ``winsxs/Manifests/X.manifest``
+    (the Windows XP layout) the assembly folder ``winsxs/X``."""
+    out: list[tuple[str, ...] | None] = [folder]
+    if folder and folder[-1].lower() == "manifests":
+        out.append((*folder[:-1], name[: -len(".manifest")]))
+    return out
 
 
 def _signed(catalog: Catalog, via: str | None, how: str) -> dict[str, Any]:

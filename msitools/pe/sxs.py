@@ -7,8 +7,12 @@ assembly's ``.manifest``; the manifest lists each file of the assembly with its 
       <asmv2:hash><dsig:DigestMethod Algorithm="...#sha1"/><dsig:DigestValue>Q4Uf...=</dsig:DigestValue></asmv2:hash>
     </file>
 
-With the ``HashTransforms.Identity`` transform the digest is that of the whole file.  (The
-``hash`` attribute is an older digest of a normalised image and is not used here.)
+With the ``HashTransforms.Identity`` transform the digest is that of the whole file.  Older
+manifests carry only a ``hash`` attribute (``hashalg="SHA1"``): a digest of a normalised image
+whose exact definition is not published (neither the flat SHA-1 nor the Authenticode digest;
+32 variations of image hashing were tried on the Visual C++ 2005 runtime and none gives it).
+Such entries are returned with the algorithm ``LEGACY``: the file is named, its hash cannot
+be checked.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from xml.etree import ElementTree as ET
 from msitools.errors import SignatureError
 
 MAX_MANIFEST = 1 << 20
+LEGACY = "sxs-legacy"  # the undocumented hash attribute of older manifests
 _ALGORITHMS = {"sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
 
 
@@ -54,6 +59,8 @@ def manifest_files(data: bytes, name: str) -> dict[str, list[tuple[str, str]]]:
                     digests.append((_ALGORITHMS[method], base64.b64decode(child.text.strip(), validate=True).hex()))
                 except (binascii.Error, ValueError):
                     raise SignatureError(f"manifest digest of {element.get('name')!r} is not base64", name) from None
+        if not digests and element.get("hash"):
+            digests.append((LEGACY, element.get("hash", "").lower()))
         if digests:
             out.setdefault(element.get("name", "").lower(), []).extend(digests)
     return out

@@ -15,8 +15,23 @@ def _sig_line(sig: dict) -> str:
     return f"signed by {signer}; {state}; {trust}" + (f" ({sig.get('reason')})" if sig.get("reason") else "")
 
 
+_OUTCOME = {"ok": "OK", "unsigned": "UNSIGNED", "altered": "ALTERED", "untrusted": "UNTRUSTED (chain not trusted)"}
+
+
 def signature_text(report: dict) -> str:
-    lines = [f"{report.get('path')}: {_sig_line(report)}"]
+    """A signature report as text: the outcome first, then the details."""
+    lines = []
+    if "outcome" in report:
+        lines.append(f"{_OUTCOME.get(report['outcome'], report['outcome'])}: {report.get('path')} "
+                     f"({report.get('kind', 'package')}, {report.get('status')})")
+    if report.get("kind") in ("pe", "catalog"):
+        lines.append(f"  signer: {report.get('signer')}")
+        lines.append(f"  reason: {report.get('reason')}")
+        if report.get("kind") == "catalog":
+            lines.append(f"  members: {report.get('members')} ({report.get('digest_algorithm')})")
+        lines += [f"  weakness: {w}" for w in report.get("weaknesses") or []]
+        return "\n".join(lines)
+    lines.append(f"{report.get('path')}: {_sig_line(report)}")
     if report.get("signed"):
         signer = report.get("signer") or {}
         lines += [
@@ -40,6 +55,9 @@ def signature_text(report: dict) -> str:
             lines.append("  timestamp: none")
         for subject in report.get("chain") or []:
             lines.append(f"  chain: {subject}")
+    lines += [f"  weakness: {w}" for w in report.get("weaknesses") or []]
+    if report.get("trust_store") and len(report["trust_store"]) > 1:
+        lines.append("  trusted roots: " + ", ".join(report["trust_store"]))
     return "\n".join(lines)
 
 

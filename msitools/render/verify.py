@@ -70,6 +70,7 @@ _STATE_WORDS = {
     "signed_unverifiable": "signed, intact, chain not verifiable offline", "signed_altered": "ALTERED after signing",
     "unsigned": "unsigned", "unreadable": "signature unreadable", "catalog_signed": "catalog-signed",
     "catalog_altered": "ALTERED (catalog hash mismatch)",
+    "catalog_listed": "named by a signed manifest (legacy hash, not checked)",
 }
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from msitools.kb import NOT_APPLICABLE, PublishedRow
 from msitools.pe.trust import (
     ALTERED,
+    CATALOG_LISTED,
     CATALOG_SIGNED,
     INTACT,
     SIGNED_UNTRUSTED,
@@ -154,6 +155,8 @@ def signature_problem(sig: dict[str, Any] | None, policy: SignaturePolicy, packa
             return f"unsigned {what}"
         if status == CATALOG_SIGNED and sig.get("catalog_status") != SIGNED_VALID:
             return f"{what} signed through a catalog whose chain is not trusted"
+        if status == CATALOG_LISTED:
+            return f"{what} named by a signed manifest whose hash cannot be checked"
         if status in (SIGNED_UNTRUSTED, SIGNED_UNVERIFIABLE):
             return f"{what} signature chain not trusted"
     if policy.expect_signers and status in (*INTACT, CATALOG_SIGNED):
