@@ -9,6 +9,7 @@ from msitools.base.fsutil import write_file
 from msitools.cli.common import EXIT_FINDINGS, emit, format_option
 from msitools.kb import FORMATS as KB_INPUT_FORMATS
 from msitools.kb import parse_file
+from msitools.pe.trust import trust_store
 from msitools.render import render
 from msitools.render.kb import RENDERERS as KB_RENDERERS
 from msitools.render.verify import RENDERERS
@@ -39,7 +40,13 @@ def kb_parse(table: str, fmt: str, input_format: str) -> None:
 @click.option("--force", is_flag=True, help="Overwrite the report file.")
 @click.option("--allow-unlisted", is_flag=True, help="Delivered files the table does not list do not fail the verdict.")
 @click.option("--require-signature", is_flag=True,
-              help="Fail when the package, a package inside it or any payload executable is unsigned or altered.")
+              help="Also fail when a package or payload executable is unsigned or its chain is not trusted "
+                   "(altered ones always fail).")
+@click.option("--expect-signer", "expect_signers", multiple=True, metavar="TEXT",
+              help="Every signed package and payload executable must be signed by a certificate whose subject "
+                   "contains TEXT, e.g. 'O=Microsoft Corporation' (repeatable: any of them).")
+@click.option("--trust-store", "trust_pem", multiple=True, type=click.Path(dir_okay=False),
+              help="Also trust the certificates of this PEM file (repeatable).")
 @click.option("--base", type=click.Path(dir_okay=False),
               help="The product the patches apply to: names files that a patch only updates.")
 @click.option("--depth", type=int, default=0, show_default=True,
@@ -51,8 +58,8 @@ def kb_parse(table: str, fmt: str, input_format: str) -> None:
 @click.option("--input-format", type=click.Choice(list(KB_INPUT_FORMATS)), default="auto", show_default=True,
               help="How the published table is written.")
 def verify(hotfix: str, table: str, fmt: str, output: str | None, force: bool, allow_unlisted: bool,
-           require_signature: bool, base: str | None, depth: int, sections: tuple[str, ...],
-           platforms: tuple[str, ...], input_format: str) -> None:
+           require_signature: bool, expect_signers: tuple[str, ...], trust_pem: tuple[str, ...], base: str | None,
+           depth: int, sections: tuple[str, ...], platforms: tuple[str, ...], input_format: str) -> None:
     """Check that a hotfix delivers exactly the files of its published table.
 
     Exit 0 when every published row passes and nothing is unlisted; 1 for any
@@ -60,7 +67,8 @@ def verify(hotfix: str, table: str, fmt: str, output: str | None, force: bool, a
     """
     report = verify_hotfix(hotfix, table, depth=depth, allow_unlisted=allow_unlisted,
                            require_signature=require_signature, base=base, sections=sections, platforms=platforms,
-                           input_format=input_format)
+                           input_format=input_format, expect_signers=expect_signers,
+                           trust_store=trust_store(trust_pem))
     text = render(RENDERERS, fmt, report)
     if output:
         write_file(output, text.encode("utf-8"), force=force)

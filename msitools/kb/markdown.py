@@ -65,7 +65,7 @@ class MarkdownTable:
             return
         line_no, first = self.rows[0]
         cells = split_markdown(first) or []
-        fields = header_fields(cells, self.source, line_no)
+        fields = header_fields(cells, self.source, line_no, minimum=2)  # the separator line marks the table
         if fields:
             self.header = Header("markdown", tuple(cells), fields, line_no)
             return

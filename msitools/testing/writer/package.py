@@ -69,10 +69,11 @@ def build_package(files: Sequence[PayloadFile], *, directories: Sequence = STAND
                   template: str = "Intel;1033", codepage: int = 1252,
                   media: str = "embedded", cabinet: str = "payload.cab", compression: str = "mszip",
                   window_bits: int = 16, max_cabinet_data: int | None = None, sequence_width: str = "i2",
-                  created: _dt.datetime = FIXED_TIME) -> BuiltPackage:
+                  created: _dt.datetime = FIXED_TIME, checksums: bool = True) -> BuiltPackage:
     """Build a package.  *media*: ``embedded`` (stream ``#cabinet``), ``external`` (cabinet file(s)
     returned in ``cabinets``; a set when *max_cabinet_data* splits it), ``uncompressed`` (files
-    returned in ``uncompressed`` with their source-tree path).  *window_bits*: of LZX or Quantum."""
+    returned in ``uncompressed`` with their source-tree path).  *window_bits*: of LZX or Quantum.
+    *checksums*: write CFDATA checksums (0, "not computed", when False)."""
     db = DatabaseBuilder(codepage=codepage)
     db.add_table("Directory", [("Directory", "s72", True), ("Directory_Parent", "S72", False),
                                ("DefaultDir", "l255", False)])
@@ -125,7 +126,7 @@ def build_package(files: Sequence[PayloadFile], *, directories: Sequence = STAND
     else:
         folder = FolderSpec([FileSpec(key, f.data, f.date_time) for key, f in specs], compression=compression,
                             window_bits=window_bits)
-        cabs = build_cabinet_set([folder], max_data_per_cabinet=max_cabinet_data,
+        cabs = build_cabinet_set([folder], max_data_per_cabinet=max_cabinet_data, checksums=checksums,
                                  names=lambda i: cabinet if i == 0 else cabinet.replace(".cab", f"{i + 1}.cab"))
         if media == "embedded":
             if len(cabs) != 1:
