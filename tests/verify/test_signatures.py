@@ -214,3 +214,30 @@ def test_a_dll_changed_beside_its_signed_manifest_is_altered(tmp_path):
     assert by_name["msvcm80.dll"]["status"] == "catalog_altered"
     assert by_name["msvcr80.dll"]["status"] == "signed_valid"
     assert any(r.startswith("payload altered after signing: msvcm80.dll") for r in report["verdict_reasons"])
+
+
+def test_a_signed_payload_image_altered_after_signing_fails_by_default(work, pki, tmp_path):
+    """A PE image signed by osslsigncode, one byte of its code changed, delivered in an unsigned package."""
+    import datetime as dt
+    import subprocess
+
+    from msitools.testing.writer.pe import build_pe
+
+    image = build_pe("x86", "1.2.3.4", None, 24_576, dt.datetime(2020, 1, 1), True)
+    (tmp_path / "tool.dll").write_bytes(image)
+    subprocess.run([require_tool("osslsigncode"), "sign", "-certs", str(pki["dir"] / "leaf.pem"), "-key",
+                    str(pki["dir"] / "leaf.key"), "-h", "sha256", "-in", str(tmp_path / "tool.dll"), "-out",
+                    str(tmp_path / "signed.dll")], check=True, capture_output=True)
+    signed = bytearray((tmp_path / "signed.dll").read_bytes())
+    signed[0x400 + 16] ^= 0x01  # inside the first section, covered by the Authenticode digest
+    built = build_package([PayloadFile("ProgramFilesFolder", "Tool.dll", bytes(signed), version="1.2.3.4")])
+    pkg = tmp_path / "tool.msi"
+    built.write(pkg)
+    table = tmp_path / "tool.md"
+    table.write_text("|File name|File version|File size|Platform|\n|---|---|---|---|\n"
+                     f"|Tool.dll|1.2.3.4|{len(signed):,}|x86|\n")
+    code, out = run("verify", pkg, "--kb", table, "--format", "json")
+    report = json.loads(out)
+    assert code == 1 and report["verdict_reasons"][0] == "payload altered after signing: Tool.dll"
+    assert report["rows"][0]["status"] == "mismatch"
+    assert report["rows"][0]["differences"][-1]["field"] == "signature"
