@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from msitools.base.fsutil import AtomicWriter, OutputTree
+from msitools.base.fsutil import AtomicWriter, OutputTree, check_component, safe_component
 from msitools.base.workers import can_fork, run_shares, usable_cores
-from msitools.cab import Cabinet, CabinetSet, directory_resolver
 from msitools.container.cfb import CFB_MAGIC
 from msitools.db.package import Package, open_package
-from msitools.errors import HINT_TRANSFORM_REPORT, MsiToolsError, UsageError
+from msitools.errors import HINT_TRANSFORM_REPORT, MsiToolsError, UnsafePathError, UsageError
 from msitools.findings import Finding, Level, dicts, texts
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.payload.files import PackageFile, list_package_files
@@ -291,35 +290,58 @@ def _split(files: list[PackageFile], jobs: int) -> list[list[PackageFile]]:
     return [share for share in shares if share]
 
 
-def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limits, progress,
+def member_parts(name: str) -> tuple[list[str], str | None]:
+    """Where a cabinet member lands (path components, each safe) and, when that differs from its name, why.
+
+    Separators of either kind split the name; empty, ``.`` and ``..`` components are dropped
+    (an absolute or climbing name stays inside the output folder, as cabextract does);
+    a component that is no safe file name (a device name, control characters) is made one;
+    a name that cleans down to nothing becomes ``unnamed``.
+    """
+    parts, changed = [], False
+    for part in name.replace("\\", "/").split("/"):
+        if part in ("", ".", ".."):
+            changed = changed or part != ""
+            continue
+        safe = part
+        try:
+            check_component(part)
+        except UnsafePathError:
+            safe = safe_component(part)
+            changed = True
+        parts.append(safe)
+    if not parts:
+        return ["unnamed"], f"the name {name!r} holds no file name: written as 'unnamed'"
+    if changed or name.startswith(("/", "\\")):
+        return parts, f"the name {name!r} is not a safe relative path: written as {'/'.join(parts)!r}"
+    return parts, None
+
+
+def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limits, progress: Progress | None,
                      backend: str) -> ExtractReport:
+    from msitools.payload.cabinet import CabinetPayload
+
     report = ExtractReport(path, str(out))
     dests = _Destinations(out, report)
-    resolver = directory_resolver(os.path.dirname(os.path.abspath(path)))
-    with Cabinet.from_path(path, limits=limits) as cab, CabinetSet(cab, resolver=resolver, limits=limits) as cabset:
-        report.findings.extend(Finding("", note) for note in cab.anomalies + cabset.anomalies)
-        members = cabset.list_members()
-        seen: set[int] = set()
-        try:
-            for member, chunks in cabset.iter_members(backend=backend):
-                seen.add(id(member))
-                if progress:
-                    progress(member.name, len(members))
-                parts = [p for p in member.name.replace("/", "\\").split("\\") if p not in ("",)]
-                if flat:
-                    parts = parts[-1:]
-                try:
-                    dest = dests.claim(parts, member.name)
-                    size = _write(dest, chunks, member.size, force)
-                except MsiToolsError as exc:
-                    report.failures.append(_failure(member.name, exc))
-                    continue
-                report.written.append(ExtractedFile(member.name, str(dest), size,
-                                                    f"{os.path.basename(path)} > {member.name}"))
-        except MsiToolsError as exc:
-            for member in members:
-                if id(member) not in seen:
-                    report.failures.append({"file": member.name, "error": exc.message})
+    with CabinetPayload(path, backend=backend, limits=limits) as walk:
+        total = len(walk.members)
+        for item in walk:
+            if progress:
+                progress(item.name, total)
+            if item.error is not None or item.chunks is None:
+                report.failures.append({"file": item.name, "error": item.error or "no bytes"})
+                continue
+            parts, note = member_parts(item.name)
+            if note:
+                report.findings.append(Finding(item.name, note))
+            try:
+                dest = dests.claim(parts[-1:] if flat else parts, item.name)
+                size = _write(dest, item.chunks, item.size, force)
+            except MsiToolsError as exc:
+                report.failures.append(_failure(item.name, exc))
+                continue
+            report.written.append(ExtractedFile(item.name, str(dest), size, f"{os.path.basename(path)} > {item.name}"))
+        report.findings[:0] = walk.findings
     return report
 
 

@@ -86,7 +86,7 @@ def unsuitable(cabset: CabinetSet, verify_checksums: bool = True) -> str | None:
             return "a folder is larger than libarchive accepts"
         if entry.cb_file and not cab.folders[entry.i_folder].c_cf_data:
             return "a file lives in a folder without data blocks"
-    if any(f.problems for f in cabset.folders):
+    if any(f.problems or f.duplicates for f in cabset.folders):
         return "it has overlapping files"
     return None
 

@@ -208,6 +208,7 @@ class SetFolder:
     members: list[CabinetMember] = field(default_factory=list)
     missing_prev: str | None = None  # why the start of the stream is not available
     problems: dict[int, str] = field(default_factory=dict)  # member position -> error text
+    duplicates: dict[int, int] = field(default_factory=dict)  # member position -> the member it repeats
 
     @property
     def entry(self) -> FolderEntry:
@@ -259,18 +260,24 @@ class CabinetSet:
     ``CabinetSet([cab1, cab2, ...])`` takes the cabinets in set order;
     ``CabinetSet(cab1, resolver=fn)`` (or a list plus a resolver) follows
     szCabinetNext from the last cabinet, calling ``fn(name)`` for a binary
-    file object (or None when it cannot be found).  Cabinets opened through
-    the resolver are closed by :meth:`close`.
+    file object (or None when it cannot be found).  With *from_any_member*,
+    it first follows szCabinetPrev back to the first cabinet, so that any
+    cabinet of a set opens the whole set (as cabextract does); ``opened_from``
+    then names the cabinet given.  Cabinets opened through the resolver are
+    closed by :meth:`close`.
     """
 
     def __init__(self, cabinets: Cabinet | Sequence[Cabinet], *, resolver: Resolver | None = None,
-                 limits: Limits | None = None):
+                 limits: Limits | None = None, from_any_member: bool = False):
         cabs = [cabinets] if isinstance(cabinets, Cabinet) else list(cabinets)
         if not cabs:
             raise UsageError("a cabinet set needs at least one cabinet")
         self.limits = limits or cabs[0].limits
         self.anomalies: list[str] = []
         self._opened: list[BinaryIO] = []
+        self.opened_from = cabs[0].name
+        if resolver is not None and from_any_member:
+            self._follow_back(cabs, resolver)
         if resolver is not None:
             self._follow(cabs, resolver)
         self.limits.check("cab_set_members", len(cabs), "cabinets in the set", cabs[0].name)
@@ -294,6 +301,35 @@ class CabinetSet:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _open_named(self, name: str, beside: Cabinet, resolver: Resolver, which: str) -> BinaryIO | None:
+        try:
+            fileobj = resolver(name)
+        except MsiToolsError:
+            raise
+        except Exception as exc:  # the resolver is caller code; report, do not leak
+            raise CabinetError(f"resolver failed for {which} cabinet {name!r}: {exc}", beside.name) from exc
+        if fileobj is not None:
+            self._opened.append(fileobj)
+        return fileobj
+
+    def _follow_back(self, cabs: list[Cabinet], resolver: Resolver) -> None:
+        """Open the cabinets before the first one (szCabinetPrev), so the set starts at its first cabinet."""
+        seen = {os.path.basename(c.name).lower() for c in cabs}
+        first = cabs[0]
+        while first.header.has_prev and first.prev_cabinet:
+            name = first.prev_cabinet
+            if os.path.basename(name).lower() in seen:
+                raise CabinetError(f"cabinet set loops back to {name!r}", first.name)
+            self.limits.check("cab_set_members", len(cabs) + 1, "cabinets in the set", cabs[0].name)
+            fileobj = self._open_named(name, first, resolver, "previous")
+            if fileobj is None:
+                self.anomalies.append(f"previous cabinet {name!r} (before {first.name!r}) was not found")
+                return
+            cab = Cabinet.open(fileobj, name, limits=self.limits, codepage=first.codepage)
+            seen.add(os.path.basename(name).lower())
+            cabs.insert(0, cab)
+            first = cab
+
     def _follow(self, cabs: list[Cabinet], resolver: Resolver) -> None:
         seen = {os.path.basename(c.name).lower() for c in cabs}
         last = cabs[-1]
@@ -303,16 +339,10 @@ class CabinetSet:
                 raise CabinetError(f"cabinet set loops back to {name!r}", last.name)
             if len(cabs) >= self.limits.cab_set_members:
                 self.limits.check("cab_set_members", len(cabs) + 1, "cabinets in the set", cabs[0].name)
-            try:
-                fileobj = resolver(name)
-            except MsiToolsError:
-                raise
-            except Exception as exc:  # the resolver is caller code; report, do not leak
-                raise CabinetError(f"resolver failed for next cabinet {name!r}: {exc}", last.name) from exc
+            fileobj = self._open_named(name, last, resolver, "next")
             if fileobj is None:
                 self.anomalies.append(f"next cabinet {name!r} (after {last.name!r}) was not found")
                 return
-            self._opened.append(fileobj)
             cab = Cabinet.open(fileobj, name, limits=self.limits, codepage=last.codepage)
             seen.add(os.path.basename(name).lower())
             cabs.append(cab)
@@ -387,9 +417,15 @@ class CabinetSet:
 
     @staticmethod
     def _check_overlaps(folder: SetFolder) -> None:
+        """Members whose bytes overlap another's are refused, except exact repeats (WiX shares the bytes
+        of identical files between File keys): those are served again from the first one."""
         covered_end = 0
         owner: CabinetMember | None = None
+        owner_position = 0
         for position, member in enumerate(folder.members):
+            if member.size and owner is not None and (member.offset, member.end) == (owner.offset, owner.end):
+                folder.duplicates[position] = owner_position
+                continue
             if member.size and owner is not None and member.offset < covered_end:
                 folder.problems[position] = (
                     f"member {member.name!r} (bytes {member.offset}..{member.end} of folder {folder.index}) "
@@ -399,6 +435,7 @@ class CabinetSet:
             if member.end > covered_end:
                 covered_end = member.end
                 owner = member
+                owner_position = position
 
     # -- listing ---------------------------------------------------------------
 
@@ -468,15 +505,38 @@ class CabinetSet:
                      verify: bool) -> Iterator[tuple[CabinetMember, Chunks]]:
         budget = Budget(self.limits, self.name)
         for folder in self.folders:
-            picked = [(pos, m) for pos, m in enumerate(folder.members) if wanted(m)]
+            picked = {pos for pos, m in enumerate(folder.members) if wanted(m)}
+            picked |= {folder.duplicates[pos] for pos in picked if pos in folder.duplicates}
             if not picked:
                 continue
             state = FolderState(self, folder, verify, budget)
-            for position, member in picked:
+            repeated = set(folder.duplicates.values())
+            kept: dict[int, bytes] = {}  # the bytes of members that others repeat
+            for position in sorted(picked):
+                member = folder.members[position]
                 token = object()
                 state.current = token
-                yield member, state.chunks(position, member, token)
+                if position in folder.duplicates:
+                    yield member, self._repeat(kept, folder.duplicates[position], member)
+                    continue
+                chunks = state.chunks(position, member, token)
+                if position in repeated:
+                    kept[position] = b"".join(self._bounded(chunks, member))
+                    chunks = iter([kept[position]])
+                if wanted(member):
+                    yield member, chunks
             state.current = None
+
+    def _bounded(self, chunks: Chunks, member: CabinetMember) -> Chunks:
+        self.limits.check("pe_read_size", member.size, f"member {member.name!r} repeated by another member",
+                          self.name)
+        return chunks
+
+    def _repeat(self, kept: dict[int, bytes], owner: int, member: CabinetMember) -> Chunks:
+        if owner not in kept:
+            raise CabinetError(f"member {member.name!r} repeats the bytes of a member that could not be read",
+                               member.cabinet)
+        yield kept[owner]
 
     def folder_stream(self, folder: int, *, verify_checksums: bool = True) -> Iterator[bytes]:
         """The decoded blocks of one (merged) folder, in order."""

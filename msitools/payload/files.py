@@ -166,6 +166,9 @@ def list_package_files(pkg: Package, view: PatchedDatabase | None = None) -> Fil
     media = sorted((MediaInfo(r.get("DiskId") or 0, r.get("LastSequence") or 0, r.get("Cabinet"), origin,
                               r.get("Source"), op) for r, op, origin in rows.rows("Media")),
                    key=lambda m: m.disk_id)
+    merge_module = not media and _merge_module_cabinet(pkg)
+    if merge_module:  # a merge module's payload: the MergeModule.CABinet stream, members named by File key
+        media = [MediaInfo(1, 0x7FFFFFFF, f"#{MERGE_MODULE_CABINET}", pkg, None)]
     files: list[PackageFile] = []
     path_of = tree.path_of
     default_compressed = bool(source_flags & SOURCE_COMPRESSED)
@@ -183,7 +186,9 @@ def list_package_files(pkg: Package, view: PatchedDatabase | None = None) -> Fil
             medium = medium_of[sequence] = _media_for(media, sequence)
         if medium is None and media:
             issues.append(f"file {key!r} (sequence {sequence}) is on no Media row")
-        if attributes & ATTR_NONCOMPRESSED:
+        if merge_module:
+            compressed = True
+        elif attributes & ATTR_NONCOMPRESSED:
             compressed = False
         elif attributes & (ATTR_COMPRESSED | ATTR_PATCH_ADDED):
             compressed = True
@@ -203,6 +208,14 @@ def list_package_files(pkg: Package, view: PatchedDatabase | None = None) -> Fil
                                  compressed, op))
     files.sort(key=lambda f: (f.sequence is None, f.sequence or 0, f.key))
     return FileListing(files, media, tree, [Finding("", text) for text in issues], pkg)
+
+
+MERGE_MODULE_CABINET = "MergeModule.CABinet"
+
+
+def _merge_module_cabinet(pkg: Package) -> bool:
+    """True for a merge module that carries its payload in ``MergeModule.CABinet`` (it has no Media table)."""
+    return pkg.kind == "msm" and pkg.find_stream(MERGE_MODULE_CABINET) is not None
 
 
 def _media_for(media: list[MediaInfo], sequence: int | None) -> MediaInfo | None:

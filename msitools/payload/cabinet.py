@@ -1,0 +1,70 @@
+"""The payload of a bare cabinet, or of the whole set it belongs to.
+
+Given any cabinet of a set, the others are looked for beside it (by the names its
+header gives, case-insensitively), back to the first and on to the last, as cabextract
+does; the set's members are then yielded in order.  Which cabinets were found, and
+which were not, is noted in :attr:`CabinetPayload.findings`.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from msitools.cab import Cabinet, CabinetSet, directory_resolver
+from msitools.errors import MsiToolsError
+from msitools.findings import Finding, Level
+from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.payload.items import PayloadItem
+
+
+class CabinetPayload:
+    """Iterate over the members of a cabinet set opened from *path* (any member of the set).
+
+    The set is opened on construction (raises when the given cabinet is unreadable) and
+    closed by :meth:`close` or ``with``.  :attr:`members` lists every member in order.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, backend: str = "auto", limits: Limits = DEFAULT_LIMITS):
+        self.path = os.fspath(path)
+        self.backend = backend
+        self.label = os.path.basename(self.path)
+        self.findings: list[Finding] = []
+        cab = Cabinet.from_path(self.path, limits=limits)
+        try:
+            self.set = CabinetSet(cab, resolver=directory_resolver(os.path.dirname(os.path.abspath(self.path))),
+                                  limits=limits, from_any_member=True)
+        except BaseException:
+            cab.close()
+            raise
+        self._cab = cab
+        names = [c.name for c in self.set.cabinets]
+        if len(names) > 1:
+            self.findings.append(Finding(self.label, f"cabinet set of {len(names)}: {', '.join(names)}", Level.INFO))
+        self.findings.extend(Finding(self.label, note) for note in cab.anomalies + self.set.anomalies)
+        self.members = self.set.list_members()
+
+    def close(self) -> None:
+        self.set.close()
+        self._cab.close()
+
+    def __enter__(self) -> CabinetPayload:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[PayloadItem]:
+        seen: set[int] = set()
+        try:
+            for member, chunks in self.set.iter_members(backend=self.backend):
+                seen.add(id(member))
+                cabinet = os.path.basename(member.cabinet)
+                yield PayloadItem(member.name, f"{cabinet} > {member.name}", chunks, key=member.name, member=member,
+                                  size=member.size, date_time=member.date_time, found_in=[cabinet, member.name])
+        except MsiToolsError as exc:
+            self.findings.append(Finding(self.label, exc.message, Level.ERROR))
+            for member in self.members:
+                if id(member) not in seen:
+                    cabinet = os.path.basename(member.cabinet)
+                    yield PayloadItem(member.name, f"{cabinet} > {member.name}", None, exc.message, key=member.name,
+                                      member=member, size=member.size, found_in=[cabinet, member.name])
