@@ -149,11 +149,12 @@ def kb_seeds() -> "list[tuple[str, bytes]]":
 
     out = []
     for path in _files((FIXTURES / "kb", "*"), (FIXTURES / "kb2586709", "*.txt"), (FIXTURES / "kb2586709", "*.csv"),
-                       (FIXTURES / "kb2586709", "*.html"), (SHARED_KB, "*")):
+                       (FIXTURES / "kb2586709", "*.html"), (SHARED_KB, "*"), (FIXTURES / "kb" / "real", "*.md"),
+                       (FIXTURES / "kb" / "real", "*.txt")):
         text = path.read_bytes()
         suffix = path.suffix.lstrip(".")
         own = {"html": "html", "csv": "csv", "md": "markdown"}.get(suffix, "squashed" if "squashed" in path.name
-                                                                  else "text")
+                                                                  else "fixed" if "oldkb" in path.name else "text")
         for fmt in ("auto", own):
             out.append((f"{path.stem}-{fmt}", bytes([FORMATS.index(fmt)]) + text))
     return out
