@@ -17,6 +17,14 @@ Python decoders instead:
   out back to back in folder order ("Invalid CAB header"), and non-final
   blocks that do not decode to 32768 bytes.
 
+* before a fix merged in 2026 (libarchive pull request 3365), its LZX decoder
+  accepts matches that reach into history never written and returns the
+  window's initial zeros as data (libarchive 3.6.2 extracts its own
+  ``test_read_format_cab_lzx_invalid_history.cab``).  A verifier must not
+  prefer a decoder that accepts bad data, so :func:`lzx_trusted` probes the
+  loaded library once with such a stream (and a valid control) and the
+  ``auto`` choice gives LZX to libarchive only when it rejects the probe.
+
 It is imported lazily; without libarchive-c everything runs in Python.  With
 ``fallback=True`` a libarchive error switches the rest of the iteration to the
 Python decoders, resuming the current member where libarchive stopped.
@@ -46,6 +54,61 @@ def available() -> bool:
     except (ImportError, OSError, AttributeError):
         return False
     return True
+
+
+# Two one-file LZX cabinets built by msitools.testing.writer (tests rebuild
+# them and compare): the first starts with a 3-byte match at offset 1, before
+# any history exists (an invalid stream); the second is a valid control that
+# decodes to CONTROL_TEXT.
+REACH_BACK_PROBE = bytes.fromhex(
+    "4d534346000000007c000000000000002c00000000000000030101000100000034120000460000000100030f03000000"
+    "000000000000ad3e7ba9200070726f62652e747874005ea554bc2e0003000010300000000000000001000701ffffe4ff"
+    "00000000000004001602effb70be00800000000000008700ffff30ff"
+)
+CONTROL_PROBE = bytes.fromhex(
+    "4d5343460000000080000000000000002c00000000000000030101000100000034120000460000000100030f0f000000"
+    "000000000000ad3e7ba9200070726f62652e74787400e49a9f9732000f000010f00000000000000000010f0110faff0f"
+    "00ac00000000000000043743ffff00d80000000000008000ff81ffff70bae06e"
+)
+CONTROL_TEXT = b"abcabcabcabcxyz"
+
+_lzx_verdict: tuple[bool, str] | None = None
+
+
+def _decode_probe(raw: bytes) -> bytes:
+    import libarchive
+
+    _quiet_logger()
+    with libarchive.memory_reader(raw, format_name="cab") as archive:
+        return b"".join(b"".join(entry.get_blocks()) for entry in archive)
+
+
+def lzx_trusted() -> tuple[bool, str]:
+    """Whether the loaded libarchive may decode LZX for the ``auto`` choice, and why.
+
+    True only when it rejects :data:`REACH_BACK_PROBE` and decodes
+    :data:`CONTROL_PROBE` exactly; probed once per process.
+    """
+    global _lzx_verdict
+    if _lzx_verdict is None:
+        _lzx_verdict = _probe_lzx()
+    return _lzx_verdict
+
+
+def _probe_lzx() -> tuple[bool, str]:
+    if not available():
+        return False, "libarchive-c is not installed"
+    try:
+        if _decode_probe(CONTROL_PROBE) != CONTROL_TEXT:
+            return False, "libarchive decodes a valid LZX stream wrongly"
+    except Exception:
+        return False, "libarchive cannot decode a valid LZX stream"
+    try:
+        data = _decode_probe(REACH_BACK_PROBE)
+    except Exception:
+        return True, "libarchive rejects LZX matches before the start of the data"
+    return False, (f"libarchive accepts an LZX match before the start of the data (returned {len(data)} bytes); "
+                   "LZX is decoded in Python")
 
 
 def unsuitable(cabset: CabinetSet, verify_checksums: bool = True) -> str | None:
@@ -132,15 +195,19 @@ class _Window(io.RawIOBase):
         return self._f.tell() - self._base
 
 
-@contextmanager
-def _open_archive(fileobj: BinaryIO, base: int) -> Iterator[Any]:  # yields a libarchive ArchiveRead
-    import libarchive
-
+def _quiet_logger() -> None:
     # libarchive-c logs libarchive's warnings on the "libarchive" logger and
     # configures no handler, so Python's last-resort handler would print them.
     logger = logging.getLogger("libarchive")
     if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(logging.NullHandler())
+
+
+@contextmanager
+def _open_archive(fileobj: BinaryIO, base: int) -> Iterator[Any]:  # yields a libarchive ArchiveRead
+    import libarchive
+
+    _quiet_logger()
 
     fd = None
     if base == 0:

@@ -458,8 +458,10 @@ class CabinetSet:
         *selection*: None (all), a collection of names, or a predicate on
         :class:`CabinetMember`.  *backend*: ``"python"`` (this package's
         decoders), ``"libarchive"`` (libarchive-c; single cabinets with
-        none/MSZIP/LZX only) or ``"auto"`` (libarchive when it applies, the
-        Python decoders otherwise and as fallback).  Checksums are verified
+        none/MSZIP/LZX only; the caller's choice, even for a library that fails
+        the LZX probe) or ``"auto"`` (libarchive for LZX when it applies and
+        :func:`~msitools.cab.libarchive_backend.lzx_trusted` holds, the Python
+        decoders otherwise and as fallback).  Checksums are verified
         by the Python path when *verify_checksums* is true; libarchive always
         verifies them.
 
@@ -479,6 +481,9 @@ class CabinetSet:
             reason = libarchive_backend.unsuitable(self, verify_checksums)
             if reason is None and not libarchive_backend.available():
                 reason = "libarchive-c is not installed"
+            if reason is None and backend == "auto":
+                trusted, why = libarchive_backend.lzx_trusted()
+                reason = None if trusted else why
             if reason is None:
                 return libarchive_backend.iter_members(self, wanted, fallback=backend == "auto",
                                                        verify_checksums=verify_checksums)

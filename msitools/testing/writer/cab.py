@@ -67,7 +67,8 @@ class FolderSpec:
     (Quantum and LZX use small greedy encoders meant for decoder tests;
     *window_bits* gives their window, 10..21 and 15..21; *lzx_blocks* the
     LZX block kinds and sizes, cycled; *e8_filesize* turns on LZX's E8
-    translation).  *reserve* is this folder's reserve area (all folders of a
+    translation; *lzx_reach_back* makes an invalid LZX stream whose first match reads
+    history never written).  *reserve* is this folder's reserve area (all folders of a
     cabinet must use the same length).
     """
 
@@ -78,6 +79,7 @@ class FolderSpec:
     level: int = 9
     lzx_blocks: tuple[tuple[str, int], ...] = (("verbatim", 32768),)
     e8_filesize: int = 0
+    lzx_reach_back: bool = False
 
 
 def _type_compress(spec: FolderSpec) -> int:
@@ -120,7 +122,8 @@ def _compress(spec: FolderSpec, stream: bytes) -> list[tuple[bytes, int]]:
     if spec.compression == "lzx":
         from msitools.testing.writer.lzx_encoder import LzxEncoder
 
-        frames = LzxEncoder(spec.window_bits, blocks=spec.lzx_blocks, e8_filesize=spec.e8_filesize).encode(stream)
+        frames = LzxEncoder(spec.window_bits, blocks=spec.lzx_blocks, e8_filesize=spec.e8_filesize,
+                            reach_back=spec.lzx_reach_back).encode(stream)
         if len(frames) != len(chunks):  # pragma: no cover - encoder invariant
             raise AssertionError("LZX encoder produced a wrong number of frames")
         return [(frame, len(chunk)) for frame, chunk in zip(frames, chunks)]

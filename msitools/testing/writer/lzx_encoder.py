@@ -134,11 +134,12 @@ class LzxEncoder:
 
     *blocks*: an iterable of ``(kind, size)`` giving the LZX blocks in order
     (kind ``verbatim``, ``aligned`` or ``uncompressed``), cycled as needed;
-    *e8_filesize*: non-zero turns the E8 translation on.
+    *e8_filesize*: non-zero turns the E8 translation on; *reach_back*: see
+    :meth:`_parse`.
     """
 
     def __init__(self, window_bits: int, *, blocks: Iterable[tuple[str, int]] = (("verbatim", 32768),),
-                 e8_filesize: int = 0):
+                 e8_filesize: int = 0, reach_back: bool = False):
         if window_bits not in POSITION_SLOTS:
             raise ValueError("LZX window bits must be 15..21")
         self.window_bits = window_bits
@@ -147,6 +148,7 @@ class LzxEncoder:
         self.main_count = NUM_CHARS + 8 * self.slots
         self.blocks = list(blocks)
         self.e8_filesize = e8_filesize
+        self.reach_back = reach_back
 
     def encode(self, stream: bytes) -> list[bytes]:
         data = bytearray(stream)
@@ -216,10 +218,18 @@ class LzxEncoder:
     # -- verbatim / aligned blocks ---------------------------------------------
 
     def _parse(self, pos: int, size: int) -> list[tuple]:
-        """Greedy LZ77 parse of [pos, pos+size): ('lit', byte) or ('match', length, offset)."""
+        """Greedy LZ77 parse of [pos, pos+size): ('lit', byte) or ('match', length, offset).
+
+        With *reach_back* the stream starts with a 3-byte match at offset 1,
+        which reads history that was never written: an invalid stream that
+        decoders must reject (some return the window's initial zeros).
+        """
         data = self.data
         end = pos + size
         items: list[tuple] = []
+        if self.reach_back and pos == 0 and size >= 3:
+            items.append(("match", 3, 1))
+            pos = 3
         r = list(self.r)
         heads = self.heads
         while pos < end:
