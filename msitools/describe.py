@@ -31,7 +31,7 @@ def package_info(pkg: Package) -> dict[str, Any]:
         "tables": tables,
         "streams": [{"name": s.name, "size": s.size} for s in pkg.streams],
         "storages": [{"name": s.name, "clsid": s.clsid_text} for s in pkg.storages],
-        "issues": list(pkg.issues) + (list(pkg.database.pool.issues) if pkg.database else []),
+        "issues": pkg.truncation() + list(pkg.issues) + (list(pkg.database.pool.issues) if pkg.database else []),
     }
 
 

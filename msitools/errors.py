@@ -50,6 +50,10 @@ class CompoundFileError(MsiToolsError):
     """The OLE compound file container is unreadable (not CFB, truncated, broken chain)."""
 
 
+class TruncatedError(CompoundFileError):
+    """A stream of a compound file that was cut short (a partial download): the message says how much is present."""
+
+
 class DatabaseError(MsiToolsError):
     """The MSI database inside the container is malformed."""
 
@@ -84,6 +88,10 @@ class CabinetError(MsiToolsError):
 
 class ChecksumError(CabinetError):
     """A CFDATA block's checksum does not match its bytes."""
+
+
+class TruncatedCabinetError(CabinetError):
+    """A cabinet cut short by the end of its file or stream: the message says how much is present."""
 
 
 class DecompressionError(CabinetError):

@@ -15,7 +15,10 @@ half-way through writing a file.
 """
 from __future__ import annotations
 
+import mmap
 import os
+import select
+import struct
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -37,8 +40,26 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def run_shares(shares: Sequence[Callable[[], T]]) -> list[T]:
-    """``[share() for share in shares]``, the shares after the first in forked children."""
+class SharedCounts:
+    """One counter per share in memory shared with forked children (each share adds to its own slot)."""
+
+    def __init__(self, slots: int):
+        self._slots = max(1, slots)
+        self._mem = mmap.mmap(-1, 8 * self._slots)
+
+    def add(self, slot: int, n: int = 1) -> None:
+        at = 8 * slot
+        struct.pack_into("<q", self._mem, at, struct.unpack_from("<q", self._mem, at)[0] + n)
+
+    def total(self) -> int:
+        return sum(struct.unpack_from(f"<{self._slots}q", self._mem, 0))
+
+
+def run_shares(shares: Sequence[Callable[[], T]], waiting: Callable[[], None] | None = None) -> list[T]:
+    """``[share() for share in shares]``, the shares after the first in forked children.
+
+    *waiting* is called about five times a second while this process waits for
+    the children (to show their progress, say)."""
     if len(shares) <= 1 or not can_fork():
         return [share() for share in shares]
     children: list[tuple[int, int]] = []
@@ -50,10 +71,16 @@ def run_shares(shares: Sequence[Callable[[], T]]) -> list[T]:
         first.append(shares[0]())
     except BaseException as exc:  # still collect the children below, then raise
         error = exc
+    try:
+        payloads = _drain_pipes([fd for _pid, fd in children], waiting)
+    except BaseException:  # interrupted while waiting: the children (interrupted too) still end first
+        for pid, _fd in children:
+            os.waitpid(pid, 0)
+        raise
     results: list[T] = []
     for pid, fd in children:
         try:
-            outcome = _collect(pid, fd)
+            outcome = _collect(pid, payloads[fd])
         except BaseException as exc:
             error = error or exc
             continue
@@ -104,11 +131,30 @@ def _pickled_error(exc: BaseException) -> bytes:
         return pickle.dumps(ExtractionError(f"extraction worker failed: {exc.__class__.__name__}: {exc}"))
 
 
-def _collect(pid: int, fd: int):
+def _drain_pipes(fds: list[int], waiting: Callable[[], None] | None) -> dict[int, bytes]:
+    """Everything each child writes to its pipe, read as it comes; *waiting* called between reads."""
+    parts: dict[int, list[bytes]] = {fd: [] for fd in fds}
+    open_fds = set(fds)
+    try:
+        while open_fds:
+            ready, _, _ = select.select(sorted(open_fds), [], [], 0.2)
+            for fd in ready:
+                chunk = os.read(fd, 1 << 20)
+                if chunk:
+                    parts[fd].append(chunk)
+                else:
+                    open_fds.discard(fd)
+            if waiting is not None:
+                waiting()
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return {fd: b"".join(chunks) for fd, chunks in parts.items()}
+
+
+def _collect(pid: int, payload: bytes):
     import pickle
 
-    with os.fdopen(fd, "rb") as pipe:
-        payload = pipe.read()
     _, status = os.waitpid(pid, 0)
     if not payload:
         how = (f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from msitools.cab.checksum import block_checksum
-from msitools.errors import CabinetError, ChecksumError
+from msitools.errors import CabinetError, ChecksumError, TruncatedCabinetError
 
 _CFDATA = struct.Struct(
     "<I"  # csum (0 = none)
@@ -61,13 +61,37 @@ class DataBlock:
                 )
 
 
+def _present(fileobj: BinaryIO, base: int) -> int | None:
+    """How many bytes of the cabinet at *base* the file holds (a truncated stream says so itself)."""
+    present = getattr(fileobj, "present", None)
+    try:
+        end = present if isinstance(present, int) else fileobj.seek(0, 2)
+    except (OSError, ValueError):
+        return None
+    return max(0, end - base)
+
+
+def _cut_off(fileobj: BinaryIO, base: int, size: int, where: str, what: str, cabinet: str) -> CabinetError:
+    present = _present(fileobj, base)
+    if present is not None and size and present < size:
+        label = cabinet.rsplit(" > ", 1)[-1].replace("\\", "/").rsplit("/", 1)[-1]
+        return TruncatedCabinetError(f"cabinet {label!r} truncated: {present:,} of {size:,} bytes present "
+                                     f"({where} {what}; the download may be incomplete)", cabinet)
+    return TruncatedCabinetError(f"truncated cabinet: {where} {what}", cabinet)
+
+
 def read_data_block(
-    fileobj: BinaryIO, *, base: int, offset: int, reserve_size: int, cabinet: str, folder: int, index: int
+    fileobj: BinaryIO, *, base: int, offset: int, reserve_size: int, cabinet: str, folder: int, index: int,
+    cabinet_size: int = 0,
 ) -> DataBlock:
     """Read the CFDATA block whose header is at *offset* (relative to *base*).
 
+    *cabinet_size*: the size the cabinet's header declares, to say how much of
+    a truncated cabinet is present.
+
     Raises:
-        CabinetError: the block is truncated or its sizes are impossible.
+        TruncatedCabinetError: the block is cut off by the end of the file.
+        CabinetError: the block's sizes are impossible.
     """
     where = f"data block {index} of folder {folder} (offset {offset})"
     try:
@@ -76,7 +100,7 @@ def read_data_block(
     except (OSError, ValueError) as exc:
         raise CabinetError(f"cannot read {where}: {exc}", cabinet) from exc
     if len(head) != CFDATA_SIZE + reserve_size:
-        raise CabinetError(f"truncated cabinet: {where} header is cut off", cabinet)
+        raise _cut_off(fileobj, base, cabinet_size, where, "header is cut off", cabinet)
     csum, cb_data, cb_uncomp = _CFDATA.unpack_from(head)
     if cb_uncomp > BLOCK_MAX:
         raise CabinetError(f"{where} claims {cb_uncomp} uncompressed bytes (at most {BLOCK_MAX})", cabinet)
@@ -87,7 +111,6 @@ def read_data_block(
     except (OSError, ValueError) as exc:
         raise CabinetError(f"cannot read {where}: {exc}", cabinet) from exc
     if len(data) != cb_data:
-        raise CabinetError(
-            f"truncated cabinet: {where} needs {cb_data} data bytes, only {len(data)} present", cabinet
-        )
+        raise _cut_off(fileobj, base, cabinet_size, where, f"needs {cb_data} data bytes, only {len(data)} present",
+                       cabinet)
     return DataBlock(cabinet, folder, index, offset, csum, cb_data, cb_uncomp, bytes(head[CFDATA_SIZE:]), data)

@@ -75,7 +75,7 @@ def join_blocks(folder: SetFolder, verify: bool, limits: Limits) -> Iterator[tup
         for index in range(entry.c_cf_data):
             block = read_data_block(cab._fileobj, base=cab._base, offset=offset,
                                     reserve_size=cab.header.cb_cf_data, cabinet=cab.name,
-                                    folder=entry.index, index=index)
+                                    folder=entry.index, index=index, cabinet_size=cab.header.cb_cabinet)
             offset = block.end
             if verify:
                 block.verify()

@@ -180,7 +180,7 @@ class Cabinet:
         for index in range(entry.c_cf_data):
             block = read_data_block(self._fileobj, base=self._base, offset=offset,
                                     reserve_size=self.header.cb_cf_data, cabinet=self.name,
-                                    folder=entry.index, index=index)
+                                    folder=entry.index, index=index, cabinet_size=self.header.cb_cabinet)
             offset = block.end
             yield block
 
@@ -254,6 +254,12 @@ def directory_resolver(directory: str | os.PathLike[str]) -> Resolver:
     return resolve
 
 
+def _opened_name(fileobj: BinaryIO, name: str) -> str:
+    """The path a resolver opened (it may differ from the header's name in case), else *name*."""
+    path = getattr(fileobj, "name", None)
+    return path if isinstance(path, str) and os.path.basename(path).lower() == name.lower() else name
+
+
 class CabinetSet:
     """One cabinet or a chain of cabinets read as one archive.
 
@@ -325,7 +331,7 @@ class CabinetSet:
             if fileobj is None:
                 self.anomalies.append(f"previous cabinet {name!r} (before {first.name!r}) was not found")
                 return
-            cab = Cabinet.open(fileobj, name, limits=self.limits, codepage=first.codepage)
+            cab = Cabinet.open(fileobj, _opened_name(fileobj, name), limits=self.limits, codepage=first.codepage)
             seen.add(os.path.basename(name).lower())
             cabs.insert(0, cab)
             first = cab
@@ -343,7 +349,7 @@ class CabinetSet:
             if fileobj is None:
                 self.anomalies.append(f"next cabinet {name!r} (after {last.name!r}) was not found")
                 return
-            cab = Cabinet.open(fileobj, name, limits=self.limits, codepage=last.codepage)
+            cab = Cabinet.open(fileobj, _opened_name(fileobj, name), limits=self.limits, codepage=last.codepage)
             seen.add(os.path.basename(name).lower())
             cabs.append(cab)
             last = cab

@@ -80,7 +80,7 @@ class MsiToolsGroup(click.Group):
 
 # what the command line suggests for an error's hint (msitools.errors.HINT_*)
 ADVICE = {
-    HINT_OVERWRITE: " (use --force to overwrite)",
+    HINT_OVERWRITE: " (use --force to overwrite, or --skip-existing to keep what is there)",
     HINT_TRANSFORM_REPORT: "; use `msitools transform` to see its changes",
     HINT_NEEDS_TRANSFORM: " (--transform takes an .mst)",
     HINT_NEEDS_PATCH: " (--patch takes an .msp)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import os
+import signal
 import sys
 from contextlib import ExitStack
 
@@ -11,7 +12,7 @@ import click
 
 from msitools.cab import Cabinet, CabinetSet, directory_resolver
 from msitools.cli.common import (
-    EXIT_BAD_INPUT,
+    EXIT_FINDINGS,
     PATCH_OPTION,
     TRANSFORM_OPTION,
     ByteSize,
@@ -91,11 +92,16 @@ def files(package: str, fmt: str, patches, transforms) -> None:
 
 @click.command()
 @click.argument("package", type=click.Path(dir_okay=False))
+@click.argument("names", nargs=-1, metavar="[NAME|GLOB]...")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder to extract into (created if missing).")
+@click.option("--include", "includes", multiple=True, metavar="GLOB",
+              help="Write only files whose name (or, with a / in the pattern, path) matches; repeatable.")
 @click.option("--flat", is_flag=True, help="Write every file directly in the folder, by its name.")
 @click.option("--recursive", is_flag=True, help="Also open payload files that are packages or cabinets.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--skip-existing", is_flag=True,
+              help="Keep files already there with the right size (resume an interrupted run).")
 @click.option("--backend", type=click.Choice(["auto", "python", "libarchive"]), default="auto", show_default=True,
               help="Cabinet decoder.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
@@ -109,9 +115,16 @@ def files(package: str, fmt: str, patches, transforms) -> None:
 @PATCH_OPTION
 @TRANSFORM_OPTION
 @format_option(EXTRACT_RENDERERS)
-def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool, backend: str, jobs,
-            max_output, max_ratio, patches, transforms, fmt: str) -> None:
-    """Extract a package's files (SourceDir/... layout), a patch's payload, or a cabinet's members."""
+def extract(package: str, names, out_dir: str, includes, flat: bool, recursive: bool, force: bool,
+            skip_existing: bool, backend: str, jobs, max_output, max_ratio, patches, transforms, fmt: str) -> None:
+    """Extract a package's files (SourceDir/... layout), a patch's payload, or a cabinet's members.
+
+    NAMEs or GLOBs (and --include) write only the matching files.  Exit 0 when every
+    file was written, 1 when some could not be (a damaged package: the intact files are
+    written, each damaged one is named with the reason), 2 when nothing could be done.
+    """
+    if force and skip_existing:
+        raise click.UsageError("--force and --skip-existing exclude each other")
     limits = DEFAULT_LIMITS
     if max_output is not None:
         limits = dataclasses.replace(limits, decompressed_total=max_output)
@@ -133,11 +146,14 @@ def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool
             state.update(bar=bar, total=total)
         bar.update(1)
 
+    previous = signal.signal(signal.SIGTERM, _terminate)  # unwinds like Ctrl-C: no .part file is left
     try:
-        report = extract_files(package, out_dir, flat=flat, recursive=recursive, force=force, patches=patches,
+        report = extract_files(package, out_dir, flat=flat, recursive=recursive, force=force,
+                               skip_existing=skip_existing, select=list(names) + list(includes), patches=patches,
                                transforms=transforms, backend=backend, jobs=jobs, limits=limits,
                                progress=progress if sys.stderr.isatty() and fmt == "text" else None)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if state.get("bar") is not None:
             state["bar"].__exit__(None, None, None)
     if fmt != "json":
@@ -157,7 +173,11 @@ def extract(package: str, out_dir: str, flat: bool, recursive: bool, force: bool
             more += advice(next(f["hint"] for f in failures if f.get("hint")))
         click.echo(f"msitools: error: {package}: {len(failures)} file(s) could not be extracted: {shown}{more}",
                    err=True)
-        sys.exit(EXIT_BAD_INPUT)
+        sys.exit(EXIT_FINDINGS)
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 COMMANDS = [files, extract]

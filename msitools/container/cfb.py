@@ -25,7 +25,7 @@ from typing import BinaryIO
 import olefile
 from olefile.olefile import OleFileError
 
-from msitools.errors import CompoundFileError, MsiToolsError
+from msitools.errors import CompoundFileError, MsiToolsError, TruncatedError
 from msitools.limits import DEFAULT_LIMITS, Limits
 
 ENDOFCHAIN = 0xFFFFFFFE
@@ -173,7 +173,8 @@ class CompoundFile:
             self._fp.seek(0, io.SEEK_END)
             self.file_size = self._fp.tell()
             self._fp.seek(0)
-            magic = self._fp.read(8)
+            head = self._fp.read(32)
+            magic = head[:8]
             self._fp.seek(0)
         except OSError as exc:
             self.close()
@@ -183,6 +184,8 @@ class CompoundFile:
             if len(magic) < 8:
                 raise CompoundFileError("not a compound file (file is too short)", self.name)
             raise CompoundFileError("not a compound file (bad signature; not an MSI, MSP or MST)", self.name)
+        shift = int.from_bytes(head[30:32], "little") if len(head) >= 32 else 9
+        self._unit = 1 << shift if shift in (9, 12) else 512
         if self.file_size < 1024:
             self.close()
             raise CompoundFileError(f"truncated compound file ({self.file_size} bytes)", self.name)
@@ -194,7 +197,8 @@ class CompoundFile:
         except (OleFileError, OSError, ValueError, IndexError, KeyError, struct.error,
                 OverflowError, MemoryError, RecursionError, TypeError) as exc:
             self.close()
-            raise CompoundFileError(f"malformed compound file: {_olefile_message(exc)}", self.name) from None
+            raise CompoundFileError(f"malformed compound file: {_olefile_message(exc)}{self.truncation_hint()}",
+                                    self.name) from None
         self.sector_size: int = self._ole.sectorsize
         self.mini_sector_size: int = self._ole.minisectorsize
         self.mini_cutoff: int = self._ole.minisectorcutoff
@@ -205,9 +209,19 @@ class CompoundFile:
         try:
             self._check_open_chain(self._ole.first_dir_sector, "directory")
             self.root = self._build_tree()
+        except CompoundFileError as exc:
+            self.close()
+            raise CompoundFileError(exc.message + self.truncation_hint(), self.name) from None
         except BaseException:
             self.close()
             raise
+
+    def truncation_hint(self) -> str:
+        """Words to add to an error when the file's size is not a whole number of sectors (a cut download)."""
+        if (self.file_size - self._unit) % self._unit == 0:
+            return ""
+        return (f" (the file is {self.file_size:,} bytes, not a whole number of {self._unit}-byte sectors: "
+                "it looks truncated; the download may be incomplete)")
 
     def _check_open_chain(self, start: int, what: str) -> None:
         """Walk a chain of unknown length (the directory) checking bounds and loops."""
@@ -277,31 +291,41 @@ class CompoundFile:
                 stack.extend(reversed(entry.children))
 
     # -- stream data -----------------------------------------------------
-    def _chain(self, start: int, size: int, fat, unit: int, what: str) -> Iterator[int]:
+    def _chain(self, start: int, size: int, fat, unit: int, what: str, cut: list[int] | None = None) -> Iterator[int]:
         """Sector numbers of a chain, validated as they are walked: bounds, loops, length.
 
         Loops are caught with a one-byte-per-sector map, not a set of every
-        sector: a 2 GB stream must not cost a 4-million-entry set.
+        sector: a 2 GB stream must not cost a 4-million-entry set.  With *cut*
+        (regular sectors only), a chain that runs into a sector past the end of
+        a truncated file stops there, and the number of sectors walked is
+        appended to *cut*, instead of raising.
         """
         needed = (size + unit - 1) // unit
         if needed == 0:
             return
         limit = len(fat)
-        if needed > limit:
+        if needed > limit and cut is None:
             raise CompoundFileError(f"stream {what!r} declares {size} bytes, more than the file holds", self.name)
         seen = bytearray(limit)
         sect = start
-        for _ in range(needed):
+        for walked in range(needed):
             if sect >= limit or sect > MAXREGSECT:
+                if cut is not None and self._past_end(sect):
+                    cut.append(walked)
+                    return
                 if sect == ENDOFCHAIN:
                     raise CompoundFileError(f"stream {what!r} is truncated: its sector chain ends early", self.name)
-                raise CompoundFileError(f"broken sector chain in stream {what!r}: sector {sect:#x} out of range",
-                                        self.name)
+                raise CompoundFileError(f"broken sector chain in stream {what!r}: sector {sect:#x} out of range"
+                                        f"{self.truncation_hint()}", self.name)
             if seen[sect]:
                 raise CompoundFileError(f"sector chain of stream {what!r} loops (sector {sect:#x})", self.name)
             seen[sect] = 1
             yield sect
             sect = fat[sect]
+
+    def _past_end(self, sect: int) -> bool:
+        """True when regular sector *sect* would lie (at least partly) past the end of the file."""
+        return sect <= MAXREGSECT and (sect + 2) * self.sector_size > self.file_size
 
     @staticmethod
     def _runs(chain: Iterable[int], unit: int, base_of) -> list[tuple[int, int, int]]:
@@ -354,8 +378,51 @@ class CompoundFile:
         chain = self._chain(entry.start_sector, entry.size, self._fat, ss, entry.path)
         return self._runs(chain, ss, lambda s: (s + 1) * ss)
 
+    def _regular_runs(self, entry: Entry) -> tuple[list[tuple[int, int, int]], int]:
+        """Runs of a stream in regular sectors and how many of its bytes the file holds."""
+        ss = self.sector_size
+        cut: list[int] = []
+        runs = self._runs(self._chain(entry.start_sector, entry.size, self._fat, ss, entry.path, cut), ss,
+                          lambda s: (s + 1) * ss)
+        present = entry.size
+        if runs:
+            s, f, n = runs[-1]
+            present = min(present, s + max(0, min(n, self.file_size - f)))
+        elif entry.size:
+            present = 0
+        if cut:
+            present = min(present, cut[0] * ss)
+        return runs, present
+
+    def truncated_streams(self) -> list[tuple[Entry, int]]:
+        """Streams in regular sectors that the file holds only in part, with the bytes present.
+
+        Walks every such stream's sector chain once (streams with a broken chain are
+        left to the reader that opens them).
+        """
+        out = []
+        for entry in self.walk():
+            if entry.is_stream and entry.size >= self.mini_cutoff:
+                try:
+                    _runs, present = self._regular_runs(entry)
+                except CompoundFileError:
+                    continue
+                if present < entry.size:
+                    out.append((entry, present))
+        return out
+
     def open_stream(self, entry: Entry) -> StreamReader:
-        """A lazy, seekable binary reader over a stream's bytes."""
+        """A lazy, seekable binary reader over a stream's bytes.
+
+        A stream in regular sectors of a truncated file opens with the bytes the
+        file still holds (:attr:`StreamReader.present`): sized reads stop at the
+        cut, as at the end of a file, so a reader can salvage what lies before
+        it; reading the whole stream raises :class:`~msitools.errors.TruncatedError`.
+        """
+        if entry.is_stream and entry.size >= self.mini_cutoff:
+            self.limits.check("cfb_stream_size", entry.size, f"stream {entry.path!r}", self.name)
+            runs, present = self._regular_runs(entry)
+            return StreamReader(self, entry, runs, present)
         return StreamReader(self, entry, self.stream_runs(entry))
 
     def read_stream(self, entry: Entry) -> bytes:
@@ -388,12 +455,13 @@ class CompoundFile:
 class StreamReader(io.RawIOBase):
     """Random-access reader over one stream; reads sector runs on demand."""
 
-    def __init__(self, cfb: CompoundFile, entry: Entry, runs):
+    def __init__(self, cfb: CompoundFile, entry: Entry, runs, present: int | None = None):
         super().__init__()
         self._cfb = cfb
         self.entry = entry
         self.name = entry.path
         self.size = entry.size
+        self.present = entry.size if present is None else present  # bytes the file holds (less when truncated)
         self._runs = runs
         self._pos = 0
         self._run_index = 0
@@ -437,28 +505,48 @@ class StreamReader(io.RawIOBase):
         return i
 
     def read(self, size: int = -1) -> bytes:
+        """Up to *size* bytes (all when negative).  In a truncated file a sized read
+        stops short at the cut, as at the end of a file; reading the whole stream raises
+        :class:`~msitools.errors.TruncatedError`."""
         remaining = self.size - self._pos
         if remaining <= 0:
             return b""
-        if size is None or size < 0 or size > remaining:
+        whole = size is None or size < 0
+        if whole or size > remaining:
             size = remaining
         out = []
         pos = self._pos
         end = pos + size
+        if end > self.present:  # a truncated file: what is there, as a file would; nothing more
+            if whole:
+                raise self._truncated()
+            end = max(pos, self.present)
         while pos < end:
             i = self._locate(pos)
             s, f, n = self._runs[i]
             take = min(end, s + n) - pos
             chunk = self._cfb._read_at(f + (pos - s), take)
             if len(chunk) < take:
-                raise CompoundFileError(
-                    f"stream {self.name!r} is truncated: file ends inside its sector at offset "
-                    f"{f + (pos - s) + len(chunk)}",
-                    self._cfb.name)
+                self.present = min(self.present, pos + len(chunk))
+                if whole:
+                    raise self._truncated()
+                out.append(chunk)
+                pos += len(chunk)
+                break
             out.append(chunk)
             pos += take
         self._pos = pos
+        if not out:
+            return b""
         return out[0] if len(out) == 1 else b"".join(out)
+
+    def _truncated(self) -> TruncatedError:
+        from msitools.container.streamname import decode_stream_name
+
+        shown = decode_stream_name(self.entry.name)[0] if self.entry.parent is self._cfb.root else self.name
+        return TruncatedError(f"stream {shown!r} is truncated: {self.present:,} of {self.size:,} bytes present "
+                              f"(the file ends at {self._cfb.file_size:,} bytes; the download may be incomplete)",
+                              self._cfb.name)
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))

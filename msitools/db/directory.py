@@ -84,8 +84,8 @@ def resolve_directories(rows: Iterable[tuple[Any, Any, Any]], source: bool = Fal
             entry = table.get(node)
             if entry is None:
                 tree.issues.append(f"directory {node!r} is referenced as a parent but missing from the "
-                                   f"Directory table; placed under {ROOT_NAME}")
-                base = (ROOT_NAME, node)
+                                   "Directory table; placed at the root, as lessmsi does")
+                base = (node,)
                 paths[node] = base
                 break
             parent, default_dir = entry

@@ -80,6 +80,17 @@ class Package:
     def tables(self):
         return self._db().tables()
 
+    def truncation(self) -> list[str]:
+        """One line per stream the file holds only in part (a download cut short); empty when whole."""
+        from msitools.container.streamname import decode_stream_name
+
+        lines = []
+        for entry, present in self.cfb.truncated_streams():
+            shown = decode_stream_name(entry.name)[0] if entry.parent is self.cfb.root else entry.path
+            lines.append(f"the file is truncated: stream {shown!r} has {present:,} of its {entry.size:,} bytes "
+                         f"(the file ends at {self.cfb.file_size:,} bytes; the download may be incomplete)")
+        return lines
+
     # -- streams and storages ----------------------------------------------
     @property
     def streams(self) -> list[StreamInfo]:

@@ -37,7 +37,7 @@ class CabinetPayload:
             cab.close()
             raise
         self._cab = cab
-        names = [c.name for c in self.set.cabinets]
+        names = [os.path.basename(c.name) for c in self.set.cabinets]
         if len(names) > 1:
             self.findings.append(Finding(self.label, f"cabinet set of {len(names)}: {', '.join(names)}", Level.INFO))
         self.findings.extend(Finding(self.label, note) for note in cab.anomalies + self.set.anomalies)

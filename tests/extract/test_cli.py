@@ -117,7 +117,7 @@ def test_damaged_cabinet_fails_only_the_affected_files(tmp_path):
     path = damaged_package(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "msitools", "extract", str(path), "-o", str(tmp_path / "out")],
                           capture_output=True, text=True)
-    assert proc.returncode == 2
+    assert proc.returncode == 1
     errors = [l for l in proc.stderr.splitlines() if l.startswith("msitools: error:")]
     assert len(errors) == 1 and "d.bin" in errors[0] and "checksum" in errors[0].lower()
     out = files_under(tmp_path / "out")
@@ -131,7 +131,7 @@ def test_existing_files_are_kept_unless_forced(tmp_path):
     target = tmp_path / "out" / "SourceDir" / "PFiles" / "Application" / "a.bin"
     target.write_bytes(b"mine")
     again = run("extract", path, "-o", tmp_path / "out")
-    assert again.exit_code == 2 and "already exists" in again.output
+    assert again.exit_code == 1 and "already exists" in again.output
     assert target.read_bytes() == b"mine"
     assert run("extract", path, "-o", tmp_path / "out", "--force").exit_code == 0
     assert target.read_bytes() == PAYLOAD[0].data
@@ -227,7 +227,7 @@ def test_bomb_limits_can_be_set_on_the_command_line(tmp_path):
         out = tmp_path / f"out{option}"
         proc = subprocess.run([sys.executable, "-m", "msitools", "extract", str(path), "-o", str(out), option, value],
                               capture_output=True, text=True)
-        assert proc.returncode == 2
+        assert proc.returncode == 1
         errors = [line for line in proc.stderr.splitlines() if line.startswith("msitools: error:")]
         assert len(errors) == 1 and f"{limit} limit exceeded" in errors[0] and option in errors[0]
         assert not [p for p in out.rglob("*") if p.is_file()]  # nothing half-written

@@ -60,6 +60,19 @@ def _key_for(name: str, used: set) -> str:
     return key
 
 
+def _last_started(raw: bytes, sequences: dict[str, int], default: int) -> int:
+    """The highest sequence of the files whose data starts in the cabinet *raw*."""
+    import io
+
+    from msitools.cab import Cabinet
+    from msitools.cab.header import IFOLD_CONTINUED_FROM_PREV, IFOLD_CONTINUED_PREV_AND_NEXT
+
+    with Cabinet.open(io.BytesIO(raw), "split") as cab:
+        started = [sequences[e.name] for e in cab.files
+                   if e.i_folder not in (IFOLD_CONTINUED_FROM_PREV, IFOLD_CONTINUED_PREV_AND_NEXT)]
+    return max(started, default=default)
+
+
 def build_package(files: Sequence[PayloadFile], *, directories: Sequence = STANDARD_DIRECTORIES,
                   product_name: str = "msitools fixture", manufacturer: str = "msitools tests",
                   product_code: str = "{11111111-2222-3333-4444-000000000001}",
@@ -70,7 +83,8 @@ def build_package(files: Sequence[PayloadFile], *, directories: Sequence = STAND
                   media: str = "embedded", cabinet: str = "payload.cab", compression: str = "mszip",
                   window_bits: int = 16, max_cabinet_data: int | None = None, sequence_width: str = "i2",
                   created: _dt.datetime = FIXED_TIME, checksums: bool = True) -> BuiltPackage:
-    """Build a package.  *media*: ``embedded`` (stream ``#cabinet``), ``external`` (cabinet file(s)
+    """Build a package.  *media*: ``embedded`` (stream ``#cabinet``; a set of streams, one Media
+    row each, when *max_cabinet_data* splits it), ``external`` (cabinet file(s)
     returned in ``cabinets``; a set when *max_cabinet_data* splits it), ``uncompressed`` (files
     returned in ``uncompressed`` with their source-tree path).  *window_bits*: of LZX or Quantum.
     *checksums*: write CFDATA checksums (0, "not computed", when False)."""
@@ -129,10 +143,12 @@ def build_package(files: Sequence[PayloadFile], *, directories: Sequence = STAND
         cabs = build_cabinet_set([folder], max_data_per_cabinet=max_cabinet_data, checksums=checksums,
                                  names=lambda i: cabinet if i == 0 else cabinet.replace(".cab", f"{i + 1}.cab"))
         if media == "embedded":
-            if len(cabs) != 1:
-                raise ValueError("a split cabinet set is only supported with media='external'")
-            db.add_row("Media", 1, last, None, "#" + cabinet, None, None)
-            db.add_stream(cabinet, cabs[0][1])
+            sequences = {key: n for n, (key, _f) in enumerate(specs, start=1)}
+            for disk, (name, raw) in enumerate(cabs, start=1):
+                # a Media row per cabinet: its LastSequence is the last file that starts in it
+                db.add_row("Media", disk, _last_started(raw, sequences, last) if disk < len(cabs) else last,
+                           None, "#" + name, None, None)
+                db.add_stream(name, raw)
         elif media == "external":
             db.add_row("Media", 1, last, None, cabs[0][0], None, None)
             built.cabinets.extend(cabs)

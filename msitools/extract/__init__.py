@@ -12,16 +12,18 @@ import dataclasses
 import functools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from msitools.base.fsutil import AtomicWriter, OutputTree, check_component, safe_component
-from msitools.base.workers import can_fork, run_shares, usable_cores
+from msitools.base.workers import SharedCounts, can_fork, run_shares, usable_cores
 from msitools.container.cfb import CFB_MAGIC
 from msitools.db.package import Package, open_package
 from msitools.errors import HINT_TRANSFORM_REPORT, MsiToolsError, UnsafePathError, UsageError
+from msitools.extract.output import ABSENT, SKIP, existing_state, prepare_output, remove_stale_parts
+from msitools.extract.select import Selection
 from msitools.findings import Finding, Level, dicts, texts
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.payload.files import PackageFile, list_package_files
@@ -30,6 +32,8 @@ from msitools.payload.package import iter_package_payload
 
 if TYPE_CHECKING:  # the patched view is needed only for type hints here
     pass
+
+__all__ = ["CAB_MAGIC", "ExtractReport", "ExtractedFile", "extract", "member_parts"]
 
 CAB_MAGIC = b"MSCF"
 # what one share of the files gives back: written and failed files (by listing position), findings
@@ -54,6 +58,7 @@ class ExtractReport:
     source: str
     output: str
     written: list[ExtractedFile] = field(default_factory=list)
+    skipped: list[ExtractedFile] = field(default_factory=list)  # already there (--skip-existing)
     failures: list[dict[str, str]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     nested: list[ExtractReport] = field(default_factory=list)
@@ -78,6 +83,7 @@ class ExtractReport:
             "source": self.source,
             "output": self.output,
             "written": [vars(w) for w in self.written],
+            "skipped": [vars(w) for w in self.skipped],
             "failures": self.failures,
             "issues": self.issues,
             "findings": dicts(self.findings),
@@ -118,14 +124,39 @@ def _write(dest: str, chunks: Iterable[bytes], expected: int | None, force: bool
     return out.written
 
 
-Progress = Callable[[str, int], None]  # (name of the file being written, how many files in this container)
+Progress = Callable[[str, int], None]  # (name of a file done, how many files in this container): once per file
+
+
+@dataclass
+class _Options:
+    """How one extraction runs (shared by the package, patch and cabinet paths and by nested packages)."""
+
+    flat: bool
+    force: bool
+    skip_existing: bool
+    limits: Limits
+    progress: Progress | None
+    backend: str
+    jobs: int | None
+    selection: Selection
 
 
 def extract(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, flat: bool = False,
-            recursive: bool = False, force: bool = False, patches=(), transforms=(),
+            recursive: bool = False, force: bool = False, skip_existing: bool = False,
+            select: Sequence[str] = (), patches=(), transforms=(),
             limits: Limits = DEFAULT_LIMITS, progress: Progress | None = None, backend: str = "auto",
             jobs: int | None = 1, _depth: int = 0) -> ExtractReport:
     """Extract a package (.msi/.msm, optionally patched), a patch (.msp) or a cabinet (.cab) under *out_dir*.
+
+    *select*: names or shell patterns (see :mod:`msitools.extract.select`); only
+    matching files are written, and a pattern that matches nothing raises
+    UsageError before anything is written.  *force* replaces existing files;
+    *skip_existing* leaves a file that is already there with the expected size
+    (to resume an interrupted run) and fails one of another size.  The output
+    folder is created and checked first (ExtractionError when it cannot be
+    written); unfinished temporary files that an interrupted run left in it are
+    removed.  Files of a damaged package are written when intact and named in
+    ``failures`` with the reason when not; nothing damaged is left under a real name.
 
     *jobs*: how many processes write a package's files; more than one forks
     this process (Linux only; see :mod:`msitools.base.workers`), which a program
@@ -133,30 +164,39 @@ def extract(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, fl
     most ``MAX_JOBS``, when the package is big enough to gain from it (what
     the command line does).  The default, 1, never forks.
     """
+    if force and skip_existing:
+        raise UsageError("choose one of force (replace existing files) and skip_existing (keep them)")
     path = os.fspath(path)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(path, "rb") as fh:
-        magic = fh.read(8)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(8)
+    except OSError as exc:
+        raise UsageError(f"cannot open: {exc.strerror or exc}", path) from None
+    if magic[:4] != CAB_MAGIC and magic != CFB_MAGIC:
+        raise UsageError("not a Windows Installer package or a cabinet", path)
+    existed = prepare_output(out)
+    stale = remove_stale_parts(out) if existed else 0
+    opts = _Options(flat, force, skip_existing, limits, progress, backend, jobs, Selection(select))
     if magic[:4] == CAB_MAGIC:
-        report = _extract_cabinet(path, out, flat, force, limits, progress, backend)
-    elif magic == CFB_MAGIC:
+        report = _extract_cabinet(path, out, opts)
+    else:
         with open_package(path, limits) as pkg:
             if pkg.kind == "msp":
-                report = _extract_patch(pkg, out, force, progress, backend)
+                report = _extract_patch(pkg, out, opts)
             elif pkg.kind == "mst":
                 raise UsageError("a transform holds no files", path, HINT_TRANSFORM_REPORT)
             else:
-                report = _extract_msi(pkg, out, flat, force, patches, transforms, progress, backend, jobs)
-    else:
-        raise UsageError("not a Windows Installer package or a cabinet", path)
+                report = _extract_msi(pkg, out, patches, transforms, opts)
+    if stale:
+        report.findings.insert(0, Finding(str(out), f"removed {stale} unfinished temporary file(s) left by an "
+                                                    "interrupted run"))
     if recursive:
-        _recurse(report, flat, force, limits, progress, backend, jobs, _depth)
+        _recurse(report, dataclasses.replace(opts, selection=Selection(())), _depth)
     return report
 
 
-def _extract_msi(pkg: Package, out: Path, flat: bool, force: bool, patches, transforms,
-                 progress, backend: str, jobs: int | None) -> ExtractReport:
+def _extract_msi(pkg: Package, out: Path, patches, transforms, opts: _Options) -> ExtractReport:
     report = ExtractReport(pkg.path, str(out))
     view = None
     if patches or transforms:
@@ -164,11 +204,26 @@ def _extract_msi(pkg: Package, out: Path, flat: bool, force: bool, patches, tran
 
         view = apply_patches_and_transforms(pkg, patches, transforms)
     try:
-        _extract_listed(pkg, view, report, out, flat, force, progress, backend, jobs)
+        _extract_listed(pkg, view, report, out, opts)
     finally:
         if view is not None:
             view.close()
     return report
+
+
+def _keep(report: ExtractReport, opts: _Options, root: Path, parts: list[str], expected: int | None,
+          name: str, source: str, extra: dict[str, str] | None = None) -> bool:
+    """With --skip-existing: False (and the file noted as skipped or failed) when it must not be written."""
+    if not opts.skip_existing:
+        return True
+    state = existing_state(root, parts, expected)
+    if state == ABSENT:
+        return True
+    if state == SKIP:
+        report.skipped.append(ExtractedFile(name, os.path.join(root, *parts), expected or 0, source))
+    else:
+        report.failures.append({"file": name, **(extra or {}), "error": state})
+    return False
 
 
 # a file costs as much as this many payload bytes (decoding, system calls, bookkeeping): used to
@@ -178,9 +233,9 @@ PARALLEL_MIN_WEIGHT = 4 << 20
 MAX_JOBS = 4
 
 
-def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: bool, force: bool, progress,
-                    backend: str, jobs: int | None = None) -> None:
-    """Write every listed file; with several jobs, shares of the listing (see :func:`_split`) in forked workers.
+def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, opts: _Options) -> None:
+    """Write every listed (and selected) file; with several jobs, shares of the listing (see :func:`_split`)
+    in forked workers.
 
     Output names are handed out first, in listing order, so they do not depend
     on which worker writes a file or on which files fail; the report lists
@@ -190,52 +245,66 @@ def _extract_listed(pkg: Package, view, report: ExtractReport, out: Path, flat: 
     report.findings.extend(listing.findings)
     known_findings = len(listing.findings)
     dests = _Destinations(out, report)
-    names = {id(f): dests.name([f.file_name] if flat else list(f.path), f.key) for f in listing.files}
+    selection = opts.selection
+    chosen_files = listing.files
+    if selection:
+        chosen_files = [f for f in listing.files
+                        if selection.accepts((f.file_name, f.key, f.short_name), f.display_path)]
+        selection.check_all_matched(pkg.path)
+    names = {id(f): dests.name([f.file_name] if opts.flat else list(f.path), f.key) for f in chosen_files}
+    todo = [f for f in chosen_files
+            if _keep(report, opts, out, names[id(f)], f.size, f.display_path, "", {"key": f.key})]
     index = {id(f): i for i, f in enumerate(listing.files)}
     limits = pkg.limits
-    shares = _split(listing.files, _job_count(listing.files, jobs, limits))
+    shares = _split(todo, _job_count(todo, opts.jobs, limits)) if todo else []
     if len(shares) > 1:  # every worker decodes at most its own share of the total output limit
         limits = dataclasses.replace(limits, decompressed_total=limits.decompressed_total // len(shares))
-    total = len(listing.files)
+    total = len(todo)
+    counts = SharedCounts(len(shares))
+    shown = [0]
+    progress = opts.progress
 
-    def share(files: list[PackageFile] | None, report_progress: bool) -> ShareResult:
-        chosen = None if files is None else {id(f) for f in files}
+    def pump(name: str) -> None:
+        """Report the files every worker has finished since the last call (called by this process only)."""
+        if progress is None:
+            return
+        done = counts.total()
+        while shown[0] < done:
+            shown[0] += 1
+            progress(name, total)
+
+    def share(files: list[PackageFile], slot: int) -> ShareResult:
+        chosen = {id(f) for f in files}
         written: list[tuple[int, ExtractedFile]] = []
         failures: list[tuple[int, dict[str, str]]] = []
-
-        def only(f: PackageFile) -> bool:
-            return chosen is None or id(f) in chosen
-
         place = dests.tree.place
-        for item in iter_package_payload(pkg, view, listing, backend=backend, limits=limits, only=only):
+        for item in iter_package_payload(pkg, view, listing, backend=opts.backend, limits=limits,
+                                         only=lambda f: id(f) in chosen):
             f = item.file
             assert f is not None  # the package walk names the File row of every item
-            if report_progress and progress:
-                progress(f.display_path, total)
             at = index[id(f)]
             if item.error is not None or item.chunks is None:
                 failures.append((at, {"file": f.display_path, "key": f.key, "error": item.error or "no bytes"}))
-                continue
-            try:
-                folder, dest, fresh = place(names[id(f)])
-                size = _write(dest, item.chunks, f.size, force, fresh, folder)
-            except MsiToolsError as exc:
-                failures.append((at, _failure(f.display_path, exc, key=f.key)))
-                continue
-            written.append((at, ExtractedFile(f.display_path, dest, size, item.source)))
+            else:
+                try:
+                    folder, dest, fresh = place(names[id(f)])
+                    size = _write(dest, item.chunks, f.size, opts.force, fresh, folder)
+                except MsiToolsError as exc:
+                    failures.append((at, _failure(f.display_path, exc, key=f.key)))
+                else:
+                    written.append((at, ExtractedFile(f.display_path, dest, size, item.source)))
+            counts.add(slot)
+            if slot == 0:
+                pump(f.display_path)
         return written, failures, listing.findings[known_findings:]
 
-    if len(shares) == 1:
-        results = [share(None, True)]
-    else:
-        results = run_shares([functools.partial(share, files, not n) for n, files in enumerate(shares)])
+    results = run_shares([functools.partial(share, files, n) for n, files in enumerate(shares)],
+                         waiting=lambda: pump(""))
+    pump("")
     noted: dict[Finding, None] = {}  # a set split between workers has its anomalies noted by each
     written_all: list[tuple[int, ExtractedFile]] = []
     failures_all: list[tuple[int, dict[str, str]]] = []
-    for n, (written, failures, new_findings) in enumerate(results):
-        if n and progress:
-            for _, item in written:
-                progress(item.name, total)
+    for written, failures, new_findings in results:
         written_all.extend(written)
         failures_all.extend(failures)
         noted.update(dict.fromkeys(new_findings))
@@ -317,30 +386,41 @@ def member_parts(name: str) -> tuple[list[str], str | None]:
     return parts, None
 
 
-def _extract_cabinet(path: str, out: Path, flat: bool, force: bool, limits: Limits, progress: Progress | None,
-                     backend: str) -> ExtractReport:
+def _extract_cabinet(path: str, out: Path, opts: _Options) -> ExtractReport:
     from msitools.payload.cabinet import CabinetPayload
 
     report = ExtractReport(path, str(out))
     dests = _Destinations(out, report)
-    with CabinetPayload(path, backend=backend, limits=limits) as walk:
-        total = len(walk.members)
+    with CabinetPayload(path, backend=opts.backend, limits=opts.limits) as walk:
+        selection = opts.selection
+        wanted = None
+        if selection:
+            wanted = {id(m) for m in walk.members if selection.accepts((m.name, m.name.replace("\\", "/")
+                                                                        .rsplit("/", 1)[-1]), m.name)}
+            selection.check_all_matched(path)
+        total = len(walk.members) if wanted is None else len(wanted)
         for item in walk:
-            if progress:
-                progress(item.name, total)
+            if wanted is not None and id(item.member) not in wanted:
+                continue
+            if opts.progress:
+                opts.progress(item.name, total)
             if item.error is not None or item.chunks is None:
                 report.failures.append({"file": item.name, "error": item.error or "no bytes"})
                 continue
             parts, note = member_parts(item.name)
             if note:
                 report.findings.append(Finding(item.name, note))
+            source = f"{os.path.basename(path)} > {item.name}"
             try:
-                dest = dests.claim(parts[-1:] if flat else parts, item.name)
-                size = _write(dest, item.chunks, item.size, force)
+                parts = dests.name(parts[-1:] if opts.flat else parts, item.name)
+                if not _keep(report, opts, out, parts, item.size, item.name, source):
+                    continue
+                dest = dests.tree.file(parts)
+                size = _write(dest, item.chunks, item.size, opts.force)
             except MsiToolsError as exc:
                 report.failures.append(_failure(item.name, exc))
                 continue
-            report.written.append(ExtractedFile(item.name, str(dest), size, f"{os.path.basename(path)} > {item.name}"))
+            report.written.append(ExtractedFile(item.name, str(dest), size, source))
         report.findings[:0] = walk.findings
     return report
 
@@ -353,20 +433,32 @@ def _failure(name: str, exc: MsiToolsError, **extra: str) -> dict[str, str]:
     return entry
 
 
-def _extract_patch(pkg: Package, out: Path, force: bool, progress: Progress | None,
-                   backend: str) -> ExtractReport:
+def _extract_patch(pkg: Package, out: Path, opts: _Options) -> ExtractReport:
     from msitools.patch.msp import Msp
     from msitools.patch.payload import NOT_IN_CABINET, PatchPayload
+    from msitools.patch.report import cabinet_members
 
     report = ExtractReport(pkg.path, str(out))
     msp = Msp(pkg)
     report.findings.extend(Finding("", issue) for issue in msp.issues)
+    selection = opts.selection
+    if selection:  # every pattern must match a member or a patched file before anything is written
+        from msitools.db.directory import long_file_name
+
+        members, _issues, _by_key = cabinet_members(msp)
+        rows = msp.file_rows("")[0]
+        for name in [m.get("name") for m in members] + list(rows) + [
+                long_file_name(row.values["FileName"]) for row in rows.values() if row.values.get("FileName")]:
+            selection.accepts((name,))
+        selection.check_all_matched(pkg.path)
     dests = _Destinations(out, report)
-    walk = PatchPayload(msp, backend=backend)
+    walk = PatchPayload(msp, backend=opts.backend)
     for item in walk:
-        if progress:
-            progress(item.name, max(len(walk.rows), 1))
         label = item.member.name if item.member is not None else item.key or item.name
+        if selection and not selection.accepts((item.name, label, item.key)):
+            continue
+        if opts.progress:
+            opts.progress(item.name, max(len(walk.rows), 1))
         if item.kind == KIND_EMPTY:
             report.findings.append(Finding(item.source, "empty member with no File row (a placeholder): not written"))
             continue
@@ -377,11 +469,12 @@ def _extract_patch(pkg: Package, out: Path, force: bool, progress: Progress | No
             report.failures.append({"file": label, "error": item.error or "no bytes"})
             continue
         try:
-            dest, size = _write_patch_item(item, dests, force)
+            dest, size = _write_patch_item(item, dests, opts, report)
         except MsiToolsError as exc:
             report.failures.append(_failure(label, exc))
             continue
-        report.written.append(ExtractedFile(label, dest, size, item.source))
+        if dest:
+            report.written.append(ExtractedFile(label, dest, size, item.source))
     for finding in walk.findings:
         report.findings.append(finding)
         if finding.level == Level.ERROR:  # a patch cabinet that could not be read
@@ -395,24 +488,26 @@ def _item_chunks(item: Any) -> Iterator[bytes]:
     return item.spool().chunks()
 
 
-def _write_patch_item(item: Any, dests: _Destinations, force: bool) -> tuple[str, int]:
-    """Write one patch member under its name (a delta as ``NAME.delta`` with its header beside it)."""
+def _write_patch_item(item: Any, dests: _Destinations, opts: _Options, report: ExtractReport) -> tuple[str, int]:
+    """Write one patch member under its name (a delta as ``NAME.delta`` with its header beside it);
+    ``("", 0)`` when --skip-existing keeps what is there."""
     what = item.member.name
-    if item.kind != KIND_DELTA:
-        dest = dests.claim([item.name], what)
-        return dest, _write(dest, _item_chunks(item), item.size, force)
-    dest = dests.claim([item.name + ".delta"], what)
-    size = _write(dest, _item_chunks(item), item.size, force)
-    stream = item.found_in[0]
-    summary = dests.claim([item.name + ".delta.json"], what)
-    payload = json.dumps({"member": what, "file": item.name, "cabinet": stream, "header": item.delta},
-                         indent=2).encode()
-    _write(summary, iter([payload]), len(payload), force)
+    delta = item.kind == KIND_DELTA
+    parts = dests.name([item.name + ".delta" if delta else item.name], what)
+    if not _keep(report, opts, Path(dests.tree.root), parts, item.size, what, item.source):
+        return "", 0
+    dest = dests.tree.file(parts)
+    size = _write(dest, _item_chunks(item), item.size, opts.force)
+    if delta:
+        stream = item.found_in[0]
+        summary = dests.claim([item.name + ".delta.json"], what)
+        payload = json.dumps({"member": what, "file": item.name, "cabinet": stream, "header": item.delta},
+                             indent=2).encode()
+        _write(summary, iter([payload]), len(payload), opts.force or opts.skip_existing)
     return dest, size
 
 
-def _recurse(report: ExtractReport, flat: bool, force: bool, limits: Limits, progress, backend: str,
-             jobs: int | None, depth: int) -> None:
+def _recurse(report: ExtractReport, opts: _Options, depth: int) -> None:
     for written in list(report.written):
         try:
             with open(written.path, "rb") as fh:
@@ -421,14 +516,15 @@ def _recurse(report: ExtractReport, flat: bool, force: bool, limits: Limits, pro
             continue
         if magic[:4] != CAB_MAGIC and magic != CFB_MAGIC:
             continue
-        if depth + 1 > limits.package_nesting_depth:
+        if depth + 1 > opts.limits.package_nesting_depth:
             report.findings.append(Finding(written.name, f"not opened, nesting depth limit "
-                                                         f"({limits.package_nesting_depth}) reached"))
+                                                         f"({opts.limits.package_nesting_depth}) reached"))
             continue
         target = Path(written.path + ".extracted")
         try:
-            nested = extract(written.path, target, flat=flat, recursive=True, force=force, limits=limits,
-                             progress=progress, backend=backend, jobs=jobs, _depth=depth + 1)
+            nested = extract(written.path, target, flat=opts.flat, recursive=True, force=opts.force,
+                             skip_existing=opts.skip_existing, limits=opts.limits, progress=opts.progress,
+                             backend=opts.backend, jobs=opts.jobs, _depth=depth + 1)
         except MsiToolsError as exc:
             report.failures.append({"file": written.name, "error": f"nested package: {exc.message}"})
             continue
