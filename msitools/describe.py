@@ -14,6 +14,7 @@ from msitools.db.columns import Column
 from msitools.db.package import Package
 from msitools.db.patched import PatchedDatabase, PatchedTable
 from msitools.db.table import Table
+from msitools.findings import Level
 
 
 def package_info(pkg: Package) -> dict[str, Any]:
@@ -33,6 +34,41 @@ def package_info(pkg: Package) -> dict[str, Any]:
         "storages": [{"name": s.name, "clsid": s.clsid_text} for s in pkg.storages],
         "issues": pkg.truncation() + list(pkg.issues) + (list(pkg.database.pool.issues) if pkg.database else []),
     }
+
+
+def cabinet_info(path: str) -> dict[str, Any]:
+    """``info`` of a bare cabinet: ``{"path", "kind": "cab", "header", "set", "folders", "members", "issues"}``.
+
+    *header* is the given cabinet's CFHEADER; *set* the cabinets of its set found beside
+    it (by the names in the headers, case-insensitively); *folders* and *members* those of
+    the whole set.
+    """
+    import os
+
+    from msitools.payload.cabinet import CabinetPayload
+
+    with CabinetPayload(path) as walk:
+        names = [os.path.basename(c.name).lower() for c in walk.set.cabinets]
+        given = os.path.basename(path).lower()
+        h = walk.set.cabinets[names.index(given) if given in names else 0].header
+        header = {"size": h.cb_cabinet, "version": f"{h.version_major}.{h.version_minor}", "set_id": h.set_id,
+                  "index_in_set": h.i_cabinet, "folders": h.c_folders, "files": h.c_files, "flags": h.flags,
+                  "reserve": {"header": h.cb_cf_header, "folder": h.cb_cf_folder, "data": h.cb_cf_data},
+                  "previous": {"cabinet": h.prev_cabinet, "disk": h.prev_disk} if h.prev_cabinet else None,
+                  "next": {"cabinet": h.next_cabinet, "disk": h.next_disk} if h.next_cabinet else None,
+                  "signature": walk.own_signature()}
+        folders = [{"index": f.index, "compression": f.describe(),
+                    "data_blocks": sum(e.c_cf_data for _c, e in f.segments),
+                    "members": len(f.members), "cabinets": [os.path.basename(c.name) for c, _e in f.segments]}
+                   for f in walk.set.folders]
+        members = [{"name": m.name, "size": m.size, "date": m.date_time.isoformat() if m.date_time else None,
+                    "folder": m.folder, "compression": m.compression, "attributes": m.attributes,
+                    "cabinet": os.path.basename(m.cabinet),
+                    "continued": m.continued_from_prev or m.continued_to_next} for m in walk.members]
+        return {"path": path, "kind": "cab", "header": header,
+                "set": [os.path.basename(c.name) for c in walk.set.cabinets],
+                "folders": folders, "members": members,
+                "issues": [f.message for f in walk.findings if f.level != Level.INFO]}
 
 
 def tables_list(pkg: Package) -> dict[str, Any]:

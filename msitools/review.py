@@ -24,7 +24,7 @@ from msitools.db.directory import long_file_name
 from msitools.db.package import Package
 from msitools.db.patched import PatchedDatabase
 from msitools.errors import MsiToolsError
-from msitools.limits import Limits
+from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.patch.msp import Msp
 from msitools.patch.payload import NOT_IN_CABINET, PatchPayload
 from msitools.payload.catalogs import CatalogCollector, has_catalogs
@@ -348,6 +348,31 @@ def review(pkg: Package, view: PatchedDatabase | None = None) -> dict[str, Any]:
         "registry": sensitive_registry(source),
         "system_files": system_files(source),
     }
+
+
+def review_cabinet(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """Review a bare cabinet (with the rest of its set): the signature of every PE image it holds.
+
+    A cabinet carries no tables, so no custom actions, services or registry; its own
+    signature (a reserve area may hold one) is reported as not checked.
+    """
+    from msitools.payload.cabinet import CabinetPayload
+
+    payload: list[dict[str, Any]] = []
+    with CabinetPayload(path, limits=limits) as walk:
+        own = walk.own_signature()
+        for item in walk:
+            where = " > ".join(item.found_in)
+            if item.error is not None:
+                payload.append({"file": item.name, "status": "unreadable", "reason": item.error, "source": where})
+                continue
+            signature = _item_signature(item, limits)
+            if signature is not None:
+                payload.append({"file": item.name, "source": where, **signature})
+        notes = [f.message for f in walk.findings]
+    return {"path": path, "kind": "cab", "scope": "cabinet", "signatures": [{"package": path, **own}],
+            "payload_signatures": payload, "custom_actions": [], "services": {"installed": [], "controlled": []},
+            "registry": [], "system_files": [], "notes": notes}
 
 
 def _safe_signature(pkg: Package) -> dict[str, Any]:

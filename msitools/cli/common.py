@@ -14,6 +14,7 @@ from msitools.errors import (
     HINT_RAISE_LIMIT,
     HINT_TRANSFORM_REPORT,
     MsiToolsError,
+    UsageError,
 )
 from msitools.render import Registry, formats, render
 
@@ -46,6 +47,19 @@ class ByteSize(click.ParamType):
         if size <= 0:
             self.fail("a size must be above zero", param, ctx)
         return size
+
+
+def file_magic(path: str) -> bytes:
+    """The first 8 bytes of *path* (UsageError naming it when it cannot be opened)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8)
+    except OSError as exc:
+        raise UsageError(f"cannot open: {exc.strerror or exc}", path) from None
+
+
+def is_cabinet(path: str) -> bool:
+    return file_magic(path)[:4] == b"MSCF"
 
 
 class MsiToolsGroup(click.Group):

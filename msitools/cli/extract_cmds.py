@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import os
 import signal
 import sys
 from contextlib import ExitStack
 
 import click
 
-from msitools.cab import Cabinet, CabinetSet, directory_resolver
 from msitools.cli.common import (
     EXIT_FINDINGS,
     PATCH_OPTION,
@@ -18,10 +16,12 @@ from msitools.cli.common import (
     ByteSize,
     advice,
     emit,
+    file_magic,
     format_option,
 )
 from msitools.cli.inspect_cmds import open_view
 from msitools.container.cfb import CFB_MAGIC
+from msitools.describe import cabinet_info
 from msitools.errors import HINT_TRANSFORM_REPORT, UsageError
 from msitools.extract import CAB_MAGIC
 from msitools.extract import extract as extract_files
@@ -34,24 +34,6 @@ from msitools.render.files import FileList
 FILE_COLUMNS = ["path", "name", "size", "version", "language", "component", "sequence", "cabinet"]
 CAB_COLUMNS = ["name", "size", "date", "folder", "compression"]
 PATCH_COLUMNS = ["cabinet", "name", "size", "date", "compression", "kind"]
-
-
-def _magic(path: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8)
-    except OSError as exc:
-        raise UsageError(f"cannot open: {exc.strerror or exc}", path) from None
-
-
-def cabinet_listing(path: str) -> list[dict]:
-    with Cabinet.from_path(path) as cab, \
-            CabinetSet(cab, resolver=directory_resolver(os.path.dirname(os.path.abspath(path)))) as cabset:
-        return [{"name": m.name, "size": m.size,
-                 "date": m.date_time.isoformat() if m.date_time else None,
-                 "folder": m.folder, "compression": m.compression, "cabinet": m.cabinet,
-                 "continued": m.continued_from_prev or m.continued_to_next}
-                for m in cabset.list_members()]
 
 
 def _package_listing(package: str, patches, transforms) -> FileList:
@@ -80,9 +62,9 @@ def files(package: str, fmt: str, patches, transforms) -> None:
 
     A .cab lists its members; an .msp lists its patch cabinet members.
     """
-    magic = _magic(package)
+    magic = file_magic(package)
     if magic[:4] == CAB_MAGIC:
-        listing = FileList(cabinet_listing(package), CAB_COLUMNS)
+        listing = FileList(cabinet_info(package)["members"], CAB_COLUMNS)
     elif magic == CFB_MAGIC:
         listing = _package_listing(package, patches, transforms)
     else:

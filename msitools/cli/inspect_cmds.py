@@ -12,11 +12,12 @@ from msitools.cli.common import (
     TRANSFORM_OPTION,
     emit,
     format_option,
+    is_cabinet,
     parse_name_argument,
     write_binary_stdout,
 )
 from msitools.db.package import open_package
-from msitools.describe import TableReport, package_info, patched_tables_list, streams_list, tables_list
+from msitools.describe import TableReport, cabinet_info, package_info, patched_tables_list, streams_list, tables_list
 from msitools.errors import UsageError
 from msitools.export import export_package
 from msitools.render.package import INFO_RENDERERS, STREAMS_RENDERERS, TABLE_RENDERERS, TABLES_RENDERERS
@@ -38,9 +39,15 @@ def open_view(stack: ExitStack, package: str, patches: tuple[str, ...], transfor
 @PKG
 @format_option(INFO_RENDERERS)
 def info(package: str, fmt: str) -> None:
-    """Kind, decoded summary information, tables with row counts, streams and substorages."""
-    with open_package(package) as pkg:
-        data = package_info(pkg)
+    """Kind, decoded summary information, tables with row counts, streams and substorages.
+
+    A cabinet: its header, the rest of its set, its folders (compression) and members.
+    """
+    if is_cabinet(package):
+        data = cabinet_info(package)
+    else:
+        with open_package(package) as pkg:
+            data = package_info(pkg)
     emit(INFO_RENDERERS, fmt, data)
 
 

@@ -6,10 +6,11 @@ from contextlib import ExitStack
 
 import click
 
-from msitools.cli.common import EXIT_FINDINGS, PATCH_OPTION, TRANSFORM_OPTION, emit, format_option
+from msitools.cli.common import EXIT_FINDINGS, PATCH_OPTION, TRANSFORM_OPTION, emit, format_option, is_cabinet
 from msitools.cli.inspect_cmds import open_view
 from msitools.render.review import REVIEW_RENDERERS, SIGNATURE_RENDERERS
 from msitools.review import review as review_package
+from msitools.review import review_cabinet
 from msitools.signature import signature_check
 
 
@@ -43,9 +44,14 @@ def review(package: str, patches, transforms, fmt: str) -> None:
 
     For an .msp, or with --patch/--transform, only what the patch or transform adds or changes.
     """
-    with ExitStack() as stack:
-        pkg, view = open_view(stack, package, patches, transforms)
-        report = review_package(pkg, view)
+    if is_cabinet(package):
+        if patches or transforms:
+            raise click.UsageError("--patch and --transform apply to a package, not to a cabinet")
+        report = review_cabinet(package)
+    else:
+        with ExitStack() as stack:
+            pkg, view = open_view(stack, package, patches, transforms)
+            report = review_package(pkg, view)
     emit(REVIEW_RENDERERS, fmt, report)
 
 

@@ -43,6 +43,19 @@ class CabinetPayload:
         self.findings.extend(Finding(self.label, note) for note in cab.anomalies + self.set.anomalies)
         self.members = self.set.list_members()
 
+    def own_signature(self) -> dict[str, object]:
+        """What can be said of the first cabinet's own signature: ``status`` (``unsigned`` or
+        ``not_checked``), ``signed`` and ``reason``.  A signed cabinet keeps its signature's place
+        in the header reserve area; msitools does not check cabinet signatures."""
+        from msitools.pe.trust import NOT_CHECKED, UNSIGNED
+
+        reserve = self.set.cabinets[0].header.header_reserve
+        if reserve.strip(b"\x00"):
+            return {"signed": None, "digest_matches": None, "status": NOT_CHECKED, "weaknesses": [],
+                    "reason": "a cabinet's own signature (its header reserve area is not empty) is not checked"}
+        return {"signed": False, "digest_matches": None, "status": UNSIGNED, "weaknesses": [],
+                "reason": "no signature: the cabinet's header reserve area is " + ("empty" if reserve else "absent")}
+
     def close(self) -> None:
         self.set.close()
         self._cab.close()

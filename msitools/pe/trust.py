@@ -24,6 +24,7 @@ UNREADABLE = "unreadable"  # the signature data cannot be read
 CATALOG_SIGNED = "catalog_signed"  # not signed itself; its hash is in a catalog (directly or through a manifest)
 CATALOG_ALTERED = "catalog_altered"  # a catalog (or its manifest) names the file with another hash
 CATALOG_LISTED = "catalog_listed"  # a signed manifest names the file with a hash that cannot be recomputed
+NOT_CHECKED = "not_checked"  # a signature may be there, in a form msitools does not check (a cabinet's own)
 
 INTACT = (SIGNED_VALID, SIGNED_UNTRUSTED, SIGNED_UNVERIFIABLE)
 ALTERED = (SIGNED_ALTERED, CATALOG_ALTERED)

@@ -18,8 +18,36 @@ def _list(value: Any) -> Any:
     return value
 
 
+def cabinet_info_text(data: dict[str, Any]) -> str:
+    """``info`` of a cabinet as text: header, set, folders, members, issues."""
+    h = data["header"]
+    lines = [f"{data['path']}: CAB", "", "Header:"]
+    link = {k: f"{h[k]['cabinet']} ({h[k]['disk']})" if h[k] else "-" for k in ("previous", "next")}
+    lines.append(key_value_lines([
+        ("size", f"{h['size']:,} bytes"), ("version", h["version"]), ("set id", h["set_id"]),
+        ("index in set", h["index_in_set"]), ("folders", h["folders"]), ("files", h["files"]),
+        ("reserve (header/folder/data)", "/".join(str(h["reserve"][k]) for k in ("header", "folder", "data"))),
+        ("previous cabinet", link["previous"]), ("next cabinet", link["next"]),
+        ("signature", f"{h['signature']['status']} ({h['signature']['reason']})")]))
+    if len(data["set"]) > 1:
+        lines += ["", f"Cabinet set ({len(data['set'])}): " + ", ".join(data["set"])]
+    lines += ["", f"Folders ({len(data['folders'])}):"]
+    lines.append(render_table(["folder", "compression", "data blocks", "members", "cabinets"],
+                              [(f["index"], f["compression"], f["data_blocks"], f["members"], ", ".join(f["cabinets"]))
+                               for f in data["folders"]]) if data["folders"] else "  (none)")
+    lines += ["", f"Members ({len(data['members'])}):"]
+    lines.append(render_table(["name", "size", "date", "folder", "cabinet"],
+                              [(printable(m["name"]), m["size"], m["date"], m["folder"], m["cabinet"])
+                               for m in data["members"]]) if data["members"] else "  (none)")
+    if data["issues"]:
+        lines += ["", "Issues:"] + [f"  - {i}" for i in data["issues"]]
+    return "\n".join(lines)
+
+
 def info_text(data: dict[str, Any]) -> str:
-    """``info`` as text: kind, summary, tables, streams, substorages, issues."""
+    """``info`` as text: kind, summary, tables, streams, substorages, issues (a cabinet: its own layout)."""
+    if data.get("kind") == "cab":
+        return cabinet_info_text(data)
     lines = [f"{data['path']}: {data['kind'].upper()}", "", "Summary information:"]
     lines.append(key_value_lines((k.replace("_", " "), _list(v)) for k, v in data["summary"].items()))
     lines += ["", f"Tables ({len(data['tables'])}):"]

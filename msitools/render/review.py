@@ -6,6 +6,8 @@ from typing import Any
 
 
 def _sig_line(sig: dict) -> str:
+    if sig.get("status") == "not_checked":
+        return f"not checked ({sig.get('reason')})"
     if not sig.get("signed"):
         return f"unsigned ({sig.get('reason')})"
     state = "digest matches" if sig.get("digest_matches") else "DIGEST MISMATCH (altered after signing)"

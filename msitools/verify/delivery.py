@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from msitools.cab.header import SIGNATURE as CAB_MAGIC
 from msitools.container.cfb import CFB_MAGIC
 from msitools.db.package import Package, open_package
 from msitools.errors import MsiToolsError, UsageError
@@ -171,11 +172,22 @@ def walk_delivery(path: str | os.PathLike[str], depth: int = 0, limits: Limits =
                 if isinstance(rec.get("File"), str) and rec.get("FileName"):
                     delivery.base_names[rec["File"]] = rec["FileName"]
     path = os.fspath(path)
+    if _magic(path)[:4] == CAB_MAGIC:
+        _Walker(delivery, limits, trust_store).cabinet(path, depth)
+        return delivery
     with open_package(path, limits) as pkg:
         if pkg.kind == "mst":
             raise UsageError("a transform delivers no files; give the hotfix package (.msi) or patch (.msp)", path)
         _Walker(delivery, limits, trust_store).package(pkg, [os.path.basename(path)], depth)
     return delivery
+
+
+def _magic(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8)
+    except OSError as exc:
+        raise UsageError(f"cannot open: {exc.strerror or exc}", path) from None
 
 
 def _recorded_hashes(pkg: Package) -> dict[str, tuple[int, ...]]:
@@ -205,6 +217,25 @@ class _Walker:
             self._patch(pkg, chain, depth)
         elif pkg.kind in ("msi", "msm"):
             self._database(pkg, chain, depth)
+
+    def cabinet(self, path: str, depth: int) -> None:
+        """Walk a bare cabinet (and the rest of its set, found beside it) member by member."""
+        from msitools.payload.cabinet import CabinetPayload
+
+        with CabinetPayload(path, limits=self.limits) as walk:
+            self.delivery.packages.append({"package": os.path.basename(path), **walk.own_signature()})
+            catalogs = CatalogCollector(self.trust_store, self.limits) \
+                if has_catalogs([m.name for m in walk.members]) else None
+            entries: dict[int, DeliveredFile] = {}
+            for item in walk:
+                name = item.name.replace("\\", "/").rsplit("/", 1)[-1]
+                entry = DeliveredFile(name, list(item.found_in), key=item.key)
+                self._database_item(item, entry, item.found_in[:1], {}, depth, catalogs)
+                entries[id(entry)] = entry
+                self.delivery.files.append(entry)
+            self.delivery.findings.extend(walk.findings)
+            if catalogs is not None:
+                self._catalog_signatures(catalogs, entries)
 
     def _spooled(self, entry: DeliveredFile, item: PayloadItem) -> Spool | None:
         """The item's bytes, hashed; None (and the file marked) when they cannot be read."""

@@ -27,6 +27,7 @@ from msitools.pe.trust import (
     CATALOG_LISTED,
     CATALOG_SIGNED,
     INTACT,
+    NOT_CHECKED,
     SIGNED_UNTRUSTED,
     SIGNED_UNVERIFIABLE,
     SIGNED_VALID,
@@ -153,6 +154,8 @@ def signature_problem(sig: dict[str, Any] | None, policy: SignaturePolicy, packa
     if policy.require:
         if status == UNSIGNED:
             return f"unsigned {what}"
+        if status == NOT_CHECKED:
+            return f"{what} signature not checked"
         if status == CATALOG_SIGNED and sig.get("catalog_status") != SIGNED_VALID:
             return f"{what} signed through a catalog whose chain is not trusted"
         if status == CATALOG_LISTED:
