@@ -178,16 +178,20 @@ def extract(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, fl
     existed = prepare_output(out)
     stale = remove_stale_parts(out) if existed else 0
     opts = _Options(flat, force, skip_existing, limits, progress, backend, jobs, Selection(select))
-    if magic[:4] == CAB_MAGIC:
-        report = _extract_cabinet(path, out, opts)
-    else:
-        with open_package(path, limits) as pkg:
-            if pkg.kind == "msp":
-                report = _extract_patch(pkg, out, opts)
-            elif pkg.kind == "mst":
-                raise UsageError("a transform holds no files", path, HINT_TRANSFORM_REPORT)
-            else:
-                report = _extract_msi(pkg, out, patches, transforms, opts)
+    try:
+        if magic[:4] == CAB_MAGIC:
+            report = _extract_cabinet(path, out, opts)
+        else:
+            with open_package(path, limits) as pkg:
+                if pkg.kind == "msp":
+                    report = _extract_patch(pkg, out, opts)
+                elif pkg.kind == "mst":
+                    raise UsageError("a transform holds no files", path, HINT_TRANSFORM_REPORT)
+                else:
+                    report = _extract_msi(pkg, out, patches, transforms, opts)
+    except KeyboardInterrupt:  # a signal between creating a temporary file and its cleanup: nothing stays
+        remove_stale_parts(out)
+        raise
     if stale:
         report.findings.insert(0, Finding(str(out), f"removed {stale} unfinished temporary file(s) left by an "
                                                     "interrupted run"))

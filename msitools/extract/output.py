@@ -47,7 +47,7 @@ def prepare_output(out: Path) -> bool:
 
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
-        return False  # this run has written nothing yet
+        return False  # this run has written nothing yet, or has stopped writing
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -58,7 +58,8 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale_parts(out: Path) -> int:
-    """Remove unfinished temporary files of runs whose process is gone, anywhere under *out*; how many."""
+    """Remove unfinished temporary files of runs whose process is gone (or of this process, which calls
+    this before it writes and after it stops), anywhere under *out*; how many."""
     removed = 0
     for folder, dirs, names in os.walk(out):  # symlinked folders are not followed
         for name in names:
