@@ -21,6 +21,7 @@ from conftest import CORPUS, FIXTURES, require_tool
 REAL = CORPUS / "real"
 SMALL = FIXTURES / "real"
 ATTACKS = FIXTURES / "attacks"
+MALFORMED = Path(__file__).resolve().parent.parent / "hostile" / "malformed"
 
 
 def _real(*parts: str) -> Path:
@@ -68,11 +69,12 @@ def _assert_clean(proc: subprocess.CompletedProcess, what: str) -> None:
 def _every_input(tmp_path: Path) -> list[Path]:
     small = [_decoded(tmp_path, p.name[:-3]) for p in sorted((SMALL / "libarchive").glob("*.uu"))]
     attacks = sorted(p for p in ATTACKS.iterdir() if p.is_file())
-    return _real_inputs() + small + attacks
+    malformed = sorted(p for p in MALFORMED.iterdir() if p.is_file() and p.suffix != ".md")
+    return _real_inputs() + small + attacks + malformed
 
 
 def test_no_input_crashes_any_command(tmp_path):
-    """info, files, extract, review and verify on every real, fixture-real and attack input."""
+    """info, files, extract, review and verify on every real, fixture-real, attack and fuzzer-found input."""
     kb = tmp_path / "kb.md"
     kb.write_text(KB)
     inputs = _every_input(tmp_path)
