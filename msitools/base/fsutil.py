@@ -19,7 +19,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from msitools.errors import HINT_OVERWRITE, ExtractionError, UnsafePathError
+from msitools.errors import HINT_OVERWRITE, ExtractionError, UnsafePathError, UsageError
 
 _SERIAL = itertools.count()
 RESERVED_DEVICE_NAMES = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {
@@ -255,6 +255,15 @@ def write_file(dest: str | os.PathLike[str], data: bytes | Iterable[bytes], expe
             for chunk in data:
                 out.write(chunk)
     return out.written
+
+
+def read_magic(path: str | os.PathLike[str], size: int = 8) -> bytes:
+    """The first *size* bytes of a file (UsageError naming it when it cannot be opened)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError as exc:
+        raise UsageError(f"cannot open: {exc.strerror or exc}", os.fspath(path)) from None
 
 
 def read_file_chunks(path: str | os.PathLike[str], size: int = 1 << 20) -> Iterator[bytes]:

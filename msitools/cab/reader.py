@@ -320,39 +320,32 @@ class CabinetSet:
 
     def _follow_back(self, cabs: list[Cabinet], resolver: Resolver) -> None:
         """Open the cabinets before the first one (szCabinetPrev), so the set starts at its first cabinet."""
-        seen = {os.path.basename(c.name).lower() for c in cabs}
-        first = cabs[0]
-        while first.header.has_prev and first.prev_cabinet:
-            name = first.prev_cabinet
-            if os.path.basename(name).lower() in seen:
-                raise CabinetError(f"cabinet set loops back to {name!r}", first.name)
-            self.limits.check("cab_set_members", len(cabs) + 1, "cabinets in the set", cabs[0].name)
-            fileobj = self._open_named(name, first, resolver, "previous")
-            if fileobj is None:
-                self.anomalies.append(f"previous cabinet {name!r} (before {first.name!r}) was not found")
-                return
-            cab = Cabinet.open(fileobj, _opened_name(fileobj, name), limits=self.limits, codepage=first.codepage)
-            seen.add(os.path.basename(name).lower())
-            cabs.insert(0, cab)
-            first = cab
+        self._chain(cabs, resolver, backwards=True)
 
     def _follow(self, cabs: list[Cabinet], resolver: Resolver) -> None:
+        """Open the cabinets after the last one (szCabinetNext)."""
+        self._chain(cabs, resolver, backwards=False)
+
+    def _chain(self, cabs: list[Cabinet], resolver: Resolver, backwards: bool) -> None:
         seen = {os.path.basename(c.name).lower() for c in cabs}
-        last = cabs[-1]
-        while last.header.has_next and last.next_cabinet:
-            name = last.next_cabinet
-            if os.path.basename(name).lower() in seen:
-                raise CabinetError(f"cabinet set loops back to {name!r}", last.name)
-            if len(cabs) >= self.limits.cab_set_members:
-                self.limits.check("cab_set_members", len(cabs) + 1, "cabinets in the set", cabs[0].name)
-            fileobj = self._open_named(name, last, resolver, "next")
-            if fileobj is None:
-                self.anomalies.append(f"next cabinet {name!r} (after {last.name!r}) was not found")
+        which, relation = ("previous", "before") if backwards else ("next", "after")
+        end = cabs[0] if backwards else cabs[-1]
+        while True:
+            linked = end.header.has_prev if backwards else end.header.has_next
+            name = end.prev_cabinet if backwards else end.next_cabinet
+            if not (linked and name):
                 return
-            cab = Cabinet.open(fileobj, _opened_name(fileobj, name), limits=self.limits, codepage=last.codepage)
+            if os.path.basename(name).lower() in seen:
+                raise CabinetError(f"cabinet set loops back to {name!r}", end.name)
+            self.limits.check("cab_set_members", len(cabs) + 1, "cabinets in the set", cabs[0].name)
+            fileobj = self._open_named(name, end, resolver, which)
+            if fileobj is None:
+                self.anomalies.append(f"{which} cabinet {name!r} ({relation} {end.name!r}) was not found")
+                return
+            cab = Cabinet.open(fileobj, _opened_name(fileobj, name), limits=self.limits, codepage=end.codepage)
             seen.add(os.path.basename(name).lower())
-            cabs.append(cab)
-            last = cab
+            cabs.insert(0 if backwards else len(cabs), cab)
+            end = cab
 
     def _build(self) -> None:
         carry: SetFolder | None = None  # previous cabinet's last folder, if it continues

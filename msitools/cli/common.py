@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
+from msitools.base.fsutil import read_magic
 from msitools.errors import (
     HINT_NEEDS_PATCH,
     HINT_NEEDS_TRANSFORM,
@@ -14,7 +15,6 @@ from msitools.errors import (
     HINT_RAISE_LIMIT,
     HINT_TRANSFORM_REPORT,
     MsiToolsError,
-    UsageError,
 )
 from msitools.render import Registry, formats, render
 
@@ -49,17 +49,8 @@ class ByteSize(click.ParamType):
         return size
 
 
-def file_magic(path: str) -> bytes:
-    """The first 8 bytes of *path* (UsageError naming it when it cannot be opened)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8)
-    except OSError as exc:
-        raise UsageError(f"cannot open: {exc.strerror or exc}", path) from None
-
-
 def is_cabinet(path: str) -> bool:
-    return file_magic(path)[:4] == b"MSCF"
+    return read_magic(path)[:4] == b"MSCF"
 
 
 class MsiToolsGroup(click.Group):

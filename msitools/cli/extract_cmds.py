@@ -9,6 +9,7 @@ from contextlib import ExitStack
 
 import click
 
+from msitools.base.fsutil import read_magic
 from msitools.cli.common import (
     EXIT_FINDINGS,
     PATCH_OPTION,
@@ -16,7 +17,6 @@ from msitools.cli.common import (
     ByteSize,
     advice,
     emit,
-    file_magic,
     format_option,
 )
 from msitools.cli.inspect_cmds import open_view
@@ -62,7 +62,7 @@ def files(package: str, fmt: str, patches, transforms) -> None:
 
     A .cab lists its members; an .msp lists its patch cabinet members.
     """
-    magic = file_magic(package)
+    magic = read_magic(package)
     if magic[:4] == CAB_MAGIC:
         listing = FileList(cabinet_info(package)["members"], CAB_COLUMNS)
     elif magic == CFB_MAGIC:

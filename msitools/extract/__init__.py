@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from msitools.base.fsutil import AtomicWriter, OutputTree, check_component, safe_component
+from msitools.base.fsutil import AtomicWriter, OutputTree, check_component, read_magic, safe_component
 from msitools.base.workers import SharedCounts, can_fork, run_shares, usable_cores
 from msitools.container.cfb import CFB_MAGIC
 from msitools.db.package import Package, open_package
@@ -168,11 +168,7 @@ def extract(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, fl
         raise UsageError("choose one of force (replace existing files) and skip_existing (keep them)")
     path = os.fspath(path)
     out = Path(out_dir)
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(8)
-    except OSError as exc:
-        raise UsageError(f"cannot open: {exc.strerror or exc}", path) from None
+    magic = read_magic(path)
     if magic[:4] != CAB_MAGIC and magic != CFB_MAGIC:
         raise UsageError("not a Windows Installer package or a cabinet", path)
     existed = prepare_output(out)

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from msitools.base.fsutil import read_magic
 from msitools.cab.header import SIGNATURE as CAB_MAGIC
 from msitools.container.cfb import CFB_MAGIC
 from msitools.db.package import Package, open_package
@@ -172,7 +173,7 @@ def walk_delivery(path: str | os.PathLike[str], depth: int = 0, limits: Limits =
                 if isinstance(rec.get("File"), str) and rec.get("FileName"):
                     delivery.base_names[rec["File"]] = rec["FileName"]
     path = os.fspath(path)
-    if _magic(path)[:4] == CAB_MAGIC:
+    if read_magic(path)[:4] == CAB_MAGIC:
         _Walker(delivery, limits, trust_store).cabinet(path, depth)
         return delivery
     with open_package(path, limits) as pkg:
@@ -180,14 +181,6 @@ def walk_delivery(path: str | os.PathLike[str], depth: int = 0, limits: Limits =
             raise UsageError("a transform delivers no files; give the hotfix package (.msi) or patch (.msp)", path)
         _Walker(delivery, limits, trust_store).package(pkg, [os.path.basename(path)], depth)
     return delivery
-
-
-def _magic(path: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8)
-    except OSError as exc:
-        raise UsageError(f"cannot open: {exc.strerror or exc}", path) from None
 
 
 def _recorded_hashes(pkg: Package) -> dict[str, tuple[int, ...]]:
