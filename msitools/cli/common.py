@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from msitools.base.fsutil import read_magic
+from msitools.cli.output import emit, format_option
 from msitools.errors import (
     HINT_NEEDS_PATCH,
     HINT_NEEDS_TRANSFORM,
@@ -16,7 +17,6 @@ from msitools.errors import (
     HINT_TRANSFORM_REPORT,
     MsiToolsError,
 )
-from msitools.render import Registry, formats, render
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,17 +102,6 @@ PATCH_OPTION = click.option("--patch", "patches", multiple=True, type=click.Path
                             help="Apply this .msp (repeatable; after all --transform files, in order).")
 TRANSFORM_OPTION = click.option("--transform", "transforms", multiple=True, type=click.Path(dir_okay=False),
                                 help="Apply this .mst (repeatable; in order, before patches, as Windows does).")
-
-
-def format_option(registry: Registry, default: str = "text") -> Callable[[F], F]:
-    """``--format``: the formats of a renderer registry, plus json."""
-    return click.option("--format", "fmt", type=click.Choice(formats(registry)), default=default,
-                        show_default=True, help="Output format.")
-
-
-def emit(registry: Registry, fmt: str, report: Any) -> None:
-    """Write *report* to standard output in format *fmt*."""
-    click.echo(render(registry, fmt, report), nl=False)
 
 
 def parse_name_argument(name: str) -> str:

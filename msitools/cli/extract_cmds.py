@@ -96,7 +96,7 @@ def files(package: str, fmt: str, patches, transforms) -> None:
                    f"[default: {DEFAULT_LIMITS.compression_ratio}].")
 @PATCH_OPTION
 @TRANSFORM_OPTION
-@format_option(EXTRACT_RENDERERS)
+@format_option(EXTRACT_RENDERERS, output="--report", force=False)
 def extract(package: str, names, out_dir: str, includes, flat: bool, recursive: bool, force: bool,
             skip_existing: bool, backend: str, jobs, max_output, max_ratio, patches, transforms, fmt: str) -> None:
     """Extract a package's files (SourceDir/... layout), a patch's payload, or a cabinet's members.

@@ -5,12 +5,10 @@ import sys
 
 import click
 
-from msitools.base.fsutil import write_file
 from msitools.cli.common import EXIT_FINDINGS, emit, format_option
 from msitools.kb import FORMATS as KB_INPUT_FORMATS
 from msitools.kb import parse_file
 from msitools.pe.trust import trust_store
-from msitools.render import render
 from msitools.render.kb import RENDERERS as KB_RENDERERS
 from msitools.render.verify import RENDERERS
 from msitools.verify import verify as verify_hotfix
@@ -36,8 +34,8 @@ def kb_parse(table: str, fmt: str, input_format: str) -> None:
 @click.option("--kb", "table", required=True, type=click.Path(dir_okay=False),
               help="The published file-information table (HTML, CSV, Markdown, text, squashed text).")
 @format_option(RENDERERS)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file.")
-@click.option("--force", is_flag=True, help="Overwrite the report file.")
+@click.option("-v", "--details", is_flag=True,
+              help="Also where each file was found, the pairing, the inputs and every file's SHA-256.")
 @click.option("--allow-unlisted", is_flag=True, help="Delivered files the table does not list do not fail the verdict.")
 @click.option("--require-signature", is_flag=True,
               help="Also fail when a package or payload executable is unsigned or its chain is not trusted "
@@ -57,24 +55,22 @@ def kb_parse(table: str, fmt: str, input_format: str) -> None:
               help="Only the published rows for this platform (repeatable; Not Applicable rows are always kept).")
 @click.option("--input-format", type=click.Choice(list(KB_INPUT_FORMATS)), default="auto", show_default=True,
               help="How the published table is written.")
-def verify(hotfix: str, table: str, fmt: str, output: str | None, force: bool, allow_unlisted: bool,
+def verify(hotfix: str, table: str, fmt: str, details: bool, allow_unlisted: bool,
            require_signature: bool, expect_signers: tuple[str, ...], trust_pem: tuple[str, ...], base: str | None,
            depth: int, sections: tuple[str, ...], platforms: tuple[str, ...], input_format: str) -> None:
     """Check that a hotfix delivers exactly the files of its published table.
 
     Exit 0 when every published row passes and nothing is unlisted; 1 for any
-    other verdict; 2 when an input cannot be read.
+    other verdict; 2 when an input cannot be read.  On a terminal the text report fits
+    100 columns, in colour unless NO_COLOR is set, and ends with the verdict line;
+    -o FILE writes the format its extension names (.html .md .xml .json .txt).
     """
     report = verify_hotfix(hotfix, table, depth=depth, allow_unlisted=allow_unlisted,
                            require_signature=require_signature, base=base, sections=sections, platforms=platforms,
                            input_format=input_format, expect_signers=expect_signers,
                            trust_store=trust_store(trust_pem))
-    text = render(RENDERERS, fmt, report)
-    if output:
-        write_file(output, text.encode("utf-8"), force=force)
-        click.echo(f"{report.verdict.upper()}: report written to {output}")
-    else:
-        click.echo(text, nl=False)
+    emit(RENDERERS, fmt, report, details=details,
+         written=lambda path: f"{report.verdict.upper()}: {fmt} report written to {path}")
     if not report.passed:
         sys.exit(EXIT_FINDINGS)
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-Renderer = Callable[[Any], str]
+Renderer = Callable[..., str]  # (report) or, when marked takes_options, (report, options)
 Registry = Mapping[str, Renderer]
 
 
@@ -38,9 +38,15 @@ def formats(registry: Registry) -> list[str]:
     return [*registry, "json"]
 
 
-def render(registry: Registry, fmt: str, report: Any) -> str:
-    """*report* in format *fmt* (``json`` or a format of *registry*), newline-terminated."""
+def render(registry: Registry, fmt: str, report: Any, options: Any = None) -> str:
+    """*report* in format *fmt* (``json`` or a format of *registry*), newline-terminated.
+
+    *options* (:class:`~msitools.render.options.RenderOptions`) reaches the renderers
+    that take it (colour, width, details); the others do not need it.
+    """
     if fmt == "json":
         return json_text(report)
-    text = registry[fmt](report)
+    renderer = registry[fmt]
+    text = renderer(report, options) if options is not None and getattr(renderer, "takes_options", False) \
+        else renderer(report)
     return text if text.endswith("\n") else text + "\n"

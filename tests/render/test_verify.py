@@ -38,9 +38,10 @@ def test_text(passing, failing):
 
 def test_markdown_names_the_mismatching_row(failing):
     md = render_markdown(failing)
-    assert md.startswith("# Hotfix verification: FAIL")
-    row = next(line for line in md.splitlines() if "**mismatch**" in line)
-    assert "size (bytes): expected" in row
+    assert md.startswith("# FAIL: size-off.msi against kb2586709.txt")
+    assert "- Tsmanager.exe (x64): size expected 375,656, found 375,657" in md
+    row = next(line for line in md.splitlines() if "❌ mismatch" in line)
+    assert "375,656 → 375,657" in row
 
 
 def test_junit_counts_the_failure(failing):
