@@ -112,6 +112,49 @@ def review_lines(r: dict, md: bool = False) -> list[str]:
     return out
 
 
+def review_html(r: dict) -> str:
+    """A self-contained HTML page of the review: a banner with what needs attention, then each section."""
+    from msitools.render.html import banner, bullet_list, esc, page
+
+    md = review_lines(r, md=True)
+    sections: list[tuple[str, list[str]]] = []
+    for line in md[2:]:
+        if line.startswith("## "):
+            sections.append((line[3:], []))
+        elif sections and line.startswith("- "):
+            sections[-1][1].append(line[2:])
+    attention = _attention(r)
+    name = str(r["path"]).replace("\\", "/").rsplit("/", 1)[-1]
+    head = banner(not attention, f"Security review of {name} ({r['kind']})",
+                  "Needs attention" if attention else "Nothing that needs attention",
+                  [f"Scope: {r['scope']}"] + attention)
+    body = [head] + [f"<section><h2>{esc(title)}</h2>{bullet_list(items)}</section>" for title, items in sections]
+    return page(f"Security review: {name}", "\n".join(body))
+
+
+def _attention(r: dict) -> list[str]:
+    """What a reviewer must look at: altered or unsigned signatures, custom actions, services, system files."""
+    out = []
+    bad = [p for p in r["payload_signatures"] if p.get("status") not in ("signed_valid", "catalog_signed")]
+    if bad:
+        out.append(f"{len(bad)} payload executable(s) not signed by a trusted signer")
+    altered = [s for s in r["signatures"] if s.get("status") in ("signed_altered", "catalog_altered")]
+    if altered:
+        out.append(f"{len(altered)} package(s) altered after signing")
+    unsigned = [s for s in r["signatures"] if s.get("status") not in ("signed_valid", "signed_altered",
+                                                                      "catalog_altered")]
+    if unsigned:
+        out.append(f"{len(unsigned)} package(s) not signed by a trusted signer")
+    for key, label in (("custom_actions", "custom action(s)"), ("registry", "registry value(s) under sensitive keys"),
+                       ("system_files", "file(s) into system folders")):
+        if r[key]:
+            out.append(f"{len(r[key])} {label}")
+    services = len(r["services"]["installed"]) + len(r["services"]["controlled"])
+    if services:
+        out.append(f"{services} service(s) installed or controlled")
+    return out
+
+
 def review_text(r: dict) -> str:
     return "\n".join(review_lines(r))
 
@@ -120,5 +163,6 @@ def review_markdown(r: dict) -> str:
     return "\n".join(review_lines(r, md=True)) + "\n"
 
 
-REVIEW_RENDERERS: dict[str, Callable[[Any], str]] = {"text": review_text, "markdown": review_markdown}
+REVIEW_RENDERERS: dict[str, Callable[[Any], str]] = {"text": review_text, "markdown": review_markdown,
+                                                     "html": review_html}
 SIGNATURE_RENDERERS: dict[str, Callable[[Any], str]] = {"text": signature_text}

@@ -12,7 +12,18 @@ HOTFIX = FIXTURES / "kb2586709" / "SCCM2007-SP2-2586709-X86-ENU.msi"
 
 
 def test_registries():
-    assert set(REVIEW_RENDERERS) == {"text", "markdown"} and set(SIGNATURE_RENDERERS) == {"text"}
+    assert set(REVIEW_RENDERERS) == {"text", "markdown", "html"} and set(SIGNATURE_RENDERERS) == {"text"}
+
+
+def test_review_html_is_a_self_contained_page_with_a_banner():
+    from msitools.render.review import review_html
+
+    with open_package(HOTFIX) as pkg:
+        page = review_html(review(pkg))
+    assert page.startswith("<!DOCTYPE html>") and 'id="verdict"' in page
+    assert "Needs attention" in page and "not signed by a trusted signer" in page
+    for needle in ("http://", "https://", "<script", "<link", "src="):
+        assert needle not in page
 
 
 def test_review_text_and_markdown():
