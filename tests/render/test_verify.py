@@ -61,3 +61,20 @@ def test_html_is_self_contained(passing):
 def test_json_is_the_report_dict(passing):
     assert json.loads(json_text(passing)) == json.loads(json.dumps(passing.to_dict()))
     assert render(RENDERERS, "json", passing).endswith("\n")
+
+
+TAMPERED = sorted((KB / "tampered").glob("*.msi"))
+
+
+@pytest.mark.parametrize("hotfix", TAMPERED, ids=lambda p: p.stem)
+def test_markdown_of_every_tampered_variant_fits_a_ticket(hotfix):
+    report = verify(hotfix, KB / "kb2586709.txt")
+    md = render_markdown(report)
+    lines = md.splitlines()
+    assert max(len(line) for line in lines) <= 160
+    assert lines[0] == f"# FAIL: {hotfix.name} against kb2586709.txt"
+    assert lines[2].startswith("**Verdict: FAIL** — ")
+    findings = lines[lines.index("## Findings") + 2]
+    assert findings.startswith("- ") and len(findings) > 10
+    table = [line for line in lines if line.startswith("| ")]
+    assert all(line.count(" | ") <= 5 for line in table)  # at most six columns
