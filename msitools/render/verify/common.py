@@ -51,7 +51,12 @@ def found_size(r: RowVerdict) -> str:
 
 
 def _field(name: str) -> str:
-    return {"size (bytes)": "size", "size (File table)": "size in the File table"}.get(name, name)
+    return {"size (bytes)": "size", "size (File table)": "size in the File table",
+            "version (PE resource)": "version", "version (File table)": "version in the File table"}.get(name, name)
+
+
+# a real value and the File table's, folded into one phrase when they differ the same way
+_PAIRS = (("size (bytes)", "size (File table)"), ("version (PE resource)", "version (File table)"))
 
 
 def arrow(d: Difference) -> str:
@@ -65,11 +70,16 @@ def sentence(d: Difference) -> str:
 
 
 def _merged(differences: list[Difference]) -> list[tuple[Difference, bool]]:
-    """The differences, a File-table size equal to the real size's difference folded into it."""
+    """The differences, a File-table value that differs as the real one does folded into it."""
     by_field = {d.field: d for d in differences}
-    real, table = by_field.get("size (bytes)"), by_field.get("size (File table)")
-    same = real is not None and table is not None and (real.expected, real.actual) == (table.expected, table.actual)
-    return [(d, same and d is real) for d in differences if not (same and d is table)]
+    folded: set[int] = set()
+    merged: set[int] = set()
+    for real_name, table_name in _PAIRS:
+        real, table = by_field.get(real_name), by_field.get(table_name)
+        if real is not None and table is not None and (real.expected, real.actual) == (table.expected, table.actual):
+            folded.add(id(table))
+            merged.add(id(real))
+    return [(d, id(d) in merged) for d in differences if id(d) not in folded]
 
 
 def what_differs(r: RowVerdict, *, arrows: bool) -> str:
