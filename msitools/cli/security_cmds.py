@@ -8,6 +8,7 @@ import click
 
 from msitools.cli.common import EXIT_FINDINGS, PATCH_OPTION, TRANSFORM_OPTION, emit, format_option, is_cabinet
 from msitools.cli.inspect_cmds import open_view
+from msitools.pe.trust import trust_store
 from msitools.render.review import REVIEW_RENDERERS, SIGNATURE_RENDERERS
 from msitools.review import review as review_package
 from msitools.review import review_cabinet
@@ -38,21 +39,33 @@ def signature(package: str, fmt: str, trust_pem: tuple[str, ...], allow_untruste
 @click.argument("package", type=click.Path(dir_okay=False))
 @PATCH_OPTION
 @TRANSFORM_OPTION
+@click.option("--depth", type=click.IntRange(min=0), default=None,
+              help="How many levels of packages inside the package to open [default: all].")
+@click.option("--trust-store", "trust_pem", multiple=True, type=click.Path(dir_okay=False),
+              help="Also trust the certificates of this PEM file (repeatable).")
 @format_option(REVIEW_RENDERERS)
-def review(package: str, patches, transforms, fmt: str) -> None:
-    """Security review: signatures, custom actions, services, sensitive registry keys, system files.
+def review(package: str, patches, transforms, depth: int | None, trust_pem: tuple[str, ...], fmt: str) -> None:
+    """Security review of a package and everything it delivers.
 
-    For an .msp, or with --patch/--transform, only what the patch or transform adds or changes.
+    Signatures (package, payload, catalogs), custom actions (most serious first), services,
+    environment, upgrades, registry under sensitive keys, system files, shortcuts, INI files,
+    permissions, security-relevant properties and Binary streams; every package inside is
+    opened (--depth limits it).  For an .msp, or with --patch/--transform, only what the
+    patch or transform adds or changes.  Exit 0; 1 when a part could not be read or a
+    signature is altered; 2 when the file cannot be opened at all.
     """
+    store = trust_store(trust_pem)
     if is_cabinet(package):
         if patches or transforms:
             raise click.UsageError("--patch and --transform apply to a package, not to a cabinet")
-        report = review_cabinet(package)
+        report = review_cabinet(package, depth=depth, trust_store=store)
     else:
         with ExitStack() as stack:
             pkg, view = open_view(stack, package, patches, transforms)
-            report = review_package(pkg, view)
+            report = review_package(pkg, view, depth=depth, trust_store=store)
     emit(REVIEW_RENDERERS, fmt, report)
+    if report["summary"].get("attention"):
+        sys.exit(EXIT_FINDINGS)
 
 
 COMMANDS = [signature, review]

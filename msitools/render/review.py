@@ -68,91 +68,145 @@ def _op(row: dict) -> str:
     return f" [{op}]" if op and op != "none" else ""
 
 
+def _at(row: dict, top: str) -> str:
+    """Where an entry was found, when not in the package reviewed itself."""
+    where = row.get("where")
+    return f" (in {where})" if where and where != top else ""
+
+
+def _scheduled(ca: dict) -> str:
+    return "; ".join(f"{s['table']}" + (f" #{s['sequence']}" if s.get("sequence") is not None else "")
+                     + (f" if {s['condition']}" if s.get("condition") else "") for s in ca["scheduled"]) \
+        or "not scheduled"
+
+
+def _custom_action(ca: dict, top: str) -> str:
+    runs = ", ".join(ca.get("runs") or [])
+    line = (f"{ca['action']}{_op(ca)}: {ca['description']} ({ca['type_hex']}"
+            + (f"; {runs}" if runs else "") + f"); source={ca['source']!r} target={ca['target']!r}; "
+            + _scheduled(ca) + _at(ca, top))
+    if ca.get("embedded"):
+        e = ca["embedded"]
+        line += (f"; {e['stream']} missing" if e.get("missing") else
+                 f"; {e['stream']} {e['size']} bytes sha256 {e['sha256']}"
+                 + (f" ({e['signature']['status']})" if e.get("signature") else ""))
+    if ca.get("script_sha256"):
+        line += f"; inline script sha256 {ca['script_sha256']}"
+    return line
+
+
+def summary_lines(r: dict) -> list[str]:
+    s = r.get("summary") or {}
+    counts = s.get("counts") or {}
+    verdict = "NEEDS ATTENTION" if s.get("attention") else "nothing unreadable or altered"
+    head = [f"{verdict}: {s.get('packages', 0)} package(s) reviewed, {s.get('unreadable', 0)} unreadable part(s), "
+            f"{s.get('altered', 0)} altered signature(s)"]
+    if s.get("signatures"):
+        head.append("signatures: " + ", ".join(f"{n} {k}" for k, n in sorted(s["signatures"].items())))
+    if counts:
+        head.append(f"custom actions {counts.get('custom_actions', 0)} ({counts.get('as_system', 0)} as SYSTEM), "
+                    f"payload executables {counts.get('payload_executables', 0)}, services {counts.get('services', 0)}"
+                    f", environment {counts.get('environment', 0)}, upgrades {counts.get('upgrades', 0)}, "
+                    f"registry {counts.get('registry', 0)}, system files {counts.get('system_files', 0)}, "
+                    f"shortcuts {counts.get('shortcuts', 0)}, INI files {counts.get('ini_files', 0)}, "
+                    f"permissions {counts.get('permissions', 0)}, properties {counts.get('properties', 0)}, "
+                    f"binaries {counts.get('binaries', 0)}")
+    return head
+
+
+def _sections(r: dict) -> list[tuple[str, list[str]]]:
+    top = r["packages"][0]["where"] if r.get("packages") else ""
+    out: list[tuple[str, list[str]]] = []
+    if r.get("unreadable"):
+        out.append((f"Unreadable ({len(r['unreadable'])})", [f"{u['where']}: {u['reason']}" for u in r["unreadable"]]))
+    out.append((f"Package signatures ({len(r['signatures'])})",
+                [f"{sig['package']}: {_sig_line(sig)}" for sig in r["signatures"]]))
+    out.append((f"Payload executables ({len(r['payload_signatures'])})", [
+        f"{p['file']}: {p['status']}" + (f" — {p.get('signer')}" if p.get("signer") else "")
+        + (f" ({p['reason']})" if p.get("reason") and p["status"] != "signed_valid" else "") + _at(p, top)
+        for p in r["payload_signatures"]]))
+    out.append((f"Custom actions ({len(r['custom_actions'])}, most serious first)",
+                [_custom_action(ca, top) for ca in r["custom_actions"]]))
+    svc = r["services"]
+    out.append((f"Services installed ({len(svc['installed'])}), controlled ({len(svc['controlled'])}) and "
+                f"configured ({len(svc.get('configured', []))})",
+                [f"installs {s['service']}{_op(s)} ({s['display_name']}), start {s['start']}, account "
+                 f"{s['account'] or 'LocalSystem'}" + (f", arguments {s['arguments']!r}" if s.get("arguments") else "")
+                 + _at(s, top) for s in svc["installed"]]
+                + [f"controls {s['service']}{_op(s)}: {', '.join(s['events']) or 'no events'}"
+                   + (f", arguments {s['arguments']!r}" if s.get("arguments") else "") + _at(s, top)
+                   for s in svc["controlled"]]
+                + [f"configures {s['service']}{_op(s)} ({s['table']})"
+                   + (f": runs {s['command']!r} on failure" if s.get("command") else "")
+                   + (f": {s['argument']!r}" if s.get("argument") else "") + _at(s, top)
+                   for s in svc.get("configured", [])]))
+    out.append((f"Environment ({len(r.get('environment', []))})",
+                [f"{e['name']}{_op(e)} = {e['value']!r} ({', '.join(e['how'])})" + _at(e, top)
+                 for e in r.get("environment", [])]))
+    up = r.get("upgrades") or {"rows": [], "remove_existing_products": []}
+    out.append((f"Upgrades ({len(up['rows'])})",
+                [f"{u['upgrade_code']}{_op(u)} versions {u['version_min'] or '-'}..{u['version_max'] or '-'}: "
+                 + ("removes" if u["removes"] else "only detects") + f" the products found (into "
+                 f"{u['action_property']})" + (f"; {', '.join(u['attributes'])}" if u["attributes"] else "")
+                 + _at(u, top) for u in up["rows"]]
+                + [f"RemoveExistingProducts scheduled in {x['table']} #{x.get('sequence')}" + _at(x, top)
+                   for x in up["remove_existing_products"]]))
+    out.append((f"Registry under sensitive keys ({len(r['registry'])})",
+                [f"{g['root']}\\{g['key']} {g['name'] or '(default)'} = {g['value']!r}{_op(g)} "
+                 f"({', '.join(g['why'])})" + _at(g, top) for g in r["registry"]]))
+    out.append((f"Files into system folders ({len(r['system_files'])})",
+                [f"{f.get('path') or f['name']}{_op(f)} ({f['system_folder']})" + _at(f, top)
+                 for f in r["system_files"]]))
+    out.append((f"Shortcuts ({len(r.get('shortcuts', []))})",
+                [f"{x['path']}{_op(x)} -> {x['target']}" + (f" {x['arguments']}" if x.get("arguments") else "")
+                 + _at(x, top) for x in r.get("shortcuts", [])]))
+    out.append((f"INI files ({len(r.get('ini_files', []))})",
+                [f"{x['file']} [{x['section']}] {x['key']} = {x['value']!r}{_op(x)} ({x['action']})" + _at(x, top)
+                 for x in r.get("ini_files", [])]))
+    out.append((f"Permissions ({len(r.get('permissions', []))})",
+                [f"{x['object_table']} {x['object']}{_op(x)}: "
+                 + (f"SDDL {x['sddl']}" if x.get("sddl") else f"{x.get('domain') or ''}\\{x.get('user')} "
+                                                               f"{x.get('permission')}") + _at(x, top)
+                 for x in r.get("permissions", [])]))
+    out.append((f"Security-relevant properties ({len(r.get('properties', []))})",
+                [f"{x['property']} = {x['value']!r}{_op(x)} ({x['meaning']})" + _at(x, top)
+                 for x in r.get("properties", [])]))
+    out.append((f"Binary streams ({len(r.get('binaries', []))})",
+                [f"{b['stream']}: " + ("missing" if b.get("missing") else f"{b['kind']}, {b['size']} bytes, sha256 "
+                                                                          f"{b['sha256']}")
+                 + (f"; used by {', '.join(b['used_by'])}" if b["used_by"] else "; used by no custom action")
+                 + (f"; dump: {b['dump']}" if b.get("dump") else "") + _at(b, top)
+                 for b in r.get("binaries", [])]))
+    if r.get("skipped"):
+        out.append((f"Not opened ({len(r['skipped'])})", [f"{x['where']}: {x['reason']}" for x in r["skipped"]]))
+    return out
+
+
 def review_lines(r: dict, md: bool = False) -> list[str]:
-    h = (lambda t: f"## {t}") if md else (lambda t: f"\n{t}:")
+    h = (lambda t: f"\n## {t}\n") if md else (lambda t: f"\n{t}:")
     bullet = "- " if md else "  - "
     out = [f"# Security review: {r['path']}" if md else f"Security review of {r['path']} ({r['kind']})",
-           f"Scope: {r['scope']}"]
-    out.append(h("Package signatures"))
-    for sig in r["signatures"]:
-        out.append(f"{bullet}{sig['package']}: {_sig_line(sig)}")
-    out.append(h(f"Payload executables ({len(r['payload_signatures'])})"))
-    for p in r["payload_signatures"]:
-        out.append(f"{bullet}{p['file']}: {p['status']}" + (f" — {p.get('signer')}" if p.get("signer") else "")
-                   + (f" ({p['reason']})" if p.get("reason") and p["status"] != "signed_valid" else ""))
-    out.append(h(f"Custom actions ({len(r['custom_actions'])})"))
-    for ca in r["custom_actions"]:
-        where = "; ".join(f"{s['table']}" + (f" #{s['sequence']}" if s.get("sequence") is not None else "")
-                          + (f" if {s['condition']}" if s.get("condition") else "")
-                          for s in ca["scheduled"]) or "not scheduled"
-        line = (f"{bullet}{ca['action']}{_op(ca)}: {ca['description']} ({ca['type_hex']}, {ca['execution']}); "
-                f"source={ca['source']!r} target={ca['target']!r}; {where}")
-        if ca.get("embedded"):
-            e = ca["embedded"]
-            line += (f"; {e['stream']} missing" if e.get("missing") else
-                     f"; {e['stream']} {e['size']} bytes sha256 {e['sha256']}"
-                     + (f" ({e['signature']['status']})" if e.get("signature") else ""))
-        if ca.get("script_sha256"):
-            line += f"; inline script sha256 {ca['script_sha256']}"
-        out.append(line)
-    svc = r["services"]
-    out.append(h(f"Services installed ({len(svc['installed'])}) and controlled ({len(svc['controlled'])})"))
-    for s in svc["installed"]:
-        out.append(f"{bullet}installs {s['service']}{_op(s)} ({s['display_name']}), start {s['start']}, "
-                   f"account {s['account'] or 'LocalSystem'}")
-    for s in svc["controlled"]:
-        out.append(f"{bullet}controls {s['service']}{_op(s)}: {', '.join(s['events']) or 'no events'}")
-    out.append(h(f"Registry under sensitive keys ({len(r['registry'])})"))
-    for reg in r["registry"]:
-        out.append(f"{bullet}{reg['root']}\\{reg['key']} {reg['name'] or '(default)'} = {reg['value']!r}{_op(reg)} "
-                   f"({', '.join(reg['why'])})")
-    out.append(h(f"Files into system folders ({len(r['system_files'])})"))
-    for f in r["system_files"]:
-        out.append(f"{bullet}{f['name']}{_op(f)} -> {f['system_folder']} ({f['directory']})")
+           "" if md else f"Scope: {r['scope']}"]
+    if md:
+        out = [out[0], "", f"Scope: {r['scope']}", ""]
+    out += [(f"**{line}**" if md and n == 0 else line) for n, line in enumerate(summary_lines(r))]
+    for title, items in _sections(r):
+        out.append(h(title))
+        out += [f"{bullet}{item}" for item in items] or ([] if md else ["    (none)"])
     return out
 
 
 def review_html(r: dict) -> str:
-    """A self-contained HTML page of the review: a banner with what needs attention, then each section."""
+    """A self-contained HTML page of the review: a banner with the summary, then each section."""
     from msitools.render.html import banner, bullet_list, esc, page
 
-    md = review_lines(r, md=True)
-    sections: list[tuple[str, list[str]]] = []
-    for line in md[2:]:
-        if line.startswith("## "):
-            sections.append((line[3:], []))
-        elif sections and line.startswith("- "):
-            sections[-1][1].append(line[2:])
-    attention = _attention(r)
     name = str(r["path"]).replace("\\", "/").rsplit("/", 1)[-1]
-    head = banner(not attention, f"Security review of {name} ({r['kind']})",
-                  "Needs attention" if attention else "Nothing that needs attention",
-                  [f"Scope: {r['scope']}"] + attention)
-    body = [head] + [f"<section><h2>{esc(title)}</h2>{bullet_list(items)}</section>" for title, items in sections]
+    summary = summary_lines(r)
+    attention = bool((r.get("summary") or {}).get("attention"))
+    head = banner(not attention, f"Security review of {name} ({r['kind']})", summary[0], [f"Scope: {r['scope']}"]
+                  + summary[1:])
+    body = [head] + [f"<section><h2>{esc(title)}</h2>{bullet_list(items)}</section>" for title, items in _sections(r)]
     return page(f"Security review: {name}", "\n".join(body))
-
-
-def _attention(r: dict) -> list[str]:
-    """What a reviewer must look at: altered or unsigned signatures, custom actions, services, system files."""
-    out = []
-    bad = [p for p in r["payload_signatures"] if p.get("status") not in ("signed_valid", "catalog_signed")]
-    if bad:
-        out.append(f"{len(bad)} payload executable(s) not signed by a trusted signer")
-    altered = [s for s in r["signatures"] if s.get("status") in ("signed_altered", "catalog_altered")]
-    if altered:
-        out.append(f"{len(altered)} package(s) altered after signing")
-    unsigned = [s for s in r["signatures"] if s.get("status") not in ("signed_valid", "signed_altered",
-                                                                      "catalog_altered")]
-    if unsigned:
-        out.append(f"{len(unsigned)} package(s) not signed by a trusted signer")
-    for key, label in (("custom_actions", "custom action(s)"), ("registry", "registry value(s) under sensitive keys"),
-                       ("system_files", "file(s) into system folders")):
-        if r[key]:
-            out.append(f"{len(r[key])} {label}")
-    services = len(r["services"]["installed"]) + len(r["services"]["controlled"])
-    if services:
-        out.append(f"{services} service(s) installed or controlled")
-    return out
 
 
 def review_text(r: dict) -> str:

@@ -98,6 +98,37 @@ def _cabinet_basenames(args: "list[str]", data: Any) -> Any:
     return data
 
 
+def _review_descends(args: "list[str]", before: Any, after: Any) -> "tuple[Any, Any]":
+    """Issue 15: review walks every package a package delivers and marks each entry with ``where``; entries
+    are ordered by risk and packages named by file name.  Compare the reviewed package's own entries,
+    in any order."""
+    if args[0] != "review" or not isinstance(before, dict) or "json" not in before:
+        return before, after
+    top = args[1].replace("\\", "/").rsplit("/", 1)[-1]
+
+    def canon(data: dict, mine: bool) -> dict:
+        out = {}
+        for key, value in data.items():
+            if key == "signatures" and isinstance(value, list):
+                value = [dict(v, package=str(v.get("package", "")).rsplit("/", 1)[-1]) for v in value
+                         if not mine or " > " not in str(v.get("package", ""))]
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                if mine:
+                    value = [{k: x for k, x in v.items() if k != "where"} for v in value if v.get("where", top) == top]
+                value = sorted(value, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+            elif isinstance(value, dict):
+                value = canon(value, mine)
+            out[key] = value
+        return out
+
+    old, new = dict(before), dict(after)
+    old["json"] = canon(before["json"], False)
+    new["json"] = canon(after.get("json", {}), True)
+    old.pop("exit", None)
+    new.pop("exit", None)
+    return old, new
+
+
 def _changed(args: "list[str]") -> "str | None":
     for (command, suffix), why in CHANGED.items():
         if args[0] == command and args[1].lower().endswith(suffix):
@@ -135,6 +166,7 @@ def test_outputs_unchanged(layer: str, with_corpus: bool) -> None:
         if _changed(case["args"]):
             before, after = _strip_names(before), _strip_names(after)
         before, after = _catalog_signed(before, after)
+        before, after = _review_descends(case["args"], before, after)
         before, after = _cabinet_basenames(case["args"], before), _cabinet_basenames(case["args"], after)
         if case["args"][0] == "verify" and "--require-signature" in case["args"]:
             before, after = _signature_policy_changed(before), _signature_policy_changed(after)

@@ -147,7 +147,7 @@ def test_review_text_and_markdown(review_fixture):
     text = CliRunner().invoke(cli, ["review", str(review_fixture)]).output
     assert "CaVbsInline" in text and "autostart" in text and "FixtureSvc" in text
     md = CliRunner().invoke(cli, ["review", str(review_fixture), "--format", "markdown"]).output
-    assert md.startswith("# Security review") and "## Custom actions (21)" in md
+    assert md.startswith("# Security review") and "## Custom actions (21, most serious first)" in md
 
 
 def test_review_of_corpus_packages_lists_every_custom_action(corpus):
