@@ -157,6 +157,11 @@ def patch_bytes(variant: PatchVariant = PatchVariant(), target_size: int = 90419
         upgraded.set_cell("File", (b.key,), "FileSize", len(new_images[b.key]))
         upgraded.set_cell("File", (b.key,), "Version", (variant.table_version or {}).get(b.key, b.version))
     upgraded.set_cell("Property", ("ProductVersion",), "Value", "4.00.6487.2000")
+    # the patch also runs a repair step as SYSTEM and records the hotfix in a property
+    add_custom_actions(upgraded, [("KB2586709UpdateWinPE", 1 | DEFERRED_AS_SYSTEM, "KB2586709Dll", "UpdateWinPE",
+                                   4500, "PATCH"),
+                                  ("SetKB2586709", 51, "KB2586709", "1", 1500, None)],
+                       [("KB2586709Dll", helper_image("KB2586709.dll"))])
     builder = PatchBuilder(PATCH_CODE, family="SCCM2007SP2", cabinet="PCW_CAB_SCCM", sequence_version="4.0.6487.2192",
                            metadata=[(None, "Classification", "Hotfix"), (None, "KBArticle Number", "KB2586709"),
                                      (None, "DisplayName", "Hotfix for Configuration Manager 2007 SP2 (KB2586709)"),
@@ -174,10 +179,48 @@ def patch_bytes(variant: PatchVariant = PatchVariant(), target_size: int = 90419
     return builder.database().build("msp", pad_to=target_size)
 
 
+CA_COLUMNS = [("Action", "s72", True), ("Type", "i2", False), ("Source", "S72", False), ("Target", "S255", False)]
+SEQUENCE_COLUMNS = [("Action", "s72", True), ("Condition", "S255", False), ("Sequence", "I2", False)]
+BINARY_COLUMNS = [("Name", "s72", True), ("Data", "v0", False)]
+DEFERRED_AS_SYSTEM = 0x400 | 0x800  # in-script, no impersonation
+
+
+def helper_image(name: str, machine: str = "x86", dll: bool = True) -> bytes:
+    """A small unsigned PE image standing for a setup helper kept in the Binary table."""
+    return build_pe(machine=machine, file_version="4.0.6487.2192", product_version="4.0.6487.2192", size=6144,
+                    timestamp=STAMP, is_dll=dll, strings={"OriginalFilename": name})
+
+
+def add_custom_actions(db, actions, binaries=()) -> None:
+    """Custom actions (action, type, source, target, sequence, condition) and the Binary rows they use."""
+    if binaries:
+        db.add_table("Binary", BINARY_COLUMNS)
+        for key, data in binaries:
+            db.add_row("Binary", key, data)
+    db.add_table("CustomAction", CA_COLUMNS)
+    db.add_table("InstallExecuteSequence", SEQUENCE_COLUMNS)
+    for action, type_, source, target, sequence, condition in actions:
+        db.add_row("CustomAction", action, type_, source, target)
+        db.add_row("InstallExecuteSequence", action, condition, sequence)
+
+
+# what the two installers run (a replica's stand-ins: one deferred helper as SYSTEM and one property setter each)
+INSTALLER_ACTIONS = {
+    "Mcs": [("McsConfigureSite", 1 | DEFERRED_AS_SYSTEM, "McsSetupDll", "ConfigureSite", 4010, "NOT Installed"),
+            ("SetMcsPort", 51, "MCSPORT", "8080", 1010, None)],
+    "Pxe": [("PxeRegisterService", 2 | DEFERRED_AS_SYSTEM, "PxeSetupExe", "/register", 4020, "NOT REMOVE"),
+            ("SetPxeRoot", 35, "PXEROOT", "[ProgramFilesFolder]Pxe", 1020, None)],
+}
+
+
 def padded_msi(name: str, size: int, product_code: str) -> bytes:
     built = build_package([PayloadFile("ProgramFilesFolder", "readme.txt", f"{name} replica\r\n".encode())],
                           product_name=f"Configuration Manager 2007 SP2 {name} replica", manufacturer=COMPANY,
                           product_code=product_code, package_code=product_code.replace("-0000", "-1000"))
+    key = INSTALLER_ACTIONS[name][0][2]
+    add_custom_actions(built.database, INSTALLER_ACTIONS[name],
+                       [(key, helper_image(f"{key}.{'dll' if key.endswith('Dll') else 'exe'}",
+                                           dll=key.endswith("Dll")))])
     return built.database.build("msi", pad_to=size)
 
 

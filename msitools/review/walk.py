@@ -212,8 +212,8 @@ class Walker:
             if signature is not None:
                 if signature.get("status") == "unreadable":
                     self.unreadable(" > ".join(here), str(signature.get("reason")))
-                self.report["payload_signatures"].append({"where": " > ".join(chain), "file": label,
-                                                          "name": item.name,
+                self.report["payload_signatures"].append({"where": " > ".join(chain), "file": item.name,
+                                                          "member": label, "name": item.name,
                                                           "source": " > ".join(item.source.split(" > ")[:2]),
                                                           **signature})
         for finding in walk.findings:
@@ -243,7 +243,9 @@ class Walker:
 
 
 def summarize(report: dict[str, Any]) -> None:
-    """Counts per section and per signature status, and the verdict words, into ``report["summary"]``."""
+    """Custom actions ordered by risk across every package; counts per section and per signature status,
+    and whether anything needs attention, into ``report["summary"]``."""
+    report["custom_actions"].sort(key=lambda ca: ca.get("risk", 4))  # stable: package order within a rank
     statuses: dict[str, int] = {}
     for sig in report["signatures"] + report["payload_signatures"]:
         status = str(sig.get("status") or ("unsigned" if not sig.get("signed") else "signed"))

@@ -1,7 +1,9 @@
 """The JSON outputs recorded before the restructure (issue 11), and how to produce them again.
 
 ``python tests/golden/cases.py --record`` runs every case through the command line
-in-process and writes ``tests/golden/outputs/<layer>.json``; ``test_golden.py`` runs
+in-process and writes ``tests/golden/outputs/<layer>.json`` (``--rerecord FRAGMENT``
+records again only the cases naming FRAGMENT: done for ``fixtures/kb2586709/`` when
+issue 15 gave the replica's installers and patch custom actions); ``test_golden.py`` runs
 them again and checks that every recorded key and value is still there (new keys
 may be added; documented exceptions are listed in ``test_golden.py``).
 
@@ -143,6 +145,22 @@ def output_file(layer: str, with_corpus: bool) -> Path:
     return OUTPUTS / f"{layer}{'-corpus' if with_corpus else ''}.json"
 
 
+def rerecord(fragment: str) -> None:
+    """Record again only the cases whose arguments contain *fragment* (after a deliberate fixture change)."""
+    sys.path.insert(0, str(ROOT))
+    for layer in LAYERS:
+        path = output_file(layer, False)
+        recorded = json.loads(path.read_text())
+        fresh = {json.dumps(c["args"]): c for c in cases(layer, False)}
+        changed = 0
+        for n, case in enumerate(recorded):
+            if any(fragment in str(a) for a in case["args"]):
+                recorded[n] = fresh[json.dumps(case["args"])]
+                changed += 1
+        path.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+        print(layer, changed)
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     OUTPUTS.mkdir(exist_ok=True)
@@ -160,3 +178,5 @@ def main() -> None:
 
 if __name__ == "__main__" and "--record" in sys.argv:
     main()
+elif __name__ == "__main__" and "--rerecord" in sys.argv:
+    rerecord(sys.argv[sys.argv.index("--rerecord") + 1])
