@@ -23,12 +23,13 @@ LAYERS = [
     ("kb", ["msitools.kb"]),
     ("payload", ["msitools.payload"]),
     ("patch", ["msitools.patch"]),
+    ("inventory", ["msitools.inventory"]),
     ("jobs", ["msitools.verify", "msitools.extract", "msitools.review", "msitools.export", "msitools.describe",
-              "msitools.signature"]),
+              "msitools.signature", "msitools.sbom", "msitools.diff"]),
     ("render", ["msitools.render"]),
     ("cli", ["msitools.cli", "msitools.__main__"]),
 ]
-JOBS = LAYERS[9][1]
+JOBS = LAYERS[10][1]
 MAX_LINES = 600
 GENERATED = {"msitools.db.schema_catalogue"}
 

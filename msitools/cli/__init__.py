@@ -21,7 +21,7 @@ COMMAND_MODULES = {
     "transform": "patch_cmds", "patch": "patch_cmds",
     "files": "extract_cmds", "extract": "extract_cmds",
     "kb": "verify_cmds", "verify": "verify_cmds",
-    "signature": "security_cmds", "review": "security_cmds",
+    "signature": "security_cmds", "review": "security_cmds", "sbom": "security_cmds", "diff": "diff_cmds",
 }
 
 

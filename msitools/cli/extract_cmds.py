@@ -25,6 +25,7 @@ from msitools.describe import cabinet_info
 from msitools.errors import HINT_TRANSFORM_REPORT, UsageError
 from msitools.extract import CAB_MAGIC
 from msitools.extract import extract as extract_files
+from msitools.inventory import DIGESTS, hash_listing
 from msitools.limits import DEFAULT_LIMITS
 from msitools.payload.files import list_package_files
 from msitools.render.extract import RENDERERS as EXTRACT_RENDERERS
@@ -34,6 +35,14 @@ from msitools.render.files import FileList
 FILE_COLUMNS = ["path", "name", "size", "version", "language", "component", "sequence", "cabinet"]
 CAB_COLUMNS = ["name", "size", "date", "folder", "compression"]
 PATCH_COLUMNS = ["cabinet", "name", "size", "date", "compression", "kind"]
+
+
+def _hash_rows(package: str, algorithm: str, recursive: bool, patches, transforms) -> list[dict]:
+    if not (patches or transforms):
+        return hash_listing(package, algorithm, recursive=recursive)
+    with ExitStack() as stack:
+        _pkg, view = open_view(stack, package, patches, transforms)
+        return hash_listing(package, algorithm, recursive=recursive, view=view)
 
 
 def _package_listing(package: str, patches, transforms) -> FileList:
@@ -57,11 +66,21 @@ def _package_listing(package: str, patches, transforms) -> FileList:
 @format_option(FILES_RENDERERS)
 @PATCH_OPTION
 @TRANSFORM_OPTION
-def files(package: str, fmt: str, patches, transforms) -> None:
+@click.option("--hash", "algorithm", type=click.Choice(list(DIGESTS)), default=None,
+              help="The digest of every payload file's bytes (read, streamed), instead of the File table columns.")
+@click.option("--recursive", is_flag=True, help="With --hash: also the files of packages inside the package.")
+def files(package: str, fmt: str, patches, transforms, algorithm: str | None, recursive: bool) -> None:
     """One row per file: install path, name, size, version, language, component, sequence, cabinet.
 
-    A .cab lists its members; an .msp lists its patch cabinet members.
+    A .cab lists its members; an .msp lists its patch cabinet members.  --hash ALG lists
+    where each file was found, its path, size and digest (an unreadable file says why).
     """
+    if algorithm is not None:
+        rows = _hash_rows(package, algorithm, recursive, patches, transforms)
+        emit(FILES_RENDERERS, fmt, FileList(rows, ["where", "path", "size", algorithm, "error"]))
+        return
+    if recursive:
+        raise click.UsageError("--recursive lists nested packages' files with --hash")
     magic = read_magic(package)
     if magic[:4] == CAB_MAGIC:
         listing = FileList(cabinet_info(package)["members"], CAB_COLUMNS)
