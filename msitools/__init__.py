@@ -11,6 +11,10 @@ The public API, one name per job (see the README, "Python API")::
     report.verdict, report.to_dict()
     msitools.extract("product.msi", "out/")                   # write the payload safely
     msitools.review(pkg)                                       # what a package runs and changes
+    msitools.review_file("hotfix.msi")                         # ... and every package it delivers
+    msitools.diff_files("v1.msi", "v2.msi")                    # what changed between two versions
+    msitools.sbom_json("hotfix.msi")                           # a CycloneDX SBOM (JSON text)
+    msitools.hash_listing("hotfix.msi", "sha256", recursive=True)  # every delivered file's digest
     table = msitools.parse_kb("kb.md")                         # a published file-information table
 
 Names are loaded on first use, so ``import msitools`` stays cheap for the command line.
@@ -69,6 +73,10 @@ _LAZY = {
     "extract": "msitools.extract",
     "ExtractReport": "msitools.extract",
     "review": "msitools.review",
+    "review_file": "msitools.review",
+    "diff_files": "msitools.diff",
+    "sbom_json": "msitools.sbom",
+    "hash_listing": "msitools.inventory",
     "export_package": "msitools.export",
     "read_pe_info": "msitools.pe.image",
     "signature_report": "msitools.pe.authenticode_msi",
@@ -114,8 +122,10 @@ __all__ = [
     "VerifyReport",
     "__version__",
     "apply_patches_and_transforms",
+    "diff_files",
     "export_package",
     "extract",
+    "hash_listing",
     "iter_package_payload",
     "list_package_files",
     "open_package",
@@ -124,6 +134,8 @@ __all__ = [
     "patch_report",
     "read_pe_info",
     "review",
+    "review_file",
+    "sbom_json",
     "signature_report",
     "verify",
 ]
@@ -147,9 +159,11 @@ if TYPE_CHECKING:
     from msitools.db.package import Package, open_package
     from msitools.db.patched import PatchedDatabase
     from msitools.db.transform import Transform
+    from msitools.diff import diff_files
     from msitools.export import export_package
     from msitools.extract import ExtractReport, extract
     from msitools.findings import Finding, Level
+    from msitools.inventory import hash_listing
     from msitools.kb import PublishedTable
     from msitools.kb import parse_file as parse_kb
     from msitools.kb import parse_table as parse_kb_text
@@ -161,5 +175,6 @@ if TYPE_CHECKING:
     from msitools.payload.package import iter_package_payload
     from msitools.pe.authenticode_msi import signature_report
     from msitools.pe.image import read_pe_info
-    from msitools.review import review
+    from msitools.review import review, review_file
+    from msitools.sbom import sbom_json
     from msitools.verify import VerifyReport, verify
