@@ -11,18 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from msitools.render.html import banner, bullet_list, esc, page
-from msitools.render.verify.common import (
-    actual_version,
-    finding_sentences,
-    fmt_size,
-    footer,
-    found_in,
-    hotfix_and_table,
-    innermost_package,
-    sections_differ,
-    signature_lines,
-    summary_line,
-)
+from msitools.render.verify import common
 
 if TYPE_CHECKING:
     from msitools.verify.report import RowVerdict, VerifyReport
@@ -51,16 +40,16 @@ def _row(r: RowVerdict, index: int, with_section: bool) -> str:
     found = r.file
     version = esc(r.row.version or "-")
     if found is not None and "version" in marked:
-        version += f" → <b>{esc(actual_version(r))}</b>"
-    size = esc(fmt_size(r.row.size))
+        version += f" → <b>{esc(common.actual_version(r))}</b>"
+    size = esc(common.fmt_size(r.row.size))
     if found is not None and "size" in marked:
-        size += f" → <b>{esc(fmt_size(found.size))}</b>"
+        size += f" → <b>{esc(common.fmt_size(found.size))}</b>"
     platform = esc(r.row.platform or "")
     if found is not None and "platform" in marked:
         platform += f" → <b>{esc(found.platform)}</b>"
-    where = innermost_package(found.found_in) if found is not None else ""
+    where = common.innermost_package(found.found_in) if found is not None else ""
     file_cell = esc(r.name) + (f"<br><span class='muted'>in {esc(where)}</span>" if where else "")
-    facts = (f"<dl><dt>found in</dt><dd><code>{esc(found_in(r) or 'not delivered')}</code></dd>"
+    facts = (f"<dl><dt>found in</dt><dd><code>{esc(common.found_in(r) or 'not delivered')}</code></dd>"
              f"<dt>pairing</dt><dd>{esc(r.pairing)}</dd>"
              f"<dt>SHA-256</dt><dd><code>{esc((found.sha256 if found else None) or '-')}</code></dd>"
              + "".join(f"<dt>{esc(d.field)}</dt><dd>expected {esc(d.expected)}, found {esc(d.actual)}</dd>"
@@ -81,28 +70,28 @@ def _row(r: RowVerdict, index: int, with_section: bool) -> str:
 
 def render_html(report: VerifyReport) -> str:
     """A self-contained HTML page (no external resources, no script)."""
-    hotfix, table = hotfix_and_table(report)
+    hotfix, table = common.hotfix_and_table(report)
     verdict = "PASS" if report.passed else "FAIL"
-    findings = finding_sentences(report)
+    findings = common.finding_sentences(report)
     shown, rest = findings[:MAX_FINDINGS_SHOWN], findings[MAX_FINDINGS_SHOWN:]
     body = [banner(report.passed, f"{hotfix} checked against {table}", f"Verdict: {verdict}",
-                   [summary_line(report).partition(" — ")[2]])]
+                   [common.summary_line(report).partition(" — ")[2]])]
     if findings:
         body.append(f"<section><h2>Findings ({len(findings)})</h2>{bullet_list(shown, 'findings')}"
                     + (f"<details><summary>{len(rest)} more</summary>{bullet_list(rest, 'findings')}</details>"
                        if rest else "") + "</section>")
     order = sorted(range(len(report.rows)), key=lambda i: report.rows[i].status.value == "pass")
-    with_section = sections_differ(report)
+    with_section = common.sections_differ(report)
     rows = "".join(_row(report.rows[i], i, with_section) for i in order)
     single = "" if with_section or not report.rows else f"<p class='muted'>{esc(report.rows[0].row.section)}</p>"
     body.append(f"<section><h2>Published rows ({len(report.rows)}; failing first)</h2>{single}<table><thead><tr>"
                 "<th>status</th><th>file</th><th>platform</th><th>version</th><th>size</th>"
                 + ("<th>section</th>" if with_section else "")
                 + f"<th>details</th></tr></thead><tbody>{rows}</tbody></table></section>")
-    body.append(f"<section><h2>Signatures</h2>{bullet_list(signature_lines(report))}</section>")
+    body.append(f"<section><h2>Signatures</h2>{bullet_list(common.signature_lines(report))}</section>")
     if report.unlisted:
-        items = [f"{u.name} ({u.platform or 'platform unknown'}, {fmt_size(u.size)} bytes) in "
-                 f"{innermost_package(u.found_in)} — SHA-256 {u.sha256 or 'not read'}" for u in report.unlisted]
+        items = [f"{u.name} ({u.platform or 'platform unknown'}, {common.fmt_size(u.size)} bytes) in "
+                 f"{common.innermost_package(u.found_in)} — SHA-256 {u.sha256 or 'not read'}" for u in report.unlisted]
         body.append(f"<section><h2>Delivered but not in the published table ({len(items)}"
                     f"{', allowed' if report.allow_unlisted else ''})</h2>{bullet_list(items)}</section>")
     if report.delivery.issues:
@@ -111,5 +100,5 @@ def render_html(report: VerifyReport) -> str:
     hashes = [f"{d.sha256 or 'not read'}  {' > '.join(d.found_in)}" for d in report.delivery.files]
     body.append(f"<section><h2>Inputs</h2>{bullet_list(inputs)}<details><summary>SHA-256 of the "
                 f"{len(hashes)} delivered files</summary>{bullet_list(hashes)}</details></section>")
-    body.append(f"<p class='muted'>{esc(footer(report))}</p>")
+    body.append(f"<p class='muted'>{esc(common.footer(report))}</p>")
     return page(f"{verdict}: {hotfix} against {table}", "\n".join(body))

@@ -12,18 +12,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 from msitools.render.options import PLAIN, RenderOptions, takes_options
-from msitools.render.verify.common import (
-    actual_version,
-    finding_sentences,
-    fmt_size,
-    footer,
-    found_in,
-    hotfix_and_table,
-    innermost_package,
-    sections_differ,
-    signature_lines,
-    summary_line,
-)
+from msitools.render.verify import common
 
 if TYPE_CHECKING:
     from msitools.verify.report import RowVerdict, VerifyReport
@@ -53,10 +42,10 @@ def _changed(published: Any, found: Any) -> str:
 
 def _row(r: RowVerdict, with_section: bool) -> list[str]:
     chain = r.file.found_in if r.file else []
-    where = innermost_package(chain) if r.file else ""
+    where = common.innermost_package(chain) if r.file else ""
     name = f"{r.name} · {where}" if where and where != r.name else str(r.name)
-    size = _changed(fmt_size(r.row.size), fmt_size(r.file.size if r.file else None))
-    version = _changed(str(r.row.version or "-"), actual_version(r) if r.file else None)
+    size = _changed(common.fmt_size(r.row.size), common.fmt_size(r.file.size if r.file else None))
+    version = _changed(str(r.row.version or "-"), common.actual_version(r) if r.file else None)
     cells = [SYMBOL.get(r.status.value, r.status.value), name, str(r.row.platform or ""), version, size]
     if with_section:
         cells.append(r.row.section or "")
@@ -81,29 +70,29 @@ def _table_line(cells: list[str]) -> str:
 def render_markdown(report: VerifyReport, options: RenderOptions | None = None) -> str:
     """The Markdown report (see the module documentation)."""
     options = options or PLAIN
-    hotfix, table = hotfix_and_table(report)
+    hotfix, table = common.hotfix_and_table(report)
     verdict = "PASS" if report.passed else "FAIL"
-    reasons = summary_line(report).partition(" — ")[2]
+    reasons = common.summary_line(report).partition(" — ")[2]
     out = [_cut(f"# {verdict}: {_esc(hotfix)} against {_esc(table)}", MAX_LINE), ""]
     out += textwrap.wrap(f"**Verdict: {verdict}** — {_esc(reasons)}", width=MAX_LINE, break_on_hyphens=False)
-    findings = finding_sentences(report)
+    findings = common.finding_sentences(report)
     if findings:
         out += ["", "## Findings", ""]
         for text in findings:
             out += _item(text)
-    with_section = sections_differ(report)
+    with_section = common.sections_differ(report)
     headers = ["", "file", "platform", "version", "size"] + (["section"] if with_section else [])
     out += ["", f"## Published rows ({len(report.rows)})", "", _table_line(headers),
             "|" + "---|" * len(headers)]
     out += [_table_line(_row(r, with_section)) for r in report.rows]
     out += ["", "## Signatures", ""]
-    for line in signature_lines(report):
+    for line in common.signature_lines(report):
         out += _item(line)
     if report.unlisted and report.allow_unlisted:
         out += ["", f"## Delivered but not listed ({len(report.unlisted)}, allowed)", ""]
         for u in report.unlisted:
-            out += _item(f"{u.name} ({u.platform or 'platform unknown'}, {fmt_size(u.size)} bytes) in "
-                         f"{innermost_package(u.found_in)}")
+            out += _item(f"{u.name} ({u.platform or 'platform unknown'}, {common.fmt_size(u.size)} bytes) in "
+                         f"{common.innermost_package(u.found_in)}")
     if report.delivery.issues:
         out += ["", "## Issues", ""]
         for issue in report.delivery.issues:
@@ -111,7 +100,7 @@ def render_markdown(report: VerifyReport, options: RenderOptions | None = None) 
     if options.details:
         out += ["", "## Found in and pairing", ""]
         for r in report.rows:
-            out += _item(f"{r.name} ({r.row.platform}): {found_in(r) or 'not delivered'} — {r.pairing}")
+            out += _item(f"{r.name} ({r.row.platform}): {common.found_in(r) or 'not delivered'} — {r.pairing}")
         out += ["", "## Inputs", ""]
         for i in report.inputs:
             out += _item(f"{i.role}: `{i.path}` — SHA-256 `{i.sha256}`")
@@ -120,5 +109,5 @@ def render_markdown(report: VerifyReport, options: RenderOptions | None = None) 
             out += _item(f"`{d.sha256 or 'not read'}` {' > '.join(d.found_in)}")
     else:
         out += ["", "_Where each file was found, the pairing and the SHA-256 of every file: `--details`._"]
-    out += ["", _cut(f"_{footer(report)}_", MAX_LINE), ""]
+    out += ["", _cut(f"_{common.footer(report)}_", MAX_LINE), ""]
     return "\n".join(out)
