@@ -44,6 +44,10 @@ class Limits:
     pe_resource_depth: int = 3
     pe_resource_entries: int = 10_000
     pe_read_size: int = 64 * MiB
+    # self-extracting containers (SFX overlays, IExpress resources, Burn bundles)
+    overlay_scan: int = 1 * MiB  # bytes of an overlay searched for the start of an appended cabinet
+    container_cabinets: int = 64  # cabinets one container may hold
+    burn_manifest_size: int = 16 * MiB
     # Authenticode on packages: the DER signature stream is parsed in memory
     signature_stream_size: int = 16 * MiB
     # published tables (msitools.kb)

@@ -150,24 +150,68 @@ def version_resource(file_version: str, product_version: str, is_dll: bool,
     return _block("VS_VERSION_INFO", fixed, len(fixed), False, [string_info, var_info])
 
 
-def _resource_section(version: bytes, section_rva: int) -> bytes:
-    """Resource tree RT_VERSION(16) -> 1 -> 0x0409 -> data entry -> VS_VERSIONINFO."""
-    def directory(ident: int, target: int) -> bytes:
-        return struct.pack("<IIHHHH", 0, 0, 0, 0, 0, 1) + struct.pack("<II", ident, target)
+def _resource_section(version: bytes, section_rva: int, rcdata: dict[str, bytes] | None = None) -> bytes:
+    """Resource tree RT_VERSION(16) -> 1 -> 0x0409 -> VS_VERSIONINFO, plus RT_RCDATA(10) -> NAME -> 0x0409
+    -> data for each of *rcdata* (named entries, as IExpress stores its CABINET)."""
+    leaves: list[tuple[int, int | str, bytes]] = [(16, 1, version)]
+    leaves += [(10, name, data) for name, data in sorted((rcdata or {}).items())]
+    types = sorted({t for t, _n, _d in leaves})
 
-    dir_size = 16 + 8
-    # the type directory is at offset 0; the others follow it
-    name_dir = dir_size
-    lang_dir = 2 * dir_size
-    data_entry = 3 * dir_size
-    data_offset = _align(data_entry + 16, 8)
-    out = bytearray()
-    out += directory(16, 0x80000000 | name_dir)
-    out += directory(1, 0x80000000 | lang_dir)
-    out += directory(LANG_EN_US, data_entry)
-    out += struct.pack("<IIII", section_rva + data_offset, len(version), 0, 0)
-    out += b"\0" * (data_offset - len(out))
-    out += version
+    def header(named: int, ids: int) -> bytes:
+        return struct.pack("<IIHHHH", 0, 0, 0, 0, named, ids)
+
+    # layout: root, one name directory per type, one language directory per leaf, data entries, names, data
+    root_size = 16 + 8 * len(types)
+    by_type = {t: [(n, d) for tt, n, d in leaves if tt == t] for t in types}
+    name_dirs: dict[int, int] = {}
+    at = root_size
+    for t in types:
+        name_dirs[t] = at
+        at += 16 + 8 * len(by_type[t])
+    lang_dirs: list[int] = []
+    for _ in leaves:
+        lang_dirs.append(at)
+        at += 16 + 8
+    entries_at = at
+    at += 16 * len(leaves)
+    names_at: dict[str, int] = {}
+    name_blob = bytearray()
+    for _t, n, _d in leaves:
+        if isinstance(n, str) and n not in names_at:
+            names_at[n] = at + len(name_blob)
+            name_blob += struct.pack("<H", len(n)) + n.encode("utf-16-le")
+    at += len(name_blob)
+    data_at: list[int] = []
+    blobs = bytearray()
+    for _t, _n, d in leaves:
+        offset = _align(at + len(blobs), 8)
+        blobs += b"\0" * (offset - at - len(blobs))
+        data_at.append(offset)
+        blobs += d
+    out = bytearray(header(0, len(types)))
+    for t in types:
+        out += struct.pack("<II", t, 0x80000000 | name_dirs[t])
+    index = 0
+    order = []
+    for t in types:
+        items = by_type[t]
+        named = [(n, d) for n, d in items if isinstance(n, str)]
+        ids = [(n, d) for n, d in items if not isinstance(n, str)]
+        out += header(len(named), len(ids))
+        for n, _d in named + ids:
+            key = 0x80000000 | names_at[n] if isinstance(n, str) else n
+            out += struct.pack("<II", key, 0x80000000 | lang_dirs[index])
+            order.append(index)
+            index += 1
+    for i in range(len(leaves)):
+        out += header(0, 1) + struct.pack("<II", LANG_EN_US, entries_at + 16 * i)
+    leaf_order = [leaf for t in types for leaf in
+                  [x for x in leaves if x[0] == t and isinstance(x[1], str)] + [x for x in leaves if x[0] == t and
+                                                                              not isinstance(x[1], str)]]
+    for i, (_t, _n, d) in enumerate(leaf_order):
+        out += struct.pack("<IIII", section_rva + data_at[leaves.index(leaf_order[i])], len(d), 0, 0)
+    out += name_blob
+    out += blobs
     return bytes(out)
 
 
@@ -185,13 +229,16 @@ def _default_strings(file_version: str, product_version: str, is_dll: bool) -> d
 
 
 def build_pe(machine: str, file_version: str, product_version: str | None, size: int,
-             timestamp: _dt.datetime, is_dll: bool, strings: dict[str, str | None] | None = None) -> bytes:
+             timestamp: _dt.datetime, is_dll: bool, strings: dict[str, str | None] | None = None,
+             rcdata: dict[str, bytes] | None = None, sections: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
     """A valid minimal PE image of exactly *size* bytes (see the module docstring).
 
     *machine* is ``"x86"`` (PE32, i386) or ``"x64"`` (PE32+, AMD64).
     *product_version* defaults to *file_version*.  *timestamp* becomes the COFF
     TimeDateStamp (a naive datetime is taken as UTC).  *strings* adds or
     replaces StringFileInfo values; a value of None removes a default key.
+    *rcdata* adds named RT_RCDATA resources (IExpress's ``CABINET``); *sections* adds
+    sections after ``.rsrc`` (name, data), such as Burn's ``.wixburn``.
     Raises :class:`UsageError` for an unknown machine, a malformed version or
     a *size* smaller than the image needs.
     """
@@ -209,23 +256,30 @@ def build_pe(machine: str, file_version: str, product_version: str | None, size:
     version = version_resource(file_version, product_version, is_dll, merged)
 
     code = _STUBS[(machine, is_dll)]
-    rsrc = _resource_section(version, _RSRC_RVA)
+    rsrc = _resource_section(version, _RSRC_RVA, rcdata)
     text_raw = _align(len(code), FILE_ALIGNMENT)
     rsrc_raw = _align(len(rsrc), FILE_ALIGNMENT)
-    if _RSRC_RVA + len(rsrc) > 0xFFFFFFFF or len(rsrc) > 0x100000:
-        raise UsageError("version strings are too large for a fixture image")
+    if _RSRC_RVA + len(rsrc) > 0xFFFFFFFF or len(rsrc) > 0x4000000:
+        raise UsageError("resources are too large for a fixture image")
     optional_size = (240 if pe32_plus else 224)
-    headers_end = _E_LFANEW + 4 + 20 + optional_size + 2 * 40
+    headers_end = _E_LFANEW + 4 + 20 + optional_size + (2 + len(sections)) * 40
     size_of_headers = _align(headers_end, FILE_ALIGNMENT)
     text_ptr = size_of_headers
     rsrc_ptr = text_ptr + text_raw
     image_end = rsrc_ptr + rsrc_raw
+    extra = []  # (name, data, rva, raw size, file offset)
+    rva = _align(_RSRC_RVA + len(rsrc), SECTION_ALIGNMENT)
+    for name, data in sections:
+        raw = _align(len(data), FILE_ALIGNMENT)
+        extra.append((name, data, rva, raw, image_end))
+        image_end += raw
+        rva = _align(rva + len(data), SECTION_ALIGNMENT)
     if size < image_end:
         raise UsageError(f"size {size} is smaller than the {image_end} bytes this image needs")
     rsrc_rva = _RSRC_RVA
     if _TEXT_RVA + _align(len(code), SECTION_ALIGNMENT) > rsrc_rva:
         raise AssertionError("section layout overlap")  # pragma: no cover - fixed layout
-    size_of_image = _align(rsrc_rva + len(rsrc), SECTION_ALIGNMENT)
+    size_of_image = rva
 
     if timestamp.tzinfo is None:
         timestamp = timestamp.replace(tzinfo=_dt.timezone.utc)
@@ -236,7 +290,8 @@ def build_pe(machine: str, file_version: str, product_version: str | None, size:
     characteristics = _EXECUTABLE_IMAGE
     characteristics |= _LARGE_ADDRESS_AWARE if pe32_plus else _MACHINE_32BIT
     characteristics |= _DLL if is_dll else _RELOCS_STRIPPED
-    coff = struct.pack("<HHIIIHH", MACHINES[machine], 2, stamp, 0, 0, optional_size, characteristics)
+    coff = struct.pack("<HHIIIHH", MACHINES[machine], 2 + len(sections), stamp, 0, 0, optional_size,
+                       characteristics)
 
     if pe32_plus:
         image_base = 0x180000000 if is_dll else 0x140000000
@@ -272,12 +327,16 @@ def build_pe(machine: str, file_version: str, product_version: str | None, size:
     headers += b"PE\0\0" + coff + optional
     headers += section(b".text", len(code), _TEXT_RVA, text_raw, text_ptr, _SCN_CODE)
     headers += section(b".rsrc", len(rsrc), rsrc_rva, rsrc_raw, rsrc_ptr, _SCN_DATA)
+    for name, data, srva, raw, ptr in extra:
+        headers += section(name, len(data), srva, raw, ptr, _SCN_DATA)
     assert len(headers) == headers_end
 
     image = bytearray(size)  # zero-filled: section padding and the overlay
     image[:len(headers)] = headers
     image[text_ptr:text_ptr + len(code)] = code
     image[rsrc_ptr:rsrc_ptr + len(rsrc)] = rsrc
+    for _name, data, _rva, _raw, ptr in extra:
+        image[ptr:ptr + len(data)] = data
     checksum_offset = _E_LFANEW + 4 + 20 + 64
     struct.pack_into("<I", image, checksum_offset, pe_checksum(image, checksum_offset))
     return bytes(image)
