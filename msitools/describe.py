@@ -65,10 +65,38 @@ def cabinet_info(path: str) -> dict[str, Any]:
                     "folder": m.folder, "compression": m.compression, "attributes": m.attributes,
                     "cabinet": os.path.basename(m.cabinet),
                     "continued": m.continued_from_prev or m.continued_to_next} for m in walk.members]
-        return {"path": path, "kind": "cab", "header": header,
+        return {"path": path, "kind": walk.kind, "header": header,
                 "set": [os.path.basename(c.name) for c in walk.set.cabinets],
                 "folders": folders, "members": members,
                 "issues": [f.message for f in walk.findings if f.level != Level.INFO]}
+
+
+def exe_info(path: str) -> dict[str, Any]:
+    """``info`` of an executable: ``{"path", "kind": "sfx|iexpress|burn|pe", "description", "pe", "signature",
+    "containers": [{"label", "offset", "size", "role"}], "bundle", "members", "issues"}``."""
+    from msitools.payload.exe import KIND_NAMES, ExePayload
+    from msitools.pe.image import read_pe_info
+
+    with ExePayload(path) as walk:
+        layout = walk.container.layout
+        with open(path, "rb") as fh:
+            head = fh.read(min(layout.file_size, 1 << 20))
+        try:
+            info = read_pe_info(head, path)
+        except Exception:  # a header this small read cannot describe: the layout still can
+            info = None
+        overlay = layout.overlay
+        pe = {"machine": info.platform if info else None, "file_version": info.file_version if info else None,
+              "product_version": info.product_version if info else None, "sections": [s.name for s in layout.sections],
+              "image_end": layout.image_end, "overlay": {"offset": overlay[0], "size": overlay[1]},
+              "certificate_table": {"offset": layout.certificate_offset, "size": layout.certificate_size}}
+        members = walk.listing()
+        return {"path": path, "kind": walk.kind, "description": KIND_NAMES[walk.kind], "pe": pe,
+                "signature": walk.own_signature(),
+                "containers": [{"label": c.label, "offset": c.offset, "size": c.size, "role": c.role}
+                               for c in walk.container.cabinets],
+                "bundle": {**walk.container.bundle, "packages": walk.packages} if walk.container.bundle else None,
+                "members": members, "issues": [f.message for f in walk.findings if f.level != Level.INFO]}
 
 
 def tables_list(pkg: Package) -> dict[str, Any]:

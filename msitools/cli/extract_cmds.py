@@ -21,7 +21,7 @@ from msitools.cli.common import (
 )
 from msitools.cli.inspect_cmds import open_view
 from msitools.container.cfb import CFB_MAGIC
-from msitools.describe import cabinet_info
+from msitools.describe import cabinet_info, exe_info
 from msitools.errors import HINT_TRANSFORM_REPORT, UsageError
 from msitools.extract import CAB_MAGIC
 from msitools.extract import extract as extract_files
@@ -86,8 +86,10 @@ def files(package: str, fmt: str, patches, transforms, algorithm: str | None, re
         listing = FileList(cabinet_info(package)["members"], CAB_COLUMNS)
     elif magic == CFB_MAGIC:
         listing = _package_listing(package, patches, transforms)
+    elif magic[:2] == b"MZ":
+        listing = FileList(exe_info(package)["members"], ["name", "size", "date", "container"])
     else:
-        raise UsageError("not a Windows Installer package or a cabinet", package)
+        raise UsageError("not a Windows Installer package, a cabinet or an executable container", package)
     emit(FILES_RENDERERS, fmt, listing)
 
 

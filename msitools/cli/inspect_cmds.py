@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from msitools.base.fsutil import write_file
+from msitools.base.fsutil import read_magic, write_file
 from msitools.cli.common import (
     PATCH_OPTION,
     TRANSFORM_OPTION,
@@ -17,7 +17,15 @@ from msitools.cli.common import (
     write_binary_stdout,
 )
 from msitools.db.package import open_package
-from msitools.describe import TableReport, cabinet_info, package_info, patched_tables_list, streams_list, tables_list
+from msitools.describe import (
+    TableReport,
+    cabinet_info,
+    exe_info,
+    package_info,
+    patched_tables_list,
+    streams_list,
+    tables_list,
+)
 from msitools.errors import UsageError
 from msitools.export import export_package
 from msitools.render.package import INFO_RENDERERS, STREAMS_RENDERERS, TABLE_RENDERERS, TABLES_RENDERERS
@@ -45,6 +53,8 @@ def info(package: str, fmt: str) -> None:
     """
     if is_cabinet(package):
         data = cabinet_info(package)
+    elif read_magic(package)[:2] == b"MZ":
+        data = exe_info(package)
     else:
         with open_package(package) as pkg:
             data = package_info(pkg)

@@ -169,13 +169,13 @@ def extract(path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, fl
     path = os.fspath(path)
     out = Path(out_dir)
     magic = read_magic(path)
-    if magic[:4] != CAB_MAGIC and magic != CFB_MAGIC:
-        raise UsageError("not a Windows Installer package or a cabinet", path)
+    if magic[:4] != CAB_MAGIC and magic != CFB_MAGIC and magic[:2] != b"MZ":
+        raise UsageError("not a Windows Installer package, a cabinet or an executable container", path)
     existed = prepare_output(out)
     stale = remove_stale_parts(out) if existed else 0
     opts = _Options(flat, force, skip_existing, limits, progress, backend, jobs, Selection(select))
     try:
-        if magic[:4] == CAB_MAGIC:
+        if magic[:4] == CAB_MAGIC or magic[:2] == b"MZ":
             report = _extract_cabinet(path, out, opts)
         else:
             with open_package(path, limits) as pkg:
@@ -387,41 +387,52 @@ def member_parts(name: str) -> tuple[list[str], str | None]:
 
 
 def _extract_cabinet(path: str, out: Path, opts: _Options) -> ExtractReport:
-    from msitools.payload.cabinet import CabinetPayload
+    """A cabinet (and the rest of its set) or an executable container: its members under their names."""
+    from msitools.payload.containers import open_members
+    from msitools.payload.exe import KIND_PE
 
     report = ExtractReport(path, str(out))
     dests = _Destinations(out, report)
-    with CabinetPayload(path, backend=opts.backend, limits=opts.limits) as walk:
+    with open_members(path, limits=opts.limits, backend=opts.backend) as walk:
+        if walk.kind == KIND_PE:
+            raise UsageError("a PE image with no container in it (no cabinet appended, no CABINET resource, "
+                             "no Burn section): nothing to extract", path)
+        names = [m.name for m in walk.members] if hasattr(walk, "members") else \
+            [entry["name"] for entry in walk.listing()]
         selection = opts.selection
-        wanted = None
         if selection:
-            wanted = {id(m) for m in walk.members if selection.accepts((m.name, m.name.replace("\\", "/")
-                                                                        .rsplit("/", 1)[-1]), m.name)}
+            for name in names:
+                selection.accepts((name, name.replace("\\", "/").rsplit("/", 1)[-1]), name)
             selection.check_all_matched(path)
-        total = len(walk.members) if wanted is None else len(wanted)
+        total = sum(1 for n in names if not selection or selection.accepts((n, n.replace("\\", "/")
+                                                                            .rsplit("/", 1)[-1]), n))
         for item in walk:
-            if wanted is not None and id(item.member) not in wanted:
+            shown = item.found_in[-1] if item.found_in else item.name
+            if selection and not selection.accepts((shown, item.name), shown):
                 continue
             if opts.progress:
-                opts.progress(item.name, total)
+                opts.progress(shown, total)
             if item.error is not None or item.chunks is None:
-                report.failures.append({"file": item.name, "error": item.error or "no bytes"})
+                report.failures.append({"file": shown, "error": item.error or "no bytes"})
                 continue
-            parts, note = member_parts(item.name)
+            parts, note = member_parts(shown)
             if note:
-                report.findings.append(Finding(item.name, note))
-            source = f"{os.path.basename(path)} > {item.name}"
+                report.findings.append(Finding(shown, note))
+            source = " > ".join([os.path.basename(path), *item.found_in])
             try:
-                parts = dests.name(parts[-1:] if opts.flat else parts, item.name)
-                if not _keep(report, opts, out, parts, item.size, item.name, source):
+                parts = dests.name(parts[-1:] if opts.flat else parts, shown)
+                if not _keep(report, opts, out, parts, item.size, shown, source):
                     continue
                 dest = dests.tree.file(parts)
                 size = _write(dest, item.chunks, item.size, opts.force)
             except MsiToolsError as exc:
-                report.failures.append(_failure(item.name, exc))
+                report.failures.append(_failure(shown, exc))
                 continue
-            report.written.append(ExtractedFile(item.name, str(dest), size, source))
+            report.written.append(ExtractedFile(shown, str(dest), size, source))
         report.findings[:0] = walk.findings
+        for finding in walk.findings:
+            if finding.level == Level.ERROR:  # a container that could not be read
+                report.failures.append({"file": finding.where, "error": finding.message})
     return report
 
 
@@ -507,6 +518,17 @@ def _write_patch_item(item: Any, dests: _Destinations, opts: _Options, report: E
     return dest, size
 
 
+def _is_container(path: str) -> bool:
+    """An executable that holds a cabinet (not a plain image)."""
+    from msitools.payload.exe import KIND_PE, ExePayload
+
+    try:
+        with ExePayload(path) as walk:
+            return walk.kind != KIND_PE
+    except MsiToolsError:
+        return False
+
+
 def _recurse(report: ExtractReport, opts: _Options, depth: int) -> None:
     for written in list(report.written):
         try:
@@ -514,7 +536,7 @@ def _recurse(report: ExtractReport, opts: _Options, depth: int) -> None:
                 magic = fh.read(8)
         except OSError:
             continue
-        if magic[:4] != CAB_MAGIC and magic != CFB_MAGIC:
+        if magic[:4] != CAB_MAGIC and magic != CFB_MAGIC and not (magic[:2] == b"MZ" and _is_container(written.path)):
             continue
         if depth + 1 > opts.limits.package_nesting_depth:
             report.findings.append(Finding(written.name, f"not opened, nesting depth limit "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from msitools.cab import Cabinet, CabinetSet, directory_resolver
 from msitools.errors import MsiToolsError
@@ -24,15 +25,21 @@ class CabinetPayload:
     closed by :meth:`close` or ``with``.  :attr:`members` lists every member in order.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, backend: str = "auto", limits: Limits = DEFAULT_LIMITS):
+    def __init__(self, path: str | os.PathLike[str], *, backend: str = "auto", limits: Limits = DEFAULT_LIMITS,
+                 fileobj: BinaryIO | None = None, label: str | None = None):
+        """*fileobj* (with *label*): a cabinet held in memory or inside another file (a cabinet in a
+        cabinet, as in an .msu); no other cabinet of its set can then be looked for."""
         self.path = os.fspath(path)
         self.backend = backend
-        self.label = os.path.basename(self.path)
+        self.label = label or os.path.basename(self.path)
         self.findings: list[Finding] = []
-        cab = Cabinet.from_path(self.path, limits=limits)
+        if fileobj is not None:
+            cab = Cabinet.open(fileobj, self.label, limits=limits)
+        else:
+            cab = Cabinet.from_path(self.path, limits=limits)
         try:
-            self.set = CabinetSet(cab, resolver=directory_resolver(os.path.dirname(os.path.abspath(self.path))),
-                                  limits=limits, from_any_member=True)
+            resolver = None if fileobj is not None else directory_resolver(os.path.dirname(os.path.abspath(self.path)))
+            self.set = CabinetSet(cab, resolver=resolver, limits=limits, from_any_member=resolver is not None)
         except BaseException:
             cab.close()
             raise
@@ -42,6 +49,8 @@ class CabinetPayload:
             self.findings.append(Finding(self.label, f"cabinet set of {len(names)}: {', '.join(names)}", Level.INFO))
         self.findings.extend(Finding(self.label, note) for note in cab.anomalies + self.set.anomalies)
         self.members = self.set.list_members()
+        self.kind = "msu" if is_msu([m.name for m in self.members]) else "cab"
+
 
     def own_signature(self) -> dict[str, object]:
         """What can be said of the first cabinet's own signature: ``status`` (``unsigned`` or
@@ -81,3 +90,10 @@ class CabinetPayload:
                     cabinet = os.path.basename(member.cabinet)
                     yield PayloadItem(member.name, f"{cabinet} > {member.name}", None, exc.message, key=member.name,
                                       member=member, size=member.size, found_in=[cabinet, member.name])
+
+
+def is_msu(names: list[str]) -> bool:
+    """A Windows update package (.msu): a cabinet holding the update's own cabinet and its .xml description."""
+    lowered = [n.lower() for n in names]
+    return any(n.endswith(".xml") for n in lowered) and any(n.endswith(".cab") and n != "wsusscan.cab"
+                                                            for n in lowered)

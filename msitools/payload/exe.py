@@ -243,6 +243,22 @@ class ExePayload:
         except MsiToolsError as exc:
             self.findings.append(Finding(self.label, f"the Burn manifest cannot be read: {exc.message}", Level.ERROR))
 
+    def listing(self) -> list[dict[str, Any]]:
+        """Every member (as named by the bundle manifest), with its size, date and container."""
+        out = []
+        for cabinet in self.container.cabinets:
+            try:
+                members = self._open(cabinet).list_members()
+            except MsiToolsError:
+                continue
+            for m in members:
+                if cabinet.role == "burn-ux" and m.name == "0":
+                    continue
+                out.append({"name": self.member_name(cabinet, m.name), "size": m.size,
+                            "date": m.date_time.isoformat() if m.date_time else None, "container": cabinet.label,
+                            "member": m.name, "compression": m.compression})
+        return out
+
     def member_name(self, cabinet: EmbeddedCabinet, member: str) -> str:
         table = self._names["ux" if cabinet.role == "burn-ux" else "attached"]
         return table.get(member, member)

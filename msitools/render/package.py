@@ -21,7 +21,7 @@ def _list(value: Any) -> Any:
 def cabinet_info_text(data: dict[str, Any]) -> str:
     """``info`` of a cabinet as text: header, set, folders, members, issues."""
     h = data["header"]
-    lines = [f"{data['path']}: CAB", "", "Header:"]
+    lines = [f"{data['path']}: {data['kind'].upper()}", "", "Header:"]
     link = {k: f"{h[k]['cabinet']} ({h[k]['disk']})" if h[k] else "-" for k in ("previous", "next")}
     lines.append(key_value_lines([
         ("size", f"{h['size']:,} bytes"), ("version", h["version"]), ("set id", h["set_id"]),
@@ -44,10 +44,39 @@ def cabinet_info_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def exe_info_text(data: dict[str, Any]) -> str:
+    """``info`` of an executable: its kind, PE facts, signature, containers and members."""
+    pe, sig = data["pe"], data["signature"]
+    lines = [f"{data['path']}: {data['kind'].upper()} — {data['description']}", ""]
+    lines.append(key_value_lines([
+        ("machine", pe["machine"]), ("file version", pe["file_version"]), ("sections", ", ".join(pe["sections"])),
+        ("image ends at", f"{pe['image_end']:,}"), ("overlay", f"{pe['overlay']['size']:,} bytes at "
+                                                               f"{pe['overlay']['offset']:,}"),
+        ("signature", f"{sig.get('status')}" + (f" ({sig.get('signer')})" if sig.get("signer") else ""))]))
+    if data.get("bundle"):
+        b = data["bundle"]
+        lines += ["", "Bundle:", key_value_lines([("bundle id", b.get("bundle_id")), ("stub size", b.get("stub_size")),
+                                                  ("containers", b.get("containers")),
+                                                  ("packages", ", ".join(p["id"] for p in b.get("packages", [])))])]
+    lines += ["", f"Containers ({len(data['containers'])}):"]
+    lines.append(render_table(["container", "offset", "size"], [(c["label"], c["offset"], c["size"])
+                                                                for c in data["containers"]])
+                 if data["containers"] else "  (none)")
+    lines += ["", f"Members ({len(data['members'])}):"]
+    lines.append(render_table(["name", "size", "date", "container"],
+                              [(printable(m["name"]), m["size"], m["date"], m["container"]) for m in data["members"]])
+                 if data["members"] else "  (none)")
+    if data["issues"]:
+        lines += ["", "Issues:"] + [f"  - {i}" for i in data["issues"]]
+    return "\n".join(lines)
+
+
 def info_text(data: dict[str, Any]) -> str:
-    """``info`` as text: kind, summary, tables, streams, substorages, issues (a cabinet: its own layout)."""
-    if data.get("kind") == "cab":
+    """``info`` as text: kind, summary, tables, streams, substorages, issues (a cabinet, an executable: theirs)."""
+    if data.get("kind") in ("cab", "msu"):
         return cabinet_info_text(data)
+    if "pe" in data and "containers" in data:
+        return exe_info_text(data)
     lines = [f"{data['path']}: {data['kind'].upper()}", "", "Summary information:"]
     lines.append(key_value_lines((k.replace("_", " "), _list(v)) for k, v in data["summary"].items()))
     lines += ["", f"Tables ({len(data['tables'])}):"]
