@@ -52,7 +52,7 @@ class CabinetPayload:
         self.kind = "msu" if is_msu([m.name for m in self.members]) else "cab"
 
 
-    def own_signature(self) -> dict[str, object]:
+    def own_signature(self, trust_store: object = None) -> dict[str, object]:
         """What can be said of the first cabinet's own signature: ``status`` (``unsigned`` or
         ``not_checked``), ``signed`` and ``reason``.  A signed cabinet keeps its signature's place
         in the header reserve area; msitools does not check cabinet signatures."""

@@ -173,14 +173,26 @@ def walk_delivery(path: str | os.PathLike[str], depth: int = 0, limits: Limits =
                 if isinstance(rec.get("File"), str) and rec.get("FileName"):
                     delivery.base_names[rec["File"]] = rec["FileName"]
     path = os.fspath(path)
-    if read_magic(path)[:4] == CAB_MAGIC:
-        _Walker(delivery, limits, trust_store).cabinet(path, depth)
+    magic = read_magic(path)
+    if magic[:4] == CAB_MAGIC or magic[:2] == b"MZ":
+        _Walker(delivery, limits, trust_store).members(path, depth)
         return delivery
     with open_package(path, limits) as pkg:
         if pkg.kind == "mst":
             raise UsageError("a transform delivers no files; give the hotfix package (.msi) or patch (.msp)", path)
         _Walker(delivery, limits, trust_store).package(pkg, [os.path.basename(path)], depth)
     return delivery
+
+
+def _express(member: str) -> str | None:
+    """Why an update's member is express (delta) payload, or None: PSF files, and files under the
+    ``r`` (reverse) and ``f`` (forward) delta folders of a component."""
+    parts = [p.lower() for p in member.replace("\\", "/").split("/")]
+    if parts[-1].endswith(".psf"):
+        return "express payload (a PSF file of deltas): the files exist only after it is applied"
+    if any(p in ("r", "f") for p in parts[:-1]):
+        return "express payload (a delta under an r or f folder): the file exists only after it is applied"
+    return None
 
 
 def _recorded_hashes(pkg: Package) -> dict[str, tuple[int, ...]]:
@@ -211,24 +223,63 @@ class _Walker:
         elif pkg.kind in ("msi", "msm"):
             self._database(pkg, chain, depth)
 
-    def cabinet(self, path: str, depth: int) -> None:
-        """Walk a bare cabinet (and the rest of its set, found beside it) member by member."""
+    def members(self, path: str, depth: int) -> None:
+        """Walk a bare cabinet (and the rest of its set) or an executable container member by member;
+        a plain PE image is itself the one file delivered."""
+        from msitools.payload.containers import open_members
+        from msitools.payload.exe import KIND_PE
+
+        name = os.path.basename(path)
+        with open_members(path, limits=self.limits) as walk:
+            own = walk.own_signature(self.trust_store)
+            self.delivery.packages.append({"package": name, **own})
+            if walk.kind == KIND_PE:
+                self._plain_image(path, name)
+                return
+            outer = [] if walk.kind in ("cab", "msu") else [name]
+            self._walk_items(walk, outer, depth)
+
+    def _plain_image(self, path: str, name: str) -> None:
+        from msitools.base.fsutil import read_file_chunks
+
+        entry = DeliveredFile(name, [name])
+        spool = Spool(read_file_chunks(path))
+        with spool:
+            entry.sha256, entry.size = spool.sha256, spool.size
+            _describe_pe(entry, spool, self.limits, self.trust_store)
+        self.delivery.files.append(entry)
+
+    def _walk_items(self, walk: Any, outer: list[str], depth: int) -> None:
+        names = [m.name for m in walk.members] if hasattr(walk, "members") else [e["name"] for e in walk.listing()]
+        catalogs = CatalogCollector(self.trust_store, self.limits) if has_catalogs(names) else None
+        entries: dict[int, DeliveredFile] = {}
+        for item in walk:
+            name = item.name.replace("\\", "/").rsplit("/", 1)[-1]
+            entry = DeliveredFile(name, outer + list(item.found_in), key=item.key)
+            express = _express(item.found_in[-1] if item.found_in else item.name)
+            if express:
+                entry.kind = "delta"
+                entry.cannot(express)
+            self._database_item(item, entry, outer + item.found_in[:1], {}, depth, catalogs)
+            entries[id(entry)] = entry
+            self.delivery.files.append(entry)
+        self.delivery.findings.extend(walk.findings)
+        if catalogs is not None:
+            self._catalog_signatures(catalogs, entries)
+
+    def _nested_cabinet(self, spool: Spool, entry: DeliveredFile, depth: int) -> None:
+        """A cabinet inside the delivery (an .msu's update cabinet): its members are delivered files too."""
         from msitools.payload.cabinet import CabinetPayload
 
-        with CabinetPayload(path, limits=self.limits) as walk:
-            self.delivery.packages.append({"package": os.path.basename(path), **walk.own_signature()})
-            catalogs = CatalogCollector(self.trust_store, self.limits) \
-                if has_catalogs([m.name for m in walk.members]) else None
-            entries: dict[int, DeliveredFile] = {}
-            for item in walk:
-                name = item.name.replace("\\", "/").rsplit("/", 1)[-1]
-                entry = DeliveredFile(name, list(item.found_in), key=item.key)
-                self._database_item(item, entry, item.found_in[:1], {}, depth, catalogs)
-                entries[id(entry)] = entry
-                self.delivery.files.append(entry)
-            self.delivery.findings.extend(walk.findings)
-            if catalogs is not None:
-                self._catalog_signatures(catalogs, entries)
+        try:
+            walk = CabinetPayload(entry.name, fileobj=spool.fileobj(), label=entry.name, limits=self.limits)
+        except MsiToolsError as exc:
+            entry.note(f"looks like a cabinet but does not open: {exc.message}")
+            self.delivery.unreadable_part(entry.found_in, exc.message)
+            return
+        with walk:
+            entry.note("a cabinet")
+            self._walk_items(walk, entry.found_in[:-1], depth)
 
     def _spooled(self, entry: DeliveredFile, item: PayloadItem) -> Spool | None:
         """The item's bytes, hashed; None (and the file marked) when they cannot be read."""
@@ -282,10 +333,17 @@ class _Walker:
         with spool:
             if item.key in hashes:
                 entry.file_hash = "match" if file_hash_parts(spool.chunks()) == hashes[item.key] else "mismatch"
-            if spool.head(8) == CFB_MAGIC:
+            head = spool.head(8)
+            if head == CFB_MAGIC:
                 entry.kind = "package"
                 entry.platform = NOT_APPLICABLE
                 self._nested(spool, entry, depth)
+            elif head[:4] == CAB_MAGIC:
+                entry.kind = "package"
+                entry.platform = NOT_APPLICABLE
+                self._nested_cabinet(spool, entry, depth)
+            elif entry.kind == "delta":
+                pass  # express payload: its bytes are a delta, not the file
             else:
                 _describe_pe(entry, spool, self.limits, self.trust_store)
             if catalogs is not None:
