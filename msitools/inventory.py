@@ -71,7 +71,8 @@ def walk(path: str | os.PathLike[str], *, recursive: bool = False, limits: Limit
     """
     path = os.fspath(path)
     chain = [os.path.basename(path)]
-    if read_magic(path)[:4] == CAB_MAGIC:
+    magic = read_magic(path)
+    if magic[:4] == CAB_MAGIC or magic[:2] == b"MZ":
         yield from _cabinet(path, chain, recursive, limits, 0)
         return
     with open_package(path, limits) as pkg:
@@ -99,12 +100,21 @@ def _package(pkg: Package, chain: list[str], recursive: bool, limits: Limits, le
 
 
 def _cabinet(path: str, chain: list[str], recursive: bool, limits: Limits, level: int) -> Iterator[Delivered]:
-    from msitools.payload.cabinet import CabinetPayload
+    """A cabinet (and its set) or an executable container; a plain PE image is its own one file."""
+    from msitools.base.fsutil import read_file_chunks
+    from msitools.payload.containers import open_members
+    from msitools.payload.exe import KIND_PE
 
-    with CabinetPayload(path, limits=limits) as walk_cab:
-        facts = {"kind": "cab", "path": path}
-        for item in walk_cab:
-            yield from _emit(Delivered(list(item.found_in[:-1]), item.name, item, facts), recursive, limits, level)
+    with open_members(path, limits=limits) as walk_members:
+        facts = {"kind": walk_members.kind, "path": path}
+        if walk_members.kind == KIND_PE:
+            item = PayloadItem(chain[0], chain[0], read_file_chunks(path), found_in=[chain[0]])
+            yield Delivered([], chain[0], item, facts)
+            return
+        outer = [] if walk_members.kind in ("cab", "msu") else chain
+        for item in walk_members:
+            yield from _emit(Delivered(outer + list(item.found_in[:-1]), item.found_in[-1] if item.found_in
+                                       else item.name, item, facts), recursive, limits, level)
 
 
 def _emit(found: Delivered, recursive: bool, limits: Limits, level: int) -> Iterator[Delivered]:
@@ -119,7 +129,7 @@ def _emit(found: Delivered, recursive: bool, limits: Limits, level: int) -> Iter
         yield found
         return
     head = spool.head(8)
-    found.nested = head == CFB_MAGIC
+    found.nested = head == CFB_MAGIC or head[:4] == CAB_MAGIC
     yield found
     if not found.nested or level + 1 > limits.package_nesting_depth:
         return
@@ -128,6 +138,16 @@ def _emit(found: Delivered, recursive: bool, limits: Limits, level: int) -> Iter
         if head == CFB_MAGIC:
             with open_package(spool.fileobj(), limits, name=found.item.name) as nested:
                 yield from _package(nested, inner, recursive, limits, level + 1)
+        else:  # a cabinet inside (an .msu's update cabinet)
+            from msitools.payload.cabinet import CabinetPayload
+
+            with CabinetPayload(found.item.name, fileobj=spool.fileobj(), label=found.item.name,
+                                limits=limits) as cab:
+                facts = {"kind": cab.kind, "path": found.item.name}
+                for inner_item in cab:
+                    yield from _emit(Delivered(found.where + list(inner_item.found_in[:-1]),
+                                               inner_item.found_in[-1], inner_item, facts), recursive, limits,
+                                     level + 1)
     except MsiToolsError as exc:
         item.error = f"a package inside that does not open: {exc.message}"
     finally:

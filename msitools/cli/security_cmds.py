@@ -6,6 +6,7 @@ from contextlib import ExitStack
 
 import click
 
+from msitools.base.fsutil import read_magic
 from msitools.cli.common import EXIT_FINDINGS, PATCH_OPTION, TRANSFORM_OPTION, emit, format_option, is_cabinet
 from msitools.cli.inspect_cmds import open_view
 from msitools.pe.trust import trust_store
@@ -55,7 +56,7 @@ def review(package: str, patches, transforms, depth: int | None, trust_pem: tupl
     signature is altered; 2 when the file cannot be opened at all.
     """
     store = trust_store(trust_pem)
-    if is_cabinet(package):
+    if is_cabinet(package) or read_magic(package)[:2] == b"MZ":
         if patches or transforms:
             raise click.UsageError("--patch and --transform apply to a package, not to a cabinet")
         report = review_cabinet(package, depth=depth, trust_store=store)

@@ -418,7 +418,8 @@ def _extract_cabinet(path: str, out: Path, opts: _Options) -> ExtractReport:
             parts, note = member_parts(shown)
             if note:
                 report.findings.append(Finding(shown, note))
-            source = " > ".join([os.path.basename(path), *item.found_in])
+            source = " > ".join([os.path.basename(path), *(item.found_in if walk.kind not in ("cab", "msu")
+                                                             else [shown])])
             try:
                 parts = dests.name(parts[-1:] if opts.flat else parts, shown)
                 if not _keep(report, opts, out, parts, item.size, shown, source):

@@ -49,7 +49,8 @@ def review(pkg: Package, view: PatchedDatabase | None = None, *, depth: int | No
 
 def review_cabinet(path: str, limits: Limits = DEFAULT_LIMITS, *, depth: int | None = None,
                    trust_store: Any = None) -> dict[str, Any]:
-    """Review a bare cabinet (with the rest of its set): the signature of every PE image, packages inside."""
+    """Review a bare cabinet (with the rest of its set) or an executable container (SFX, IExpress, Burn):
+    the signature of every PE image inside, and every package inside reviewed in turn."""
     report = empty_report(path, "cab", "cabinet")
     Walker(report, limits, depth, trust_store).cabinet(path)
     summarize(report)
@@ -61,7 +62,8 @@ def review_file(path: str, *, depth: int | None = None, limits: Limits = DEFAULT
     """Review a package or a cabinet by path (raises only when the file itself cannot be opened)."""
     from msitools.db.package import open_package
 
-    if read_magic(path)[:4] == b"MSCF":
+    magic = read_magic(path)
+    if magic[:4] == b"MSCF" or magic[:2] == b"MZ":
         return review_cabinet(path, limits, depth=depth, trust_store=trust_store)
     with open_package(path, limits) as pkg:
         return review(pkg, depth=depth, trust_store=trust_store)

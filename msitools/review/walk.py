@@ -142,6 +142,9 @@ class Walker:
             if head == CFB_MAGIC:
                 self._nested(spool, chain, level)
                 return None
+            if head[:4] == b"MSCF":
+                self._nested_cabinet(spool, chain, level)
+                return None
             if head[:2] != b"MZ":
                 return None
             if spool.size > self.limits.pe_read_size:
@@ -165,6 +168,22 @@ class Walker:
             return
         with nested:
             self.package(nested, chain, level=level + 1)
+
+    def _nested_cabinet(self, spool: Spool, chain: list[str], level: int) -> None:
+        from msitools.payload.cabinet import CabinetPayload
+
+        where = " > ".join(chain)
+        if self.depth is not None and level >= self.depth:
+            self.report["skipped"].append({"where": where, "reason": f"a cabinet inside, not opened (--depth "
+                                                                     f"{self.depth})"})
+            return
+        try:
+            walk = CabinetPayload(chain[-1], fileobj=spool.fileobj(), label=chain[-1], limits=self.limits)
+        except MsiToolsError as exc:
+            self.unreadable(where, f"looks like a cabinet but does not open: {exc.message}")
+            return
+        with walk:
+            self._members(walk, chain[:-1], where, level + 1)
 
     def _database_payload(self, pkg: Package, view: PatchedDatabase | None, chain: list[str], level: int) -> None:
         listing = list_package_files(pkg, view)
@@ -222,24 +241,39 @@ class Walker:
 
     # -- a bare cabinet ------------------------------------------------------------------------------
     def cabinet(self, path: str) -> None:
-        from msitools.payload.cabinet import CabinetPayload
+        """A bare cabinet (and its set) or an executable container: the signature of the file itself (an
+        executable's Authenticode), every PE image inside and every package inside, reviewed in turn."""
+        from msitools.payload.containers import open_members
+        from msitools.payload.exe import KIND_PE
 
         name = os.path.basename(path)
-        with CabinetPayload(path, limits=self.limits) as walk:
-            self.report["signatures"].append({"package": name, **walk.own_signature()})
-            self.report["packages"].append({"where": name, "kind": "cab", "scope": "cabinet"})
-            for item in walk:
-                here = list(item.found_in)
-                if item.error is not None:
-                    self.unreadable(" > ".join(here), item.error)
-                    self.report["payload_signatures"].append({"where": name, "file": item.name,
-                                                              "status": "unreadable", "reason": item.error})
-                    continue
-                signature = self._inspect(item, here, 0)
-                if signature is not None:
-                    self.report["payload_signatures"].append({"where": name, "file": item.name,
-                                                              "source": " > ".join(here), **signature})
+        with open_members(path, limits=self.limits) as walk:
+            self.report["kind"] = walk.kind
+            self.report["scope"] = "cabinet" if walk.kind in ("cab", "msu") else "container"
+            self.report["signatures"].append({"package": name, **walk.own_signature(self.trust_store)})
+            self.report["packages"].append({"where": name, "kind": walk.kind, "scope": "container"})
+            if walk.kind == KIND_PE:
+                self.report["notes"] = ["a PE image with no container in it"]
+                return
+            outer = [] if walk.kind in ("cab", "msu") else [name]
+            self._members(walk, outer, name, 0)
             self.report["notes"] = [f.message for f in walk.findings]
+            for finding in walk.findings:
+                if finding.level == Level.ERROR:
+                    self.unreadable(finding.where, finding.message)
+
+    def _members(self, walk: Any, outer: list[str], where: str, level: int) -> None:
+        for item in walk:
+            here = outer + list(item.found_in)
+            if item.error is not None:
+                self.unreadable(" > ".join(here), item.error)
+                self.report["payload_signatures"].append({"where": where, "file": item.name,
+                                                          "status": "unreadable", "reason": item.error})
+                continue
+            signature = self._inspect(item, here, level)
+            if signature is not None:
+                self.report["payload_signatures"].append({"where": where, "file": item.name,
+                                                          "source": " > ".join(here), **signature})
 
 
 def summarize(report: dict[str, Any]) -> None:
