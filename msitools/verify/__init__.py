@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from msitools.errors import UsageError
-from msitools.findings import Finding
+from msitools.findings import Finding, Level
 from msitools.kb import PublishedTable, parse_file
 from msitools.limits import DEFAULT_LIMITS, Limits
 from msitools.verify.delivery import DeliveredFile, Delivery, walk_delivery
@@ -85,7 +85,8 @@ def _kind_of(path: str) -> str | None:
 
 
 def _published(table: str | os.PathLike[str] | PublishedTable, input_format: str, sections: tuple[str, ...],
-               platforms: tuple[str, ...], limits: Limits) -> tuple[PublishedTable, str]:
+               platforms: tuple[str, ...], limits: Limits) -> tuple[PublishedTable, str, set[str]]:
+    """The selected rows, the table's path, and the names of the rows left out by the selection."""
     if isinstance(table, PublishedTable):
         published, table_path = table, table.source
     else:
@@ -101,8 +102,10 @@ def _published(table: str | os.PathLike[str] | PublishedTable, input_format: str
                                            f"platforms {', '.join(platforms)}" if platforms else ""]))
             titles = "; ".join(dict.fromkeys(s.title for s, _ in published.sections)) or "(untitled)"
             raise UsageError(f"no published row is in the {what} (the table's sections: {titles})", table_path)
-        published = chosen
-    return published, table_path
+        others = {str(r.name).lower() for r in published.rows if r.name} - {str(r.name).lower() for r in chosen.rows
+                                                                            if r.name}
+        return chosen, table_path, others
+    return published, table_path, set()
 
 
 def _no_match_advice(rows: list[RowVerdict], delivery: Delivery) -> None:
@@ -132,7 +135,7 @@ def verify(hotfix: str | os.PathLike[str], table: str | os.PathLike[str] | Publi
     from msitools import __version__
 
     hotfix = os.fspath(hotfix)
-    published, table_path = _published(table, input_format, tuple(sections), tuple(platforms), limits)
+    published, table_path, left_out = _published(table, input_format, tuple(sections), tuple(platforms), limits)
     if os.path.isfile(hotfix) and _kind_of(hotfix) is None:
         raise UsageError("this is not a package (a text document?); did you swap HOTFIX and --kb?", hotfix)
     policy = SignaturePolicy(require_signature, tuple(expect_signers))
@@ -141,8 +144,19 @@ def verify(hotfix: str | os.PathLike[str], table: str | os.PathLike[str] | Publi
     _no_match_advice(rows, delivery)
     # a file whose bytes could not be read and whose name is only its File key cannot be named:
     # it is reported under "delivered" and "unreadable", and the rows it may answer are unverified
-    unlisted = [f for j, f in enumerate(delivery.files)
-                if j not in used and not (f.unverified and f.name_source == "File key")]
+    unlisted = []
+    for j, f in enumerate(delivery.files):
+        if j in used or (f.unverified and f.name_source == "File key"):
+            continue
+        if f.opened:  # a package or cabinet whose files were checked one by one: a container, not a file
+            delivery.findings.append(Finding(" > ".join(f.found_in), "a container: its files are checked, "
+                                                                     "the table need not list it", Level.INFO))
+            continue
+        if f.name.lower() in left_out:
+            delivery.findings.append(Finding(" > ".join(f.found_in), "listed in a section of the table that is not "
+                                                                     "selected: not checked", Level.INFO))
+            continue
+        unlisted.append(f)
     failures = signature_failures(delivery.packages, delivery.files, policy)
     inputs = [
         InputFile("hotfix", hotfix, _sha256_file(hotfix), size=os.path.getsize(hotfix)),

@@ -50,6 +50,7 @@ class DeliveredFile:
     sha256: str | None = None
     date_time: str | None = None  # cabinet member time (no time zone)
     kind: str = "file"  # file / package / delta
+    opened: bool = False  # a package or cabinet whose own files were walked (then a container, not a file)
     name_source: str = "File table"  # where the name comes from
     findings: list[Finding] = field(default_factory=list)  # error: a check cannot be made; info: a note
     delta: dict[str, Any] | None = None
@@ -279,6 +280,7 @@ class _Walker:
             return
         with walk:
             entry.note("a cabinet")
+            entry.opened = True
             self._walk_items(walk, entry.found_in[:-1], depth)
 
     def _spooled(self, entry: DeliveredFile, item: PayloadItem) -> Spool | None:
@@ -362,8 +364,10 @@ class _Walker:
             entry.signature = package_signature(nested, entry.found_in, self.trust_store)
             self.delivery.packages.append(entry.signature)
             if nested.kind == "msp":
+                entry.opened = True
                 self._patch(nested, entry.found_in, depth)
             elif nested.kind in ("msi", "msm") and depth > 0:
+                entry.opened = True
                 self._database(nested, entry.found_in, depth - 1)
 
     def _patch(self, pkg: Package, chain: list[str], depth: int) -> None:
