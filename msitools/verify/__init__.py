@@ -148,6 +148,8 @@ def verify(hotfix: str | os.PathLike[str], table: str | os.PathLike[str] | Publi
     for j, f in enumerate(delivery.files):
         if j in used or (f.unverified and f.name_source == "File key"):
             continue
+        if f.kind == "metadata":  # an .msu's own description
+            continue
         if f.opened:  # a package or cabinet whose files were checked one by one: a container, not a file
             delivery.findings.append(Finding(" > ".join(f.found_in), "a container: its files are checked, "
                                                                      "the table need not list it", Level.INFO))

@@ -185,6 +185,14 @@ def walk_delivery(path: str | os.PathLike[str], depth: int = 0, limits: Limits =
     return delivery
 
 
+def msu_metadata(member: str) -> bool:
+    """Members of an .msu that describe the update rather than deliver it: its .xml, its
+    pkgProperties text and the WSUSSCAN.cab applicability data."""
+    lowered = member.lower()
+    return "/" not in lowered.replace("\\", "/") and (lowered.endswith(".xml") or lowered.endswith(
+        "-pkgproperties.txt") or lowered == "wsusscan.cab")
+
+
 def _express(member: str) -> str | None:
     """Why an update's member is express (delta) payload, or None: PSF files, and files under the
     ``r`` (reverse) and ``f`` (forward) delta folders of a component."""
@@ -256,12 +264,23 @@ class _Walker:
         entries: dict[int, DeliveredFile] = {}
         for item in walk:
             name = item.name.replace("\\", "/").rsplit("/", 1)[-1]
-            entry = DeliveredFile(name, outer + list(item.found_in), key=item.key)
-            express = _express(item.found_in[-1] if item.found_in else item.name)
+            entry = DeliveredFile(name, outer + list(item.found_in))  # a member has no File row
+            member = item.found_in[-1] if item.found_in else item.name
+            if walk.kind == "msu" and msu_metadata(member):
+                entry.kind = "metadata"
+                entry.note("the update's own description (read by Windows Update), not a file it installs")
+                if self._spooled(entry, item) is not None:
+                    item.close()
+                entries[id(entry)] = entry
+                self.delivery.files.append(entry)
+                continue
+            express = _express(member)
             if express:
                 entry.kind = "delta"
                 entry.cannot(express)
             self._database_item(item, entry, outer + item.found_in[:1], {}, depth, catalogs)
+            if express:
+                entry.size = None  # the delta's own size says nothing of the file's
             entries[id(entry)] = entry
             self.delivery.files.append(entry)
         self.delivery.findings.extend(walk.findings)
