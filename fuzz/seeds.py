@@ -197,6 +197,7 @@ def build(out_dir: Path) -> "dict[str, int]":
     for target, items in decoder_seeds(cabs).items():
         seeds[target] += items
     seeds["pe"] += pe_seeds()
+    seeds["container"] = [(p.name, p.read_bytes()) for p in sorted(FIXTURES.rglob("*.exe"))]
     seeds["delta"] += delta_seeds()
     seeds["kb"] += kb_seeds()
     seeds["summary"].append(("empty", b""))

@@ -202,7 +202,30 @@ def fuzz_quantum(data: bytes) -> None:
     _decode_frames(lambda p: QuantumDecoder(10 + p % 12), data, MAX_QUANTUM_FRAMES)
 
 
-# -- PE, published tables, verify, delta headers ------------------------------------------
+# -- PE, containers, published tables, verify, delta headers --------------------------------
+
+def fuzz_container(data: bytes) -> None:
+    """inspect_exe (PE layout, Burn section, CABINET resource, overlay scan), then every member."""
+    from msitools.payload.exe import ExePayload, inspect_exe
+
+    try:
+        inspect_exe(io.BytesIO(data), len(data), "fuzz.exe")
+    except _state["error"]:
+        return
+    with tempfile.NamedTemporaryFile(suffix=".exe", delete=False) as fh:
+        fh.write(data)
+    try:
+        with ExePayload(fh.name) as walk:
+            walk.listing()
+            for item in walk:
+                if item.chunks is not None:
+                    for _ in item.chunks:
+                        pass
+    except _state["error"]:
+        pass
+    finally:
+        os.unlink(fh.name)
+
 
 def fuzz_pe(data: bytes) -> None:
     from msitools.pe.image import read_pe_info
@@ -271,6 +294,7 @@ TARGETS = {t.name: t for t in (
     Target("mszip", fuzz_mszip, 128 * 1024, "MszipDecoder on framed blocks"),
     Target("quantum", fuzz_quantum, 64 * 1024, "QuantumDecoder on framed blocks"),
     Target("pe", fuzz_pe, 64 * 1024, "read_pe_info"),
+    Target("container", fuzz_container, 64 * 1024, "inspect_exe + ExePayload (SFX, IExpress, Burn)"),
     Target("kb", fuzz_kb, 16 * 1024, "kb.parse_table in every format"),
     Target("verify", fuzz_verify, 1024 * 1024, "verify against the KB 2586709 table"),
     Target("delta", fuzz_delta, 4 * 1024, "parse_delta (PA19/PA30 headers)"),

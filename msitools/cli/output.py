@@ -39,7 +39,7 @@ def resolve_format(registry: Registry, fmt: str | None, output: str | None) -> s
     inferred = EXTENSION_FORMATS.get(os.path.splitext(output)[1].lower()) if output else None
     if fmt is None:
         if inferred is None:
-            return "text"
+            return "text" if "text" in allowed else allowed[0]
         if inferred not in allowed:
             raise UsageError(f"this command cannot write {inferred} (it writes {', '.join(allowed)}); "
                              "choose another extension or --format", output)
