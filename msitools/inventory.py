@@ -63,25 +63,29 @@ def package_facts(pkg: Package) -> dict[str, Any]:
 
 
 def walk(path: str | os.PathLike[str], *, recursive: bool = False, limits: Limits = DEFAULT_LIMITS,
-         view: Any = None) -> Iterator[Delivered]:
+         view: Any = None, on_package: Any = None) -> Iterator[Delivered]:
     """Every payload file of the package or cabinet at *path* (see the module documentation).
 
     *view*: an already-patched view of the package (its changed files then carry ``@op``).
+    *on_package*: called as ``on_package(pkg, chain)`` with every package opened (the file
+    itself and, with *recursive*, each package inside), before its files are yielded.
     Raises only when *path* itself cannot be opened.
     """
     path = os.fspath(path)
     chain = [os.path.basename(path)]
     magic = read_magic(path)
     if magic[:4] == CAB_MAGIC or magic[:2] == b"MZ":
-        yield from _cabinet(path, chain, recursive, limits, 0)
+        yield from _cabinet(path, chain, recursive, limits, 0, on_package)
         return
     with open_package(path, limits) as pkg:
-        yield from _package(pkg, chain, recursive, limits, 0, view)
+        yield from _package(pkg, chain, recursive, limits, 0, view, on_package)
 
 
 def _package(pkg: Package, chain: list[str], recursive: bool, limits: Limits, level: int,
-             view: Any = None) -> Iterator[Delivered]:
+             view: Any = None, on_package: Any = None) -> Iterator[Delivered]:
     facts = package_facts(pkg)
+    if on_package is not None:
+        on_package(pkg, chain)
     if pkg.kind == "msp":
         from msitools.patch.msp import Msp
         from msitools.patch.payload import NOT_IN_CABINET, PatchPayload
@@ -92,14 +96,16 @@ def _package(pkg: Package, chain: list[str], recursive: bool, limits: Limits, le
                 continue
             label = item.member.name if item.member is not None else item.key or item.name
             yield from _emit(Delivered(chain + item.found_in[:-1], item.name, item, facts, member=label), recursive,
-                             limits, level)
+                             limits, level, on_package)
     elif pkg.kind in ("msi", "msm"):
         for item in iter_package_payload(pkg, view):
             path = item.file.display_path if item.file is not None else item.name
-            yield from _emit(Delivered(chain + item.found_in[:-1], path, item, facts), recursive, limits, level)
+            yield from _emit(Delivered(chain + item.found_in[:-1], path, item, facts), recursive, limits, level,
+                             on_package)
 
 
-def _cabinet(path: str, chain: list[str], recursive: bool, limits: Limits, level: int) -> Iterator[Delivered]:
+def _cabinet(path: str, chain: list[str], recursive: bool, limits: Limits, level: int,
+             on_package: Any = None) -> Iterator[Delivered]:
     """A cabinet (and its set) or an executable container; a plain PE image is its own one file."""
     from msitools.base.fsutil import read_file_chunks
     from msitools.payload.containers import open_members
@@ -114,10 +120,11 @@ def _cabinet(path: str, chain: list[str], recursive: bool, limits: Limits, level
         outer = [] if walk_members.kind in ("cab", "msu") else chain
         for item in walk_members:
             yield from _emit(Delivered(outer + list(item.found_in[:-1]), item.found_in[-1] if item.found_in
-                                       else item.name, item, facts), recursive, limits, level)
+                                       else item.name, item, facts), recursive, limits, level, on_package)
 
 
-def _emit(found: Delivered, recursive: bool, limits: Limits, level: int) -> Iterator[Delivered]:
+def _emit(found: Delivered, recursive: bool, limits: Limits, level: int, on_package: Any = None
+          ) -> Iterator[Delivered]:
     item = found.item
     if not recursive or item.error is not None or item.chunks is None:
         yield found
@@ -137,7 +144,7 @@ def _emit(found: Delivered, recursive: bool, limits: Limits, level: int) -> Iter
     try:
         if head == CFB_MAGIC:
             with open_package(spool.fileobj(), limits, name=found.item.name) as nested:
-                yield from _package(nested, inner, recursive, limits, level + 1)
+                yield from _package(nested, inner, recursive, limits, level + 1, None, on_package)
         else:  # a cabinet inside (an .msu's update cabinet)
             from msitools.payload.cabinet import CabinetPayload
 
@@ -147,7 +154,7 @@ def _emit(found: Delivered, recursive: bool, limits: Limits, level: int) -> Iter
                 for inner_item in cab:
                     yield from _emit(Delivered(found.where + list(inner_item.found_in[:-1]),
                                                inner_item.found_in[-1], inner_item, facts), recursive, limits,
-                                     level + 1)
+                                     level + 1, on_package)
     except MsiToolsError as exc:
         item.error = f"a package inside that does not open: {exc.message}"
     finally:

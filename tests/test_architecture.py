@@ -26,6 +26,7 @@ LAYERS = [
     ("inventory", ["msitools.inventory"]),
     ("jobs", ["msitools.verify", "msitools.extract", "msitools.review", "msitools.export", "msitools.describe",
               "msitools.signature", "msitools.sbom", "msitools.diff"]),
+    ("library", ["msitools.library"]),
     ("render", ["msitools.render"]),
     ("cli", ["msitools.cli", "msitools.__main__"]),
 ]

@@ -1,0 +1,361 @@
+"""``scan``: record every package of a software library into the catalog, incrementally.
+
+:func:`scan_package` reads one file (a package, a cabinet or an executable container, and
+every package inside it) into a plain, picklable record: its facts and signature, every
+payload file (install path, size, SHA-256, PE version, platform and signature), custom
+actions, services, registry under sensitive keys, and findings; a file that cannot be
+read is a record with ``error``.  :func:`scan` finds the files under the given paths,
+skips those whose size, mtime, first and last MiB and then full SHA-256 are unchanged,
+runs :func:`scan_package` on the others (in this process, in *jobs* processes, or on any
+executor with ``submit``, such as a Dask client) and writes the records into the catalog
+from this process, one transaction per package; files gone since the last scan are
+marked ``removed``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from msitools.errors import MsiToolsError
+from msitools.limits import DEFAULT_LIMITS, Limits
+
+EDGE = 1 << 20  # bytes at each end of a file that make its quick fingerprint
+SUFFIXES = (".msi", ".msp", ".msm", ".mst", ".cab", ".msu", ".exe")
+
+
+@dataclass
+class ScanSummary:
+    """What a scan did: packages found, scanned, skipped (unchanged), failed (recorded with an error), removed."""
+
+    found: int = 0
+    scanned: int = 0
+    skipped: int = 0
+    failed: int = 0
+    removed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"found": self.found, "scanned": self.scanned, "skipped": self.skipped, "failed": self.failed,
+                "removed": self.removed, "errors": self.errors}
+
+
+def fingerprint(path: str) -> tuple[int, float, str]:
+    """``(size, mtime, SHA-256 of the first and last MiB)``: the quick test of an unchanged file."""
+    st = os.stat(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        digest.update(fh.read(EDGE))
+        if st.st_size > EDGE:
+            fh.seek(max(EDGE, st.st_size - EDGE))
+            digest.update(fh.read(EDGE))
+    return st.st_size, st.st_mtime, digest.hexdigest()
+
+
+def full_hash(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_files(paths: Iterable[str]) -> list[str]:
+    """The package files under *paths* (files given directly are taken whatever their name), sorted."""
+    out: set[str] = set()
+    for root in paths:
+        if os.path.isfile(root):
+            out.add(os.path.abspath(root))
+            continue
+        for folder, dirs, names in os.walk(root):
+            dirs.sort()
+            for name in names:
+                if name.lower().endswith(SUFFIXES):
+                    out.add(os.path.abspath(os.path.join(folder, name)))
+    return sorted(out)
+
+
+# -- one package -----------------------------------------------------------------------------------
+def _pe_facts(data: bytes, name: str, limits: Limits) -> dict[str, Any]:
+    from msitools.pe.authenticode_pe import signature_summary
+    from msitools.pe.image import read_pe_info
+
+    out: dict[str, Any] = {}
+    try:
+        info = read_pe_info(data, name, limits)
+    except MsiToolsError:
+        info = None
+    if info is not None:
+        out.update(version=info.file_version, platform=info.platform)
+        languages = getattr(info, "languages", None)
+        if languages:
+            out["language"] = ",".join(str(x) for x in languages)
+    signature = signature_summary(data, name, limits)
+    signer = signature.get("signer")
+    out.update(signature_status=signature.get("status"),
+               signer=signer.get("subject") if isinstance(signer, dict) else signer)
+    return out
+
+
+def _sections(pkg: Any, where: str, record: dict[str, Any]) -> None:
+    """Custom actions, services and sensitive registry of one package (of its changes, for a patch)."""
+    from msitools.review import sections
+    from msitools.review.sources import package_source, patch_source
+
+    if pkg.kind == "msp":
+        from msitools.patch.msp import Msp
+
+        source = patch_source(Msp(pkg))
+    elif pkg.kind in ("msi", "msm"):
+        source = package_source(pkg)
+    else:
+        return
+    for ca in sections.custom_actions(source):
+        target = ca.get("target")
+        record["custom_actions"].append({
+            "action": ca["action"], "type": ca["type"], "kind": ca["kind"], "description": ca["description"],
+            "as_system": int(bool(ca["as_system"])), "execution": ca["execution"], "source": ca["source"],
+            "target_sha256": hashlib.sha256(str(target).encode()).hexdigest() if target is not None else None,
+            "where_found": where})
+    found = sections.services(source)
+    for s in found["installed"]:
+        record["services"].append({"name": s["service"], "display_name": s["display_name"], "start": s["start"],
+                                   "account": s["account"], "arguments": s["arguments"], "action": "install",
+                                   "where_found": where})
+    for s in found["controlled"]:
+        record["services"].append({"name": s["service"], "display_name": None, "start": None, "account": None,
+                                   "arguments": s["arguments"], "action": "control: " + ", ".join(s["events"]),
+                                   "where_found": where})
+    for r in sections.sensitive_registry(source):
+        record["registry"].append({"root": str(r["root"]), "key": r["key"], "name": r["name"],
+                                   "value": None if r["value"] is None else str(r["value"]),
+                                   "why": ", ".join(r["why"]), "where_found": where})
+
+
+def scan_package(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The record of one file (see the module documentation); never raises for a bad package."""
+    from msitools.inventory import digest, package_facts, walk
+    from msitools.pe.authenticode_msi import safe_signature_report
+
+    size, mtime, edges = fingerprint(path)
+    record: dict[str, Any] = {"path": path, "size": size, "mtime": mtime, "fingerprint": edges,
+                              "sha256": full_hash(path), "kind": None, "error": None, "facts": {},
+                              "signature": {}, "packages": [], "files": [], "custom_actions": [], "services": [],
+                              "registry": [], "findings": []}
+    name = os.path.basename(path)
+
+    def on_package(pkg: Any, chain: list[str]) -> None:
+        where = " > ".join(chain)
+        report = safe_signature_report(pkg)
+        signer = report.get("signer")
+        entry = {"path": where, "facts": package_facts(pkg), "kind": pkg.kind,
+                 "signature_status": report.get("status"),
+                 "signer": signer.get("subject") if isinstance(signer, dict) else signer}
+        if len(chain) == 1:
+            record["kind"] = pkg.kind
+            record["facts"] = entry["facts"]
+            record["signature"] = {"status": entry["signature_status"], "signer": entry["signer"]}
+        else:
+            record["packages"].append(entry)
+        try:
+            _sections(pkg, where, record)
+        except MsiToolsError as exc:
+            record["findings"].append({"level": "error", "where_found": where, "message": exc.message})
+
+    try:
+        _container_facts(path, record, limits)
+        for found in walk(path, recursive=True, limits=limits, on_package=on_package):
+            item = found.item
+            file_size, sha256, error = digest(found, "sha256")
+            row: dict[str, Any] = {"install_path": found.path, "name": found.name, "size": file_size,
+                                   "version": item.table_version, "language": None, "platform": None,
+                                   "sha256": sha256, "signature_status": None, "signer": None,
+                                   "where_found": " > ".join(found.where), "error": error}
+            if error is None:
+                spool = item.spool()
+                if spool.head(2) == b"MZ" and spool.size <= limits.pe_read_size:
+                    facts = _pe_facts(spool.read(limits.pe_read_size), found.name, limits)
+                    row["version"] = facts.get("version") or row["version"]
+                    row.update({k: v for k, v in facts.items() if k != "version"})
+            else:
+                record["findings"].append({"level": "error", "where_found": row["where_found"] + " > " + found.name,
+                                           "message": error})
+            record["files"].append(row)
+            if not found.nested:
+                item.close()
+    except MsiToolsError as exc:
+        record["error"] = exc.message
+    except OSError as exc:
+        record["error"] = f"cannot read: {exc.strerror or exc}"
+    if record["kind"] is None and record["error"] is None:
+        record["kind"] = "unknown"
+    del name
+    return record
+
+
+def _container_facts(path: str, record: dict[str, Any], limits: Limits) -> None:
+    """Kind and own signature of a cabinet or an executable (packages report theirs through the walk)."""
+    from msitools.payload.containers import detect, open_members
+
+    kind = detect(path)
+    if kind == "package":
+        return
+    if kind == "unknown":
+        raise MsiToolsError("not a package, a cabinet or an executable container", path)
+    with open_members(path, limits=limits) as walk:
+        record["kind"] = walk.kind
+        signature = walk.own_signature()
+        signer = signature.get("signer")
+        record["signature"] = {"status": signature.get("status"),
+                               "signer": signer.get("subject") if isinstance(signer, dict) else signer}
+        for finding in walk.findings:
+            record["findings"].append({"level": finding.level.value, "where_found": finding.where,
+                                       "message": finding.message})
+
+
+# -- the catalog -------------------------------------------------------------------------------------
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_record(conn: sqlite3.Connection, record: dict[str, Any]) -> None:
+    """Replace everything the catalog holds for *record*'s file with the record, in one transaction."""
+    facts = record["facts"]
+    with conn:
+        conn.execute("DELETE FROM packages WHERE path = ? OR path LIKE ?", (record["path"],
+                                                                           record["path"] + " > %"))
+        top = _insert_package(conn, None, record["path"], record["kind"], facts, record["signature"], record)
+        children = {}
+        for nested in record["packages"]:
+            children[nested["path"]] = _insert_package(
+                conn, top, f"{record['path']} > {nested['path'].split(' > ', 1)[1]}", nested["kind"], nested["facts"],
+                {"status": nested["signature_status"], "signer": nested["signer"]}, None)
+
+        def owner(where: str) -> int:
+            best, best_len = top, 0
+            for chain, pid in children.items():
+                if (where == chain or where.startswith(chain + " > ")) and len(chain) > best_len:
+                    best, best_len = pid, len(chain)
+            return best
+
+        conn.executemany(
+            "INSERT INTO files (package_id, install_path, name, size, version, language, platform, sha256, "
+            "signature_status, signer, where_found, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(owner(f["where_found"]), f["install_path"], f["name"], f["size"], f["version"], f["language"],
+              f["platform"], f["sha256"], f["signature_status"], f["signer"], f["where_found"], f["error"])
+             for f in record["files"]])
+        conn.executemany(
+            "INSERT INTO custom_actions (package_id, action, type, kind, description, as_system, execution, source, "
+            "target_sha256, where_found) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(owner(c["where_found"]), c["action"], c["type"], c["kind"], c["description"], c["as_system"],
+              c["execution"], c["source"], c["target_sha256"], c["where_found"]) for c in record["custom_actions"]])
+        conn.executemany(
+            "INSERT INTO services (package_id, name, display_name, start, account, arguments, action, where_found) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [(owner(s["where_found"]), s["name"], s["display_name"], s["start"], s["account"], s["arguments"],
+              s["action"], s["where_found"]) for s in record["services"]])
+        conn.executemany(
+            "INSERT INTO registry (package_id, root, key, name, value, why, where_found) VALUES (?,?,?,?,?,?,?)",
+            [(owner(r["where_found"]), r["root"], r["key"], r["name"], r["value"], r["why"], r["where_found"])
+             for r in record["registry"]])
+        conn.executemany("INSERT INTO findings (package_id, level, where_found, message) VALUES (?,?,?,?)",
+                         [(top, f["level"], f["where_found"], f["message"]) for f in record["findings"]])
+
+
+def _insert_package(conn: sqlite3.Connection, parent: int | None, path: str, kind: str | None,
+                    facts: dict[str, Any], signature: dict[str, Any], record: dict[str, Any] | None) -> int:
+    cur = conn.execute(
+        "INSERT INTO packages (parent_id, path, kind, size, sha256, mtime, fingerprint, product_name, "
+        "product_version, product_code, upgrade_code, manufacturer, package_code, title, subject, author, "
+        "signature_status, signer, error, scanned_at, removed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+        (parent, path, kind, record and record["size"], record and record["sha256"], record and record["mtime"],
+         record and record["fingerprint"], facts.get("product_name"), facts.get("product_version"),
+         facts.get("product_code"), facts.get("upgrade_code"), facts.get("manufacturer"),
+         facts.get("package_code") or facts.get("patch_code"), facts.get("title"), facts.get("subject"),
+         facts.get("author"), signature.get("status"), signature.get("signer"), record and record["error"], _now()))
+    return int(cur.lastrowid or 0)
+
+
+def _unchanged(conn: sqlite3.Connection, path: str) -> bool:
+    row = conn.execute("SELECT size, mtime, fingerprint, sha256 FROM packages WHERE path = ? AND parent_id IS NULL "
+                       "AND removed = 0", (path,)).fetchone()
+    if row is None:
+        return False
+    try:
+        size, mtime, edges = fingerprint(path)
+    except OSError:
+        return False
+    if (size, edges) != (row[0], row[2]) or abs(mtime - (row[1] or 0)) > 1e-6:
+        return False
+    return full_hash(path) == row[3]
+
+
+Executor = Callable[[list[str]], Iterator[dict[str, Any]]]
+
+
+def local_executor(jobs: int, limits: Limits = DEFAULT_LIMITS) -> Executor:
+    """Run :func:`scan_package` in this process (*jobs* 1) or in *jobs* forked processes, results as they come."""
+    def run(paths: list[str]) -> Iterator[dict[str, Any]]:
+        if jobs <= 1 or len(paths) <= 1:
+            for path in paths:
+                yield scan_package(path, limits)
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(scan_package, path, limits) for path in paths]
+            for future in as_completed(futures):
+                yield future.result()
+    return run
+
+
+def scan(paths: Iterable[str], db: str | os.PathLike[str], *, jobs: int = 1, executor: Executor | None = None,
+         progress: Callable[[str, int], None] | None = None, limits: Limits = DEFAULT_LIMITS) -> ScanSummary:
+    """Scan the files under *paths* into the catalog *db* (see the module documentation)."""
+    from msitools.library.schema import open_catalog
+
+    roots = list(paths)
+    files = find_files(roots)
+    summary = ScanSummary(found=len(files))
+    conn = open_catalog(db)
+    try:
+        todo = []
+        for path in files:
+            if _unchanged(conn, path):
+                summary.skipped += 1
+                if progress:
+                    progress(path, len(files))
+            else:
+                todo.append(path)
+        run = executor or local_executor(jobs, limits)
+        for record in run(todo):
+            write_record(conn, record)
+            summary.scanned += 1
+            if record["error"] is not None:
+                summary.failed += 1
+                summary.errors.append(f"{record['path']}: {record['error']}")
+            if progress:
+                progress(record["path"], len(files))
+        summary.removed = _mark_removed(conn, roots, set(files))
+    finally:
+        conn.close()
+    return summary
+
+
+def _mark_removed(conn: sqlite3.Connection, roots: list[str], present: set[str]) -> int:
+    """Mark as removed the packages under the scanned roots that are no longer there."""
+    prefixes = [os.path.abspath(r) for r in roots]
+    gone = []
+    for (path,) in conn.execute("SELECT path FROM packages WHERE parent_id IS NULL AND removed = 0"):
+        if path not in present and any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes):
+            gone.append(path)
+    with conn:
+        for path in gone:
+            conn.execute("UPDATE packages SET removed = 1 WHERE path = ? OR path LIKE ?", (path, path + " > %"))
+    return len(gone)
