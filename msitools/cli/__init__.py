@@ -22,6 +22,7 @@ COMMAND_MODULES = {
     "files": "extract_cmds", "extract": "extract_cmds",
     "kb": "verify_cmds", "verify": "verify_cmds",
     "signature": "security_cmds", "review": "security_cmds", "sbom": "security_cmds", "diff": "diff_cmds",
+    "scan": "library_cmds", "query": "library_cmds",
 }
 
 
