@@ -30,8 +30,17 @@ def kb_parse(table: str, fmt: str, input_format: str) -> None:
 
 
 @click.command()
-@click.argument("hotfix", type=click.Path(dir_okay=False))
-@click.option("--kb", "table", required=True, type=click.Path(dir_okay=False),
+@click.argument("hotfix", type=click.Path(dir_okay=False), required=False)
+@click.option("--batch", "manifest", type=click.Path(dir_okay=False),
+              help="Verify every hotfix of this manifest (CSV or JSON: hotfix, table, sections, platforms, ...).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="With --batch: the folder for one report per hotfix and the summary (default: batch-reports).")
+@click.option("--db", type=click.Path(dir_okay=False), help="With --batch: record the verdicts in this catalog.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --batch: hotfixes verified side by side.")
+@click.option("--dask", metavar="ADDRESS", default=None,
+              help="With --batch: run on a Dask cluster (tcp://SCHEDULER:8786, or 'local').")
+@click.option("--kb", "table", type=click.Path(dir_okay=False),
               help="The published file-information table (HTML, CSV, Markdown, text, squashed text).")
 @format_option(RENDERERS)
 @click.option("-v", "--details", is_flag=True,
@@ -55,7 +64,8 @@ def kb_parse(table: str, fmt: str, input_format: str) -> None:
               help="Only the published rows for this platform (repeatable; Not Applicable rows are always kept).")
 @click.option("--input-format", type=click.Choice(list(KB_INPUT_FORMATS)), default="auto", show_default=True,
               help="How the published table is written.")
-def verify(hotfix: str, table: str, fmt: str, details: bool, allow_unlisted: bool,
+def verify(hotfix: str | None, manifest: str | None, out_dir: str | None, db: str | None, jobs: int,
+           dask: str | None, table: str | None, fmt: str, details: bool, allow_unlisted: bool,
            require_signature: bool, expect_signers: tuple[str, ...], trust_pem: tuple[str, ...], base: str | None,
            depth: int, sections: tuple[str, ...], platforms: tuple[str, ...], input_format: str) -> None:
     """Check that a hotfix delivers exactly the files of its published table.
@@ -64,7 +74,15 @@ def verify(hotfix: str, table: str, fmt: str, details: bool, allow_unlisted: boo
     other verdict; 2 when an input cannot be read.  On a terminal the text report fits
     100 columns, in colour unless NO_COLOR is set, and ends with the verdict line;
     -o FILE writes the format its extension names (.html .md .xml .json .txt).
+    --batch MANIFEST verifies many hotfixes (exit 1 when any fails).
     """
+    if manifest is not None:
+        if hotfix or table:
+            raise click.UsageError("--batch takes the hotfixes and tables from the manifest, not HOTFIX and --kb")
+        _batch(manifest, out_dir or "batch-reports", db, jobs, dask, fmt)
+        return
+    if not hotfix or not table:
+        raise click.UsageError("give HOTFIX and --kb TABLE (or --batch MANIFEST)")
     report = verify_hotfix(hotfix, table, depth=depth, allow_unlisted=allow_unlisted,
                            require_signature=require_signature, base=base, sections=sections, platforms=platforms,
                            input_format=input_format, expect_signers=expect_signers,
@@ -72,6 +90,29 @@ def verify(hotfix: str, table: str, fmt: str, details: bool, allow_unlisted: boo
     emit(RENDERERS, fmt, report, details=details,
          written=lambda path: f"{report.verdict.upper()}: {fmt} report written to {path}")
     if not report.passed:
+        sys.exit(EXIT_FINDINGS)
+
+
+def _batch(manifest: str, out_dir: str, db: str | None, jobs: int, dask: str | None, fmt: str) -> None:
+    import json
+
+    from msitools.library.batch import batch_text, local_runner, run_batch
+
+    runner = local_runner(jobs)
+    executor = None
+    if dask is not None:
+        from msitools.library.batch import verify_entry
+        from msitools.library.distributed import DaskExecutor
+
+        executor = DaskExecutor(dask, jobs)
+        runner = lambda entries: executor.map(verify_entry, entries)  # noqa: E731
+    try:
+        summary = run_batch(manifest, out_dir, runner=runner, db=db)
+    finally:
+        if executor is not None:
+            executor.close()
+    click.echo(json.dumps(summary, indent=2) if fmt == "json" else batch_text(summary))
+    if summary["failed"]:
         sys.exit(EXIT_FINDINGS)
 
 
