@@ -26,8 +26,8 @@ LAYERS = [
     ("inventory", ["msitools.inventory"]),
     ("jobs", ["msitools.verify", "msitools.extract", "msitools.review", "msitools.export", "msitools.describe",
               "msitools.signature", "msitools.sbom", "msitools.diff"]),
-    ("library", ["msitools.library"]),
     ("render", ["msitools.render"]),
+    ("library", ["msitools.library"]),
     ("cli", ["msitools.cli", "msitools.__main__"]),
 ]
 JOBS = LAYERS[10][1]
