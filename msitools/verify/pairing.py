@@ -83,6 +83,97 @@ def _assign(scores: list[list[int]]) -> list[int | None]:
     return result
 
 
+def _transport(supply: list[int], demand: list[int], cost: list[list[int]]) -> list[list[int]]:
+    """Minimum-cost maximum flow from row classes (*supply*) to file classes (*demand*), every class
+    pair an arc of cost ``cost[a][b]``: successive shortest paths (Bellman-Ford) on the residual graph."""
+    n_r, n_f = len(supply), len(demand)
+    source, sink = n_r + n_f, n_r + n_f + 1
+    graph: list[list[list[int]]] = [[] for _ in range(n_r + n_f + 2)]  # edge: [to, capacity, cost, reverse]
+
+    def arc(u: int, v: int, capacity: int, c: int) -> None:
+        graph[u].append([v, capacity, c, len(graph[v])])
+        graph[v].append([u, 0, -c, len(graph[u]) - 1])
+
+    for a in range(n_r):
+        arc(source, a, supply[a], 0)
+        for b in range(n_f):
+            arc(a, n_r + b, supply[a], cost[a][b])
+    for b in range(n_f):
+        arc(n_r + b, sink, demand[b], 0)
+    while True:
+        dist = [float("inf")] * len(graph)
+        back: list[tuple[int, int] | None] = [None] * len(graph)
+        dist[source] = 0
+        for _ in range(len(graph)):
+            changed = False
+            for u, edges in enumerate(graph):
+                if dist[u] == float("inf"):
+                    continue
+                for k, (v, capacity, c, _rev) in enumerate(edges):
+                    if capacity > 0 and dist[u] + c < dist[v]:
+                        dist[v], back[v], changed = dist[u] + c, (u, k), True
+            if not changed:
+                break
+        if back[sink] is None:
+            break
+        amount, v = float("inf"), sink
+        while v != source:
+            u, k = back[v]  # type: ignore[misc]
+            amount = min(amount, graph[u][k][1])
+            v = u
+        v = sink
+        while v != source:
+            u, k = back[v]  # type: ignore[misc]
+            graph[u][k][1] -= int(amount)
+            graph[v][graph[u][k][3]][1] += int(amount)
+            v = u
+    flow = [[0] * n_f for _ in range(n_r)]
+    for a in range(n_r):
+        for v, _capacity, _c, rev in graph[a]:
+            if n_r <= v < n_r + n_f:
+                flow[a][v - n_r] = graph[v][rev][1]
+    return flow
+
+
+def _assign_by_class(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> list[int | None]:
+    """The same optimum as :func:`_assign`, computed on classes: rows that publish the same
+    (platform, version, size) and files with the same facts are interchangeable, so the
+    assignment is a transportation problem between a few classes (a minimum-cost flow by
+    successive shortest paths), then spread over the members in their order.  Thousands of
+    files of one name (one per folder) pair in milliseconds instead of O(n³)."""
+    def row_key(r: PublishedRow) -> tuple:
+        return (r.platform.lower() if r.platform else None, canon_version(r.version) if r.version is not None
+                else None, r.size)
+
+    def file_key(f: DeliveredFile) -> tuple:
+        return (f.platform.lower() if f.platform else None, canon_version(f.pe_version or f.table_version),
+                f.size, f.table_size)
+
+    row_classes: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        row_classes.setdefault(row_key(r), []).append(i)
+    file_classes: dict[tuple, list[int]] = {}
+    for j, f in enumerate(files):
+        file_classes.setdefault(file_key(f), []).append(j)
+    rk, fk = list(row_classes), list(file_classes)
+    rep_rows = [rows[row_classes[k][0]] for k in rk]
+    rep_files = [files[file_classes[k][0]] for k in fk]
+    score = [[_field_agreement(r, f) for f in rep_files] for r in rep_rows]
+    flow = _transport([len(row_classes[k]) for k in rk], [len(file_classes[k]) for k in fk],
+                      [[4 - x for x in line] for line in score])
+    result: list[int | None] = [None] * len(rows)
+    taken = {k: 0 for k in fk}
+    for a, key in enumerate(rk):
+        members = row_classes[key]
+        at = 0
+        for b, fkey in enumerate(fk):
+            for _ in range(flow[a][b]):
+                result[members[at]] = file_classes[fkey][taken[fkey]]
+                taken[fkey] += 1
+                at += 1
+    return result
+
+
 def match_rows(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> list[tuple[int | None, str]]:
     """For each published row: the index of its payload file (or None) and why."""
     by_name: dict[str, list[int]] = {}
@@ -98,8 +189,14 @@ def match_rows(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> 
             for i in row_idx:
                 out[i] = (None, "no delivered file has this name")
             continue
-        scores = [[_field_agreement(rows[i], files[j]) for j in candidates] for i in row_idx]
-        assignment = _assign(scores)
+        if len(row_idx) * len(candidates) > 64:  # many of one name: solve on classes
+            assignment = _assign_by_class([rows[i] for i in row_idx], [files[j] for j in candidates])
+            scores = [[_field_agreement(rows[i], files[candidates[a]]) if a is not None and a == pick else 0
+                       for a in range(len(candidates))]
+                      for i, pick in zip(row_idx, assignment)]
+        else:
+            scores = [[_field_agreement(rows[i], files[j]) for j in candidates] for i in row_idx]
+            assignment = _assign(scores)
         for k, i in enumerate(row_idx):
             pick = assignment[k]
             if pick is None:
