@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import itertools
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,7 @@ from msitools.errors import MsiToolsError
 from msitools.limits import DEFAULT_LIMITS, Limits
 
 EDGE = 1 << 20  # bytes at each end of a file that make its quick fingerprint
+COMMIT_SECONDS = 0.5  # how much scanning a stopped scan may lose (it is redone by the next one)
 SUFFIXES = (".msi", ".msp", ".msm", ".mst", ".cab", ".msu", ".exe")
 
 
@@ -44,24 +47,38 @@ class ScanSummary:
                 "removed": self.removed, "errors": self.errors}
 
 
-def fingerprint(path: str) -> tuple[int, float, str]:
-    """``(size, mtime, SHA-256 of the first and last MiB)``: the quick test of an unchanged file."""
-    st = os.stat(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        digest.update(fh.read(EDGE))
-        if st.st_size > EDGE:
-            fh.seek(max(EDGE, st.st_size - EDGE))
-            digest.update(fh.read(EDGE))
-    return st.st_size, st.st_mtime, digest.hexdigest()
-
-
 def full_hash(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _identity(path: str, *, full: bool = True, expect: str | None = None) -> tuple[int, float, str, str | None]:
+    """``(size, mtime, edge fingerprint, full SHA-256)`` with one read of a file up to 2 MiB.
+
+    With *expect*, the full hash is computed only when the edge fingerprint equals it (``None`` otherwise).
+    """
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if st.st_size <= EDGE:  # the whole file is its first MiB: one read, one hash
+            fingerprint_ = hashlib.sha256(fh.read()).hexdigest()
+            return st.st_size, st.st_mtime, fingerprint_, fingerprint_ if full else None
+        head = fh.read(EDGE)
+        edges = hashlib.sha256(head)
+        if st.st_size <= 2 * EDGE:
+            rest = fh.read()  # the bytes after the first MiB: the last "MiB" of the fingerprint
+            edges.update(rest)
+            fingerprint_ = edges.hexdigest()
+            whole = (hashlib.sha256(head + rest).hexdigest()
+                     if full and expect in (None, fingerprint_) else None)
+            return st.st_size, st.st_mtime, fingerprint_, whole
+        fh.seek(st.st_size - EDGE)
+        edges.update(fh.read(EDGE))
+    fingerprint_ = edges.hexdigest()
+    whole = full_hash(path) if full and expect in (None, fingerprint_) else None
+    return st.st_size, st.st_mtime, fingerprint_, whole
 
 
 def find_files(paths: Iterable[str]) -> list[str]:
@@ -141,9 +158,9 @@ def scan_package(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
     from msitools.inventory import digest, package_facts, walk
     from msitools.pe.authenticode_msi import safe_signature_report
 
-    size, mtime, edges = fingerprint(path)
+    size, mtime, edges, whole = _identity(path)
     record: dict[str, Any] = {"path": path, "size": size, "mtime": mtime, "fingerprint": edges,
-                              "sha256": full_hash(path), "kind": None, "error": None, "facts": {},
+                              "sha256": whole, "kind": None, "error": None, "facts": {},
                               "signature": {}, "packages": [], "files": [], "custom_actions": [], "services": [],
                               "registry": [], "findings": []}
     name = os.path.basename(path)
@@ -224,46 +241,51 @@ def _now() -> str:
 
 def write_record(conn: sqlite3.Connection, record: dict[str, Any]) -> None:
     """Replace everything the catalog holds for *record*'s file with the record, in one transaction."""
-    facts = record["facts"]
     with conn:
-        conn.execute("DELETE FROM packages WHERE path = ? OR path LIKE ?", (record["path"],
-                                                                           record["path"] + " > %"))
-        top = _insert_package(conn, None, record["path"], record["kind"], facts, record["signature"], record)
-        children = {}
-        for nested in record["packages"]:
-            children[nested["path"]] = _insert_package(
-                conn, top, f"{record['path']} > {nested['path'].split(' > ', 1)[1]}", nested["kind"], nested["facts"],
-                {"status": nested["signature_status"], "signer": nested["signer"]}, None)
+        _write(conn, record)
 
-        def owner(where: str) -> int:
-            best, best_len = top, 0
-            for chain, pid in children.items():
-                if (where == chain or where.startswith(chain + " > ")) and len(chain) > best_len:
-                    best, best_len = pid, len(chain)
-            return best
 
-        conn.executemany(
-            "INSERT INTO files (package_id, install_path, name, size, version, language, platform, sha256, "
-            "signature_status, signer, where_found, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(owner(f["where_found"]), f["install_path"], f["name"], f["size"], f["version"], f["language"],
-              f["platform"], f["sha256"], f["signature_status"], f["signer"], f["where_found"], f["error"])
-             for f in record["files"]])
-        conn.executemany(
-            "INSERT INTO custom_actions (package_id, action, type, kind, description, as_system, execution, source, "
-            "target_sha256, where_found) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(owner(c["where_found"]), c["action"], c["type"], c["kind"], c["description"], c["as_system"],
-              c["execution"], c["source"], c["target_sha256"], c["where_found"]) for c in record["custom_actions"]])
-        conn.executemany(
-            "INSERT INTO services (package_id, name, display_name, start, account, arguments, action, where_found) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            [(owner(s["where_found"]), s["name"], s["display_name"], s["start"], s["account"], s["arguments"],
-              s["action"], s["where_found"]) for s in record["services"]])
-        conn.executemany(
-            "INSERT INTO registry (package_id, root, key, name, value, why, where_found) VALUES (?,?,?,?,?,?,?)",
-            [(owner(r["where_found"]), r["root"], r["key"], r["name"], r["value"], r["why"], r["where_found"])
-             for r in record["registry"]])
-        conn.executemany("INSERT INTO findings (package_id, level, where_found, message) VALUES (?,?,?,?)",
-                         [(top, f["level"], f["where_found"], f["message"]) for f in record["findings"]])
+def _write(conn: sqlite3.Connection, record: dict[str, Any]) -> None:
+    """Replace *record*'s rows inside the caller's transaction (a record is never half written)."""
+    facts = record["facts"]
+    # the packages found inside it go with it (parent_id cascades), and their rows with them
+    conn.execute("DELETE FROM packages WHERE path = ? AND parent_id IS NULL", (record["path"],))
+    top = _insert_package(conn, None, record["path"], record["kind"], facts, record["signature"], record)
+    children = {}
+    for nested in record["packages"]:
+        children[nested["path"]] = _insert_package(
+            conn, top, f"{record['path']} > {nested['path'].split(' > ', 1)[1]}", nested["kind"], nested["facts"],
+            {"status": nested["signature_status"], "signer": nested["signer"]}, None)
+
+    def owner(where: str) -> int:
+        best, best_len = top, 0
+        for chain, pid in children.items():
+            if (where == chain or where.startswith(chain + " > ")) and len(chain) > best_len:
+                best, best_len = pid, len(chain)
+        return best
+
+    conn.executemany(
+        "INSERT INTO files (package_id, install_path, name, size, version, language, platform, sha256, "
+        "signature_status, signer, where_found, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(owner(f["where_found"]), f["install_path"], f["name"], f["size"], f["version"], f["language"],
+          f["platform"], f["sha256"], f["signature_status"], f["signer"], f["where_found"], f["error"])
+         for f in record["files"]])
+    conn.executemany(
+        "INSERT INTO custom_actions (package_id, action, type, kind, description, as_system, execution, source, "
+        "target_sha256, where_found) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(owner(c["where_found"]), c["action"], c["type"], c["kind"], c["description"], c["as_system"],
+          c["execution"], c["source"], c["target_sha256"], c["where_found"]) for c in record["custom_actions"]])
+    conn.executemany(
+        "INSERT INTO services (package_id, name, display_name, start, account, arguments, action, where_found) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        [(owner(s["where_found"]), s["name"], s["display_name"], s["start"], s["account"], s["arguments"],
+          s["action"], s["where_found"]) for s in record["services"]])
+    conn.executemany(
+        "INSERT INTO registry (package_id, root, key, name, value, why, where_found) VALUES (?,?,?,?,?,?,?)",
+        [(owner(r["where_found"]), r["root"], r["key"], r["name"], r["value"], r["why"], r["where_found"])
+         for r in record["registry"]])
+    conn.executemany("INSERT INTO findings (package_id, level, where_found, message) VALUES (?,?,?,?)",
+                     [(top, f["level"], f["where_found"], f["message"]) for f in record["findings"]])
 
 
 def _insert_package(conn: sqlite3.Connection, parent: int | None, path: str, kind: str | None,
@@ -280,21 +302,58 @@ def _insert_package(conn: sqlite3.Connection, parent: int | None, path: str, kin
     return int(cur.lastrowid or 0)
 
 
-def _unchanged(conn: sqlite3.Connection, path: str) -> bool:
-    row = conn.execute("SELECT size, mtime, fingerprint, sha256 FROM packages WHERE path = ? AND parent_id IS NULL "
-                       "AND removed = 0", (path,)).fetchone()
-    if row is None:
+def _known(conn: sqlite3.Connection) -> dict[str, tuple[int, float, str, str]]:
+    """What the catalog holds of every file on disk it lists: ``path -> (size, mtime, fingerprint, sha256)``."""
+    return {row[0]: row[1:] for row in conn.execute(
+        "SELECT path, size, mtime, fingerprint, sha256 FROM packages WHERE parent_id IS NULL AND removed = 0")}
+
+
+def _unchanged(path: str, known: tuple[int, float, str, str] | None) -> bool:
+    """Same size and mtime, same first and last MiB, then the same full SHA-256 as when it was recorded."""
+    if known is None:
         return False
+    size, mtime, edges, sha256 = known
     try:
-        size, mtime, edges = fingerprint(path)
+        st = os.stat(path)
+        if st.st_size != size or abs(st.st_mtime - (mtime or 0)) > 1e-6:
+            return False
+        _, _, now_edges, now_sha256 = _identity(path, expect=edges)
     except OSError:
         return False
-    if (size, edges) != (row[0], row[2]) or abs(mtime - (row[1] or 0)) > 1e-6:
-        return False
-    return full_hash(path) == row[3]
+    return now_edges == edges and now_sha256 == sha256
 
 
 Executor = Callable[[list[str]], Iterator[dict[str, Any]]]
+
+
+CHUNK_FILES = 16  # packages per task at most: one task per small package costs more in messages than in work
+CHUNK_BYTES = 16 << 20  # ... and at most this many bytes of them, so big packages still spread over the workers
+
+
+def _chunks(paths: list[str], jobs: int) -> list[list[str]]:
+    """*paths* in tasks of a few small packages each, never fewer than 4 tasks per process."""
+    per_task = max(1, min(CHUNK_FILES, len(paths) // (jobs * 4)))
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    weight = 0
+    for path in paths:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            size = 0
+        if current and (len(current) >= per_task or weight + size > CHUNK_BYTES):
+            chunks.append(current)
+            current, weight = [], 0
+        current.append(path)
+        weight += size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def scan_packages(paths: list[str], limits: Limits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
+    """:func:`scan_package` of each path: the task a worker runs."""
+    return [scan_package(path, limits) for path in paths]
 
 
 def local_executor(jobs: int, limits: Limits = DEFAULT_LIMITS) -> Executor:
@@ -305,13 +364,21 @@ def local_executor(jobs: int, limits: Limits = DEFAULT_LIMITS) -> Executor:
                 yield scan_package(path, limits)
             return
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+        chunks = iter(_chunks(paths, jobs))
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(scan_package, path, limits) for path in paths]
-            for future in as_completed(futures):
-                yield future.result()
+            # a few tasks in flight per process: the records held here do not grow with the library
+            pending = {pool.submit(scan_packages, chunk, limits) for chunk in itertools.islice(chunks, jobs * 4)}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    records = future.result()
+                    nxt = next(chunks, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(scan_packages, nxt, limits))
+                    yield from records
     return run
 
 
@@ -326,22 +393,30 @@ def scan(paths: Iterable[str], db: str | os.PathLike[str], *, jobs: int = 1, exe
     conn = open_catalog(db)
     try:
         todo = []
+        known = _known(conn)
         for path in files:
-            if _unchanged(conn, path):
+            if _unchanged(path, known.get(path)):
                 summary.skipped += 1
                 if progress:
                     progress(path, len(files))
             else:
                 todo.append(path)
         run = executor or local_executor(jobs, limits)
+        last_commit = time.monotonic()
         for record in run(todo):
-            write_record(conn, record)
+            # whole records go into a transaction, committed at least every COMMIT_SECONDS: a scan that is
+            # stopped keeps what was committed, and the next one redoes only the rest
+            _write(conn, record)
+            if time.monotonic() - last_commit >= COMMIT_SECONDS:
+                conn.commit()
+                last_commit = time.monotonic()
             summary.scanned += 1
             if record["error"] is not None:
                 summary.failed += 1
                 summary.errors.append(f"{record['path']}: {record['error']}")
             if progress:
                 progress(record["path"], len(files))
+        conn.commit()
         summary.removed = _mark_removed(conn, roots, set(files))
     finally:
         conn.close()
@@ -352,10 +427,9 @@ def _mark_removed(conn: sqlite3.Connection, roots: list[str], present: set[str])
     """Mark as removed the packages under the scanned roots that are no longer there."""
     prefixes = [os.path.abspath(r) for r in roots]
     gone = []
-    for (path,) in conn.execute("SELECT path FROM packages WHERE parent_id IS NULL AND removed = 0"):
+    for pid, path in conn.execute("SELECT id, path FROM packages WHERE parent_id IS NULL AND removed = 0"):
         if path not in present and any(path == p or path.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes):
-            gone.append(path)
+            gone.append(pid)
     with conn:
-        for path in gone:
-            conn.execute("UPDATE packages SET removed = 1 WHERE path = ? OR path LIKE ?", (path, path + " > %"))
+        conn.executemany("UPDATE packages SET removed = 1 WHERE id = ? OR parent_id = ?", [(i, i) for i in gone])
     return len(gone)

@@ -17,11 +17,17 @@ def answer_csv(report: dict[str, Any]) -> str:
     return render_csv(report["columns"], report["rows"])
 
 
+SCAN_ERRORS_SHOWN = 10
+
+
 def scan_text(summary: Any) -> str:
     d = summary.to_dict() if hasattr(summary, "to_dict") else summary
     lines = [f"scanned {d['scanned']}, skipped {d['skipped']} unchanged, {d['failed']} unreadable, "
              f"{d['removed']} removed (of {d['found']} found)"]
-    lines += [f"  unreadable: {e}" for e in d["errors"]]
+    lines += [f"  unreadable: {e}" for e in d["errors"][:SCAN_ERRORS_SHOWN]]
+    if len(d["errors"]) > SCAN_ERRORS_SHOWN:
+        lines.append(f"  ... and {len(d['errors']) - SCAN_ERRORS_SHOWN} more (msitools query --db CATALOG --errors "
+                     "lists them all; --format json here too)")
     return "\n".join(lines)
 
 
