@@ -87,7 +87,7 @@ class MarkdownTable:
             raw = _raw_cells(line)
             if _empty(raw):
                 continue  # a spacer row
-            filled = [cell_text(c) for c in raw if cell_text(c)]
+            filled = [text for text in map(cell_text, raw) if text]
             if len(filled) == 1 and not re.search(r"\.[A-Za-z][A-Za-z0-9]{0,7}$", filled[0]):
                 out.append((line_no, filled[0]))
                 continue
