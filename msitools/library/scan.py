@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from msitools.errors import MsiToolsError
 from msitools.limits import DEFAULT_LIMITS, Limits
@@ -62,37 +62,54 @@ def _identity(path: str, *, full: bool = True, expect: str | None = None) -> tup
     """
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
-        if st.st_size <= EDGE:  # the whole file is its first MiB: one read, one hash
-            fingerprint_ = hashlib.sha256(fh.read()).hexdigest()
-            return st.st_size, st.st_mtime, fingerprint_, fingerprint_ if full else None
-        head = fh.read(EDGE)
-        edges = hashlib.sha256(head)
-        if st.st_size <= 2 * EDGE:
-            rest = fh.read()  # the bytes after the first MiB: the last "MiB" of the fingerprint
-            edges.update(rest)
-            fingerprint_ = edges.hexdigest()
-            whole = (hashlib.sha256(head + rest).hexdigest()
-                     if full and expect in (None, fingerprint_) else None)
-            return st.st_size, st.st_mtime, fingerprint_, whole
-        fh.seek(st.st_size - EDGE)
-        edges.update(fh.read(EDGE))
-    fingerprint_ = edges.hexdigest()
-    whole = full_hash(path) if full and expect in (None, fingerprint_) else None
+        fingerprint_, whole = _hashes(fh, st.st_size, path, full=full, expect=expect)
     return st.st_size, st.st_mtime, fingerprint_, whole
 
 
+def _hashes(fh: BinaryIO, size: int, path: str, *, full: bool, expect: str | None) -> tuple[str, str | None]:
+    """The edge fingerprint and (when *full* and it equals *expect*, if given) the full SHA-256 of an open file."""
+    if size <= EDGE:  # the whole file is its first MiB: one read, one hash
+        fingerprint_ = hashlib.sha256(fh.read()).hexdigest()
+        return fingerprint_, fingerprint_ if full else None
+    head = fh.read(EDGE)
+    edges = hashlib.sha256(head)
+    if size <= 2 * EDGE:
+        rest = fh.read()  # the bytes after the first MiB: the last "MiB" of the fingerprint
+        edges.update(rest)
+        fingerprint_ = edges.hexdigest()
+        whole = hashlib.sha256(head + rest).hexdigest() if full and expect in (None, fingerprint_) else None
+        return fingerprint_, whole
+    fh.seek(size - EDGE)
+    edges.update(fh.read(EDGE))
+    fingerprint_ = edges.hexdigest()
+    return fingerprint_, full_hash(path) if full and expect in (None, fingerprint_) else None
+
+
 def find_files(paths: Iterable[str]) -> list[str]:
-    """The package files under *paths* (files given directly are taken whatever their name), sorted."""
+    """The package files under *paths* (files given directly are taken whatever their name), sorted.
+
+    Folders are walked as ``os.walk`` does (symbolic links to folders are not followed).
+    """
     out: set[str] = set()
     for root in paths:
         if os.path.isfile(root):
             out.add(os.path.abspath(root))
             continue
-        for folder, dirs, names in os.walk(root):
-            dirs.sort()
-            for name in names:
-                if name.lower().endswith(SUFFIXES):
-                    out.add(os.path.abspath(os.path.join(folder, name)))
+        folders = [os.path.abspath(root)]
+        while folders:
+            try:
+                entries = list(os.scandir(folders.pop()))
+            except OSError:
+                continue  # an unreadable folder is skipped, as os.walk does
+            for entry in entries:
+                try:
+                    is_folder = entry.is_dir() and not entry.is_symlink()
+                except OSError:
+                    is_folder = False
+                if is_folder:
+                    folders.append(entry.path)
+                elif entry.name.lower().endswith(SUFFIXES):
+                    out.add(entry.path)
     return sorted(out)
 
 
@@ -309,17 +326,30 @@ def _known(conn: sqlite3.Connection) -> dict[str, tuple[int, float, str, str]]:
 
 
 def _unchanged(path: str, known: tuple[int, float, str, str] | None) -> bool:
-    """Same size and mtime, same first and last MiB, then the same full SHA-256 as when it was recorded."""
+    """Same size and mtime, same first and last MiB, then the same full SHA-256 as when it was recorded.
+
+    Anything that cannot be read, or reads short, counts as changed: the file is scanned again.
+    """
     if known is None:
         return False
     size, mtime, edges, sha256 = known
     try:
-        st = os.stat(path)
-        if st.st_size != size or abs(st.st_mtime - (mtime or 0)) > 1e-6:
-            return False
-        _, _, now_edges, now_sha256 = _identity(path, expect=edges)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError:
         return False
+    try:
+        st = os.fstat(fd)
+        if st.st_size != size or abs(st.st_mtime - (mtime or 0)) > 1e-6:
+            return False
+        if size <= EDGE:  # most packages of a library: one read (no buffered file object), one hash
+            data = os.read(fd, size + 1)
+            return len(data) == size and hashlib.sha256(data).hexdigest() == edges == sha256
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            now_edges, now_sha256 = _hashes(fh, size, path, full=True, expect=edges)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return now_edges == edges and now_sha256 == sha256
 
 

@@ -115,9 +115,16 @@ def open_catalog(path: str | os.PathLike[str], *, readonly: bool = False) -> sql
         conn.close()
         raise UsageError(f"catalog schema version {version} is newer than this msitools ({SCHEMA_VERSION})", path)
     for step in range(version, SCHEMA_VERSION):
-        with conn:
-            conn.executescript(MIGRATIONS[step])
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(step + 1),))
+        # one transaction per step, its new version included (SQLite's schema changes are transactional):
+        # a migration that stops half-way leaves the catalog as it was
+        try:
+            conn.executescript(f"BEGIN; {MIGRATIONS[step]}; INSERT OR REPLACE INTO meta (key, value) "
+                               f"VALUES ('schema_version', '{step + 1}'); COMMIT;")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            conn.close()
+            raise UsageError(f"cannot migrate the catalog to schema version {step + 1}: {exc}", path) from None
     return conn
 
 

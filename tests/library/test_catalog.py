@@ -151,6 +151,27 @@ def test_the_catalog_is_migrated_and_a_newer_one_refused(tmp_path):
         open_catalog(db)
 
 
+def test_a_migration_that_fails_half_way_leaves_the_catalog_as_it_was(tmp_path, monkeypatch):
+    from msitools.library import schema
+
+    db = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    conn.commit()
+    conn.close()
+    broken = schema.MIGRATIONS[0] + "; CREATE TABLE packages (oops INTEGER)"  # fails after the first tables
+    monkeypatch.setattr(schema, "MIGRATIONS", [broken])
+    with pytest.raises(Exception, match="cannot migrate the catalog to schema version 1"):
+        open_catalog(db)
+    conn = sqlite3.connect(db)
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert names == {"meta", "sqlite_autoindex_meta_1"}
+    monkeypatch.undo()
+    open_catalog(db).close()  # and the real migration then applies cleanly
+    assert int(_count(db, "SELECT value FROM meta WHERE key = 'schema_version'")) == SCHEMA_VERSION
+
+
 def test_the_command_line(library, catalog, tmp_path):
     db, _first = catalog
     proc = subprocess.run([sys.executable, "-m", "msitools", "query", "--db", str(db), "--file", "openssl.dll",

@@ -51,3 +51,19 @@ def test_a_change_in_the_middle_is_caught_by_the_full_hash(tmp_path, monkeypatch
     path.write_bytes(bytes(100))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert scan_mod._unchanged(str(path), (known[0], known[1], known[2], known[3]))
+
+
+@pytest.mark.parametrize("size", [1, 10, 16])
+def test_a_small_file_changed_under_the_same_size_and_mtime_is_scanned_again(tmp_path, monkeypatch, size):
+    monkeypatch.setattr(scan_mod, "EDGE", 16)
+    path = tmp_path / "p.msi"
+    path.write_bytes(bytes(size))
+    known = scan_mod._identity(str(path))
+    stat = path.stat()
+    assert scan_mod._unchanged(str(path), (known[0], known[1], known[2], known[3]))
+    path.write_bytes(bytes(size - 1) + b"\x01")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert not scan_mod._unchanged(str(path), (known[0], known[1], known[2], known[3]))
+    assert not scan_mod._unchanged(str(path), None)
+    path.unlink()
+    assert not scan_mod._unchanged(str(path), (known[0], known[1], known[2], known[3]))
