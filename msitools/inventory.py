@@ -63,12 +63,14 @@ def package_facts(pkg: Package) -> dict[str, Any]:
 
 
 def walk(path: str | os.PathLike[str], *, recursive: bool = False, limits: Limits = DEFAULT_LIMITS,
-         view: Any = None, on_package: Any = None) -> Iterator[Delivered]:
+         view: Any = None, on_package: Any = None, only: Any = None) -> Iterator[Delivered]:
     """Every payload file of the package or cabinet at *path* (see the module documentation).
 
     *view*: an already-patched view of the package (its changed files then carry ``@op``).
     *on_package*: called as ``on_package(pkg, chain)`` with every package opened (the file
     itself and, with *recursive*, each package inside), before its files are yielded.
+    *only*: for an installer database at *path*, walk just the File rows it accepts (a
+    :class:`~msitools.payload.files.PackageFile` predicate; cabinets holding none are not decoded).
     Raises only when *path* itself cannot be opened.
     """
     path = os.fspath(path)
@@ -78,11 +80,11 @@ def walk(path: str | os.PathLike[str], *, recursive: bool = False, limits: Limit
         yield from _cabinet(path, chain, recursive, limits, 0, on_package)
         return
     with open_package(path, limits) as pkg:
-        yield from _package(pkg, chain, recursive, limits, 0, view, on_package)
+        yield from _package(pkg, chain, recursive, limits, 0, view, on_package, only)
 
 
 def _package(pkg: Package, chain: list[str], recursive: bool, limits: Limits, level: int,
-             view: Any = None, on_package: Any = None) -> Iterator[Delivered]:
+             view: Any = None, on_package: Any = None, only: Any = None) -> Iterator[Delivered]:
     facts = package_facts(pkg)
     if on_package is not None:
         on_package(pkg, chain)
@@ -98,7 +100,7 @@ def _package(pkg: Package, chain: list[str], recursive: bool, limits: Limits, le
             yield from _emit(Delivered(chain + item.found_in[:-1], item.name, item, facts, member=label), recursive,
                              limits, level, on_package)
     elif pkg.kind in ("msi", "msm"):
-        for item in iter_package_payload(pkg, view):
+        for item in iter_package_payload(pkg, view, only=only):
             path = item.file.display_path if item.file is not None else item.name
             yield from _emit(Delivered(chain + item.found_in[:-1], path, item, facts), recursive, limits, level,
                              on_package)

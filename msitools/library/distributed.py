@@ -1,7 +1,8 @@
 """Scale-out on Dask: the same scan and batch verification, one task per package on a cluster.
 
-Dask is an optional extra (``pip install 'msitools[dask]'``).  Tasks run :func:`scan_package`
-(or a batch entry) on the workers and return plain records; the client writes them into the
+Dask is an optional extra (``pip install 'msitools[dask]'``).  Tasks run
+:func:`~msitools.library.scan.scan_task` (a package, or one cabinet of a big one) or a batch
+entry on the workers and return plain records; the client writes them into the
 catalog as they arrive, one transaction per package, so a task retried after a worker is lost
 never leaves duplicate rows (a package's rows are replaced, not added to).  Workers need the
 package files at the same paths (a shared folder) and msitools installed.
@@ -58,10 +59,10 @@ class _ScanRunner:
         self.executor = executor
         self.limits = limits
 
-    def __call__(self, paths: list[str]) -> Iterator[dict[str, Any]]:
-        from msitools.library.scan import scan_package
+    def __call__(self, tasks: list[Any]) -> Iterator[dict[str, Any]]:
+        from msitools.library.scan import scan_task
 
-        return self.executor.map(scan_package, paths, self.limits)
+        return self.executor.map(scan_task, tasks, self.limits)
 
     def close(self) -> None:
         self.executor.close()

@@ -10,6 +10,12 @@ runs :func:`scan_package` on the others (in this process, in *jobs* processes, o
 executor with ``submit``, such as a Dask client) and writes the records into the catalog
 from this process, one transaction per package; files gone since the last scan are
 marked ``removed``.
+
+A big installer database with several cabinets (:data:`SPLIT_BYTES`) is scanned as several
+tasks (:func:`plan`): one per cabinet (its payload files, and the packages inside them) and
+one for the rest (facts, signature, actions, services, registry, files in no split cabinet);
+:func:`merge_parts` joins their records into the one record the package would have had from
+a single task, before it is written.
 """
 from __future__ import annotations
 
@@ -29,6 +35,12 @@ from msitools.limits import DEFAULT_LIMITS, Limits
 EDGE = 1 << 20  # bytes at each end of a file that make its quick fingerprint
 COMMIT_SECONDS = 0.5  # how much scanning a stopped scan may lose (it is redone by the next one)
 SUFFIXES = (".msi", ".msp", ".msm", ".mst", ".cab", ".msu", ".exe")
+SPLIT_BYTES = 64 << 20  # an installer database this big with several cabinets: one task per cabinet
+
+# a part of a package scanned on its own: ("disk", (disk_id,)) the files of one Media row's cabinet,
+# ("rest", split disk ids) everything else; None: the whole package
+Part = tuple[str, tuple[int, ...]]
+Task = tuple[str, "Part | None"]
 
 
 @dataclass
@@ -170,19 +182,73 @@ def _sections(pkg: Any, where: str, record: dict[str, Any]) -> None:
                                    "why": ", ".join(r["why"]), "where_found": where})
 
 
-def scan_package(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
-    """The record of one file (see the module documentation); never raises for a bad package."""
+def plan(path: str, limits: Limits = DEFAULT_LIMITS, split_bytes: int = SPLIT_BYTES) -> list[Part | None]:
+    """The tasks that scan *path*: ``[None]`` (one task), or for an installer database of at least
+    *split_bytes* whose files lie in several cabinets, the rest and then one part per cabinet."""
+    from msitools.base.fsutil import read_magic
+    from msitools.container.cfb import CFB_MAGIC
+    from msitools.db.package import open_package
+    from msitools.payload.files import list_package_files
+
+    try:
+        if os.path.getsize(path) < split_bytes or read_magic(path) != CFB_MAGIC:
+            return [None]
+        with open_package(path, limits) as pkg:
+            if pkg.kind != "msi":
+                return [None]
+            disks = sorted({f.media.disk_id for f in list_package_files(pkg).files
+                            if f.media is not None and f.media.cabinet})
+    except (MsiToolsError, OSError):
+        return [None]  # the one task records why it cannot be read
+    if len(disks) < 2:
+        return [None]
+    parts: list[Part | None] = [("rest", tuple(disks))]
+    parts.extend(("disk", (disk,)) for disk in disks)
+    return parts
+
+
+def _selector(part: Part | None) -> Callable[[Any], bool] | None:
+    if part is None:
+        return None
+    which, disks = part
+
+    def in_disks(f: Any) -> bool:
+        return f.media is not None and bool(f.media.cabinet) and f.media.disk_id in disks
+
+    return in_disks if which == "disk" else (lambda f: not in_disks(f))
+
+
+def merge_parts(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The records of a package's parts (in any order) as the one record of the whole package."""
+    ordered = sorted(records, key=lambda r: (r["part"] is not None and r["part"][0] == "disk", r["part"] or ()))
+    merged = dict(ordered[0], part=None)
+    for key in ("packages", "files", "custom_actions", "services", "registry", "findings"):
+        merged[key] = [row for r in ordered for row in r[key]]
+    merged["error"] = next((r["error"] for r in ordered if r["error"] is not None), None)
+    return merged
+
+
+def scan_task(task: Task, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """:func:`scan_package` of one task ``(path, part)``."""
+    return scan_package(task[0], limits, task[1])
+
+
+def scan_package(path: str, limits: Limits = DEFAULT_LIMITS, part: Part | None = None) -> dict[str, Any]:
+    """The record of one file, or of one *part* of it (see :func:`plan`); never raises for a bad package."""
     from msitools.inventory import digest, package_facts, walk
     from msitools.pe.authenticode_msi import safe_signature_report
 
-    size, mtime, edges, whole = _identity(path)
-    record: dict[str, Any] = {"path": path, "size": size, "mtime": mtime, "fingerprint": edges,
+    cabinet_part = part is not None and part[0] == "disk"
+    # a cabinet's part leaves the file's identity, facts and signature to the rest
+    size, mtime, edges, whole = (None, None, None, None) if cabinet_part else _identity(path)
+    record: dict[str, Any] = {"path": path, "part": part, "size": size, "mtime": mtime, "fingerprint": edges,
                               "sha256": whole, "kind": None, "error": None, "facts": {},
                               "signature": {}, "packages": [], "files": [], "custom_actions": [], "services": [],
                               "registry": [], "findings": []}
-    name = os.path.basename(path)
 
     def on_package(pkg: Any, chain: list[str]) -> None:
+        if cabinet_part and len(chain) == 1:
+            return
         where = " > ".join(chain)
         report = safe_signature_report(pkg)
         signer = report.get("signer")
@@ -201,8 +267,9 @@ def scan_package(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
             record["findings"].append({"level": "error", "where_found": where, "message": exc.message})
 
     try:
-        _container_facts(path, record, limits)
-        for found in walk(path, recursive=True, limits=limits, on_package=on_package):
+        if not cabinet_part:
+            _container_facts(path, record, limits)
+        for found in walk(path, recursive=True, limits=limits, on_package=on_package, only=_selector(part)):
             item = found.item
             file_size, sha256, error = digest(found, "sha256")
             row: dict[str, Any] = {"install_path": found.path, "name": found.name, "size": file_size,
@@ -225,9 +292,8 @@ def scan_package(path: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
         record["error"] = exc.message
     except OSError as exc:
         record["error"] = f"cannot read: {exc.strerror or exc}"
-    if record["kind"] is None and record["error"] is None:
+    if record["kind"] is None and record["error"] is None and not cabinet_part:
         record["kind"] = "unknown"
-    del name
     return record
 
 
@@ -353,67 +419,68 @@ def _unchanged(path: str, known: tuple[int, float, str, str] | None) -> bool:
     return now_edges == edges and now_sha256 == sha256
 
 
-Executor = Callable[[list[str]], Iterator[dict[str, Any]]]
+Executor = Callable[[list[Task]], Iterator[dict[str, Any]]]
 
 
 CHUNK_FILES = 16  # packages per task at most: one task per small package costs more in messages than in work
 CHUNK_BYTES = 16 << 20  # ... and at most this many bytes of them, so big packages still spread over the workers
 
 
-def _chunks(paths: list[str], jobs: int) -> list[list[str]]:
-    """*paths* in tasks of a few small packages each, never fewer than 4 tasks per process."""
-    per_task = max(1, min(CHUNK_FILES, len(paths) // (jobs * 4)))
-    chunks: list[list[str]] = []
-    current: list[str] = []
+def _chunks(tasks: list[Task], jobs: int) -> list[list[Task]]:
+    """*tasks* in groups of a few small packages each, never fewer than 4 groups per process; a part alone."""
+    per_task = max(1, min(CHUNK_FILES, len(tasks) // (jobs * 4)))
+    chunks: list[list[Task]] = []
+    current: list[Task] = []
     weight = 0
-    for path in paths:
+    for task in tasks:
         try:
-            size = os.path.getsize(path)
+            size = os.path.getsize(task[0]) if task[1] is None else CHUNK_BYTES
         except OSError:
             size = 0
         if current and (len(current) >= per_task or weight + size > CHUNK_BYTES):
             chunks.append(current)
             current, weight = [], 0
-        current.append(path)
+        current.append(task)
         weight += size
     if current:
         chunks.append(current)
     return chunks
 
 
-def scan_packages(paths: list[str], limits: Limits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
-    """:func:`scan_package` of each path: the task a worker runs."""
-    return [scan_package(path, limits) for path in paths]
+def scan_tasks(tasks: list[Task], limits: Limits = DEFAULT_LIMITS) -> list[dict[str, Any]]:
+    """:func:`scan_task` of each task: the unit of work a process runs."""
+    return [scan_task(task, limits) for task in tasks]
 
 
 def local_executor(jobs: int, limits: Limits = DEFAULT_LIMITS) -> Executor:
-    """Run :func:`scan_package` in this process (*jobs* 1) or in *jobs* forked processes, results as they come."""
-    def run(paths: list[str]) -> Iterator[dict[str, Any]]:
-        if jobs <= 1 or len(paths) <= 1:
-            for path in paths:
-                yield scan_package(path, limits)
+    """Run the tasks in this process (*jobs* 1) or in *jobs* forked processes, records as they come."""
+    def run(tasks: list[Task]) -> Iterator[dict[str, Any]]:
+        if jobs <= 1 or len(tasks) <= 1:
+            for task in tasks:
+                yield scan_task(task, limits)
             return
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-        chunks = iter(_chunks(paths, jobs))
+        chunks = iter(_chunks(tasks, jobs))
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             # a few tasks in flight per process: the records held here do not grow with the library
-            pending = {pool.submit(scan_packages, chunk, limits) for chunk in itertools.islice(chunks, jobs * 4)}
+            pending = {pool.submit(scan_tasks, chunk, limits) for chunk in itertools.islice(chunks, jobs * 4)}
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     records = future.result()
                     nxt = next(chunks, None)
                     if nxt is not None:
-                        pending.add(pool.submit(scan_packages, nxt, limits))
+                        pending.add(pool.submit(scan_tasks, nxt, limits))
                     yield from records
     return run
 
 
 def scan(paths: Iterable[str], db: str | os.PathLike[str], *, jobs: int = 1, executor: Executor | None = None,
-         progress: Callable[[str, int], None] | None = None, limits: Limits = DEFAULT_LIMITS) -> ScanSummary:
+         progress: Callable[[str, int], None] | None = None, limits: Limits = DEFAULT_LIMITS,
+         split_bytes: int = SPLIT_BYTES) -> ScanSummary:
     """Scan the files under *paths* into the catalog *db* (see the module documentation)."""
     from msitools.library.schema import open_catalog
 
@@ -431,9 +498,20 @@ def scan(paths: Iterable[str], db: str | os.PathLike[str], *, jobs: int = 1, exe
                     progress(path, len(files))
             else:
                 todo.append(path)
+        tasks: list[Task] = [(path, part) for path in todo for part in plan(path, limits, split_bytes)]
+        parts: dict[str, int] = {}
+        for path, _part in tasks:
+            parts[path] = parts.get(path, 0) + 1
+        held: dict[str, list[dict[str, Any]]] = {}
         run = executor or local_executor(jobs, limits)
         last_commit = time.monotonic()
-        for record in run(todo):
+        for record in run(tasks):
+            if parts[record["path"]] > 1:  # a part: the package is written once all its parts are in
+                waiting = held.setdefault(record["path"], [])
+                waiting.append(record)
+                if len(waiting) < parts[record["path"]]:
+                    continue
+                record = merge_parts(held.pop(record["path"]))
             # whole records go into a transaction, committed at least every COMMIT_SECONDS: a scan that is
             # stopped keeps what was committed, and the next one redoes only the rest
             _write(conn, record)

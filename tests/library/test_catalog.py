@@ -242,14 +242,14 @@ def test_a_scan_on_a_dask_local_cluster_records_the_same_rows(library, catalog, 
 def test_losing_a_worker_mid_scan_changes_nothing(library, catalog, tmp_path):
     _dask_available()
     from msitools.library.distributed import DaskExecutor
-    from msitools.library.scan import scan_package
+    from msitools.library.scan import scan_task
 
     db, _first = catalog
     executor = DaskExecutor("local", 2)
     killed: list[str] = []
 
-    def runner(paths):
-        for n, record in enumerate(executor.map(scan_package, paths)):
+    def runner(tasks):
+        for n, record in enumerate(executor.map(scan_task, tasks)):
             if n == 20 and not killed:  # a worker dies with tasks in flight; the scheduler retries them
                 import signal
 
