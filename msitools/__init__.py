@@ -16,6 +16,8 @@ The public API, one name per job (see the README, "Python API")::
     msitools.sbom_json("hotfix.msi")                           # a CycloneDX SBOM (JSON text)
     msitools.hash_listing("hotfix.msi", "sha256", recursive=True)  # every delivered file's digest
     table = msitools.parse_kb("kb.md")                         # a published file-information table
+    msitools.scan_library(["/share"], "catalog.sqlite", jobs=2)    # a software library into a catalog
+    msitools.query_catalog("catalog.sqlite", "file", "openssl.dll", older_than="3.0")
 
 Names are loaded on first use, so ``import msitools`` stays cheap for the command line.
 Everything else is importable from its module but is not part of this contract.
@@ -82,8 +84,13 @@ _LAZY = {
     "signature_report": "msitools.pe.authenticode_msi",
     "Finding": "msitools.findings",
     "Level": "msitools.findings",
+    "scan_library": "msitools.library.scan",
+    "query_catalog": "msitools.library.query",
+    "query_catalog_sql": "msitools.library.query",
+    "verify_batch": "msitools.library.batch",
 }
-_RENAMED = {"parse_kb": "parse_file", "parse_kb_text": "parse_table"}
+_RENAMED = {"parse_kb": "parse_file", "parse_kb_text": "parse_table", "scan_library": "scan",
+            "query_catalog": "ask", "query_catalog_sql": "run_sql", "verify_batch": "run_batch"}
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -132,12 +139,16 @@ __all__ = [
     "parse_kb",
     "parse_kb_text",
     "patch_report",
+    "query_catalog",
+    "query_catalog_sql",
     "read_pe_info",
     "review",
     "review_file",
     "sbom_json",
+    "scan_library",
     "signature_report",
     "verify",
+    "verify_batch",
 ]
 
 
@@ -167,6 +178,10 @@ if TYPE_CHECKING:
     from msitools.kb import PublishedTable
     from msitools.kb import parse_file as parse_kb
     from msitools.kb import parse_table as parse_kb_text
+    from msitools.library.batch import run_batch as verify_batch
+    from msitools.library.query import ask as query_catalog
+    from msitools.library.query import run_sql as query_catalog_sql
+    from msitools.library.scan import scan as scan_library
     from msitools.patch.msp import Msp, apply_patches_and_transforms
     from msitools.patch.payload import PatchPayload
     from msitools.patch.report import patch_report
