@@ -126,24 +126,60 @@ def _read_cell(field: str, raw: str, values: dict[str, Any], notes: list[str]) -
             raise CellError("empty file name")
         values["name"], values["installed_name"] = name, installed
         return
-    cell = cell_text(raw)
-    if not cell:
-        values[field] = None
-        return
-    note = None
-    if field == "version":
-        values["version"] = check_version(cell)
-    elif field == "size":
-        values["size"], note = read_size(cell)
-        values["size_text"] = cell
-    elif field == "date":
-        values["date"] = _date_cell(cell)
-    elif field == "time":
-        values["time"], note = read_time(cell)
-    elif field == "platform":
-        values["platform"], note = read_platform(cell)
+    updates, note = _cell_reading(field, raw)
+    values.update(updates)
     if note:
         notes.append(note)
+
+
+# readings of printed cells other than names, by (field, cell): a big table repeats its dates,
+# times, platforms and versions; every reading is a pure function of the cell and immutable
+_READINGS: dict[tuple[str, str], tuple[tuple[tuple[str, Any], ...], str | None]] = {}
+_READINGS_KEPT = 4096
+
+
+def _cell_reading(field: str, raw: str) -> tuple[tuple[tuple[str, Any], ...], str | None]:
+    key = (field, raw)
+    known = _READINGS.get(key)
+    if known is not None:
+        return known
+    cell = cell_text(raw)
+    note = None
+    updates: tuple[tuple[str, Any], ...]
+    if not cell:
+        updates = ((field, None),)
+    elif field == "version":
+        updates = (("version", check_version(cell)),)
+    elif field == "size":
+        size, note = read_size(cell)
+        updates = (("size", size), ("size_text", cell))
+    elif field == "date":
+        updates = (("date", _date_cell(cell)),)
+    elif field == "time":
+        value, note = read_time(cell)
+        updates = (("time", value),)
+    elif field == "platform":
+        value, note = read_platform(cell)
+        updates = (("platform", value),)
+    else:
+        updates = ()
+    if len(_READINGS) >= _READINGS_KEPT:
+        _READINGS.clear()
+    _READINGS[key] = (updates, note)
+    return updates, note
+
+
+def _printed(raw: str) -> str:
+    known = _PRINTED.get(raw)
+    if known is None:
+        known = clean(raw)
+        if len(_PRINTED) >= _READINGS_KEPT:
+            _PRINTED.clear()
+        _PRINTED[raw] = known
+    return known
+
+
+_PRINTED: dict[str, str] = {}
 
 
 def candidate(pairs: list[tuple[str, str]]) -> Candidate:
@@ -154,7 +190,7 @@ def candidate(pairs: list[tuple[str, str]]) -> Candidate:
         _read_cell(field, raw, values, notes)
     if not values.get("name"):
         raise CellError("no file name")
-    values["printed"] = tuple((field, clean(raw)) for field, raw in pairs)
+    values["printed"] = tuple((field, clean(raw) if field == "name" else _printed(raw)) for field, raw in pairs)
     values["notes"] = tuple(notes)
     return Candidate(**values)
 

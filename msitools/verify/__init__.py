@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
+from msitools.base.workers import can_fork, run_shares
 from msitools.errors import UsageError
 from msitools.findings import Finding, Level
 from msitools.kb import PublishedTable, parse_file
@@ -34,6 +35,9 @@ from msitools.verify.judge import (
 )
 from msitools.verify.pairing import match_rows
 from msitools.verify.report import InputFile, RowVerdict, VerifyReport
+
+# a published table this big (bytes) is parsed in a forked process while this one walks the delivery
+PARSE_APART_BYTES = 256 << 10
 
 __all__ = ["DeliveredFile", "Delivery", "Difference", "InputFile", "RowVerdict", "Status", "VerifyReport",
            "match_rows", "verify", "walk_delivery"]
@@ -108,6 +112,15 @@ def _published(table: str | os.PathLike[str] | PublishedTable, input_format: str
     return published, table_path, set()
 
 
+def _parse_apart(table: str | os.PathLike[str] | PublishedTable) -> bool:
+    if isinstance(table, PublishedTable) or not can_fork():
+        return False
+    try:
+        return os.path.getsize(table) >= PARSE_APART_BYTES
+    except OSError:
+        return False  # parsed here, where the error is reported
+
+
 def _no_match_advice(rows: list[RowVerdict], delivery: Delivery) -> None:
     if rows and delivery.files and all(r.file is None for r in rows):
         delivery.findings.append(Finding("published table", "no published row matches any delivered file: is this "
@@ -135,11 +148,33 @@ def verify(hotfix: str | os.PathLike[str], table: str | os.PathLike[str] | Publi
     from msitools import __version__
 
     hotfix = os.fspath(hotfix)
-    published, table_path, left_out = _published(table, input_format, tuple(sections), tuple(platforms), limits)
-    if os.path.isfile(hotfix) and _kind_of(hotfix) is None:
-        raise UsageError("this is not a package (a text document?); did you swap HOTFIX and --kb?", hotfix)
+
+    def read_table() -> tuple[PublishedTable, str, set[str]]:
+        return _published(table, input_format, tuple(sections), tuple(platforms), limits)
+
+    def read_delivery() -> Delivery:
+        if os.path.isfile(hotfix) and _kind_of(hotfix) is None:
+            raise UsageError("this is not a package (a text document?); did you swap HOTFIX and --kb?", hotfix)
+        return walk_delivery(hotfix, depth, limits, base=base, trust_store=trust_store)
+
+    if _parse_apart(table):
+        # the two inputs are independent: the table is parsed in a forked process while this one walks the
+        # delivery; a table that cannot be read is reported first, as when they are read one after the other
+        def walked() -> Delivery | BaseException:
+            try:
+                return read_delivery()
+            except Exception as exc:
+                return exc
+
+        outcome, parsed = run_shares([walked, read_table])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        delivery = cast(Delivery, outcome)
+        published, table_path, left_out = cast("tuple[PublishedTable, str, set[str]]", parsed)
+    else:
+        published, table_path, left_out = read_table()
+        delivery = read_delivery()
     policy = SignaturePolicy(require_signature, tuple(expect_signers))
-    delivery = walk_delivery(hotfix, depth, limits, base=base, trust_store=trust_store)
     rows, used = _row_verdicts(published, delivery, policy)
     _no_match_advice(rows, delivery)
     # a file whose bytes could not be read and whose name is only its File key cannot be named:
