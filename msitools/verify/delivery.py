@@ -60,6 +60,8 @@ class DeliveredFile:
     @property
     def unverified(self) -> list[str]:
         """Why some check cannot be made (the error findings)."""
+        if not self.findings:
+            return []
         return texts([f for f in self.findings if f.level == Level.ERROR])
 
     @property

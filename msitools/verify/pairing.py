@@ -191,12 +191,8 @@ def match_rows(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> 
             continue
         if len(row_idx) * len(candidates) > 64:  # many of one name: solve on classes
             assignment = _assign_by_class([rows[i] for i in row_idx], [files[j] for j in candidates])
-            scores = [[_field_agreement(rows[i], files[candidates[a]]) if a is not None and a == pick else 0
-                       for a in range(len(candidates))]
-                      for i, pick in zip(row_idx, assignment)]
         else:
-            scores = [[_field_agreement(rows[i], files[j]) for j in candidates] for i in row_idx]
-            assignment = _assign(scores)
+            assignment = _assign([[_field_agreement(rows[i], files[j]) for j in candidates] for i in row_idx])
         for k, i in enumerate(row_idx):
             pick = assignment[k]
             if pick is None:
@@ -204,7 +200,7 @@ def match_rows(rows: Sequence[PublishedRow], files: Sequence[DeliveredFile]) -> 
                                 f"other published rows")
                 continue
             j = candidates[pick]
-            agreeing = scores[k][pick]
+            agreeing = _field_agreement(rows[i], files[j])
             if len(candidates) == 1 and len(row_idx) == 1:
                 why = "the only delivered file with this name"
             else:
