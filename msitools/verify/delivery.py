@@ -9,6 +9,8 @@ binary version resource and the Authenticode status.
 """
 from __future__ import annotations
 
+import datetime
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +133,12 @@ def package_signature(pkg: Package, chain: list[str], trust_store: Any = None) -
 
     report = safe_signature_report(pkg, trust_store)
     return {"package": " > ".join(chain), **{k: report.get(k) for k in SIGNATURE_KEYS}}
+
+
+@functools.lru_cache(maxsize=1024)
+def _minute_text(when: datetime.datetime) -> str:
+    """A cabinet member's date and time as printed in reports (the files of a cabinet share a few)."""
+    return when.strftime("%Y-%m-%d %H:%M")
 
 
 def _describe_pe(entry: DeliveredFile, spool: Spool, limits: Limits, trust_store: Any = None) -> PeInfo | None:
@@ -314,7 +322,7 @@ class _Walker:
             return None
         entry.sha256, entry.size = spool.sha256, spool.size
         if item.date_time is not None:
-            entry.date_time = item.date_time.strftime("%Y-%m-%d %H:%M")
+            entry.date_time = _minute_text(item.date_time)
         return spool
 
     def _database(self, pkg: Package, chain: list[str], depth: int) -> None:
@@ -355,7 +363,8 @@ class _Walker:
             return
         with spool:
             if item.key in hashes:
-                entry.file_hash = "match" if file_hash_parts(spool.chunks()) == hashes[item.key] else "mismatch"
+                content = spool.head(spool.size) if spool.size <= 1 << 20 else spool.chunks()  # small: no chunking
+                entry.file_hash = "match" if file_hash_parts(content) == hashes[item.key] else "mismatch"
             head = spool.head(8)
             if head == CFB_MAGIC:
                 entry.kind = "package"
