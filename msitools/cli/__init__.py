@@ -5,6 +5,7 @@ so a command pays only for the layers it uses.
 """
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -13,6 +14,8 @@ import click
 
 from msitools import __version__
 from msitools.cli.common import MsiToolsGroup
+
+GC_THRESHOLD = 10_000  # allocations between collections of the youngest generation (Python's default: 700)
 
 # command name -> module (under msitools.cli) defining it
 COMMAND_MODULES = {
@@ -66,6 +69,10 @@ def main() -> None:
     returns; standard output and error are flushed here, and a failed flush (a
     closed pipe) ends with status 120, as Python's own exit does.
     """
+    # A command builds many small objects that live until its report is written (rows, files,
+    # findings: 20,000 of each for a big hotfix); with the default threshold (700 allocations) the
+    # collector walks them again and again, a tenth of a big verify.  Collections stay, less often.
+    gc.set_threshold(GC_THRESHOLD)
     status: str | int | None = 0
     try:
         cli(prog_name="msitools")

@@ -419,6 +419,19 @@ def _unchanged(path: str, known: tuple[int, float, str, str] | None) -> bool:
     return now_edges == edges and now_sha256 == sha256
 
 
+def _unchanged_files(files: list[str], known: dict[str, tuple[int, float, str, str]], jobs: int) -> list[bool]:
+    """:func:`_unchanged` of each file; with *jobs* > 1 and many files, shared out among forked processes."""
+    from msitools.base.workers import run_shares
+
+    def share(part: list[str]) -> Callable[[], list[bool]]:
+        return lambda: [_unchanged(path, known.get(path)) for path in part]
+
+    ways = min(jobs, max(1, len(files) // 512))  # a fork costs about what checking 500 small files does
+    size = -(-len(files) // ways) if files else 1
+    return [same for part in run_shares([share(files[i:i + size]) for i in range(0, len(files), size)])
+            for same in part]
+
+
 Executor = Callable[[list[Task]], Iterator[dict[str, Any]]]
 
 
@@ -491,8 +504,8 @@ def scan(paths: Iterable[str], db: str | os.PathLike[str], *, jobs: int = 1, exe
     try:
         todo = []
         known = _known(conn)
-        for path in files:
-            if _unchanged(path, known.get(path)):
+        for path, same in zip(files, _unchanged_files(files, known, jobs)):
+            if same:
                 summary.skipped += 1
                 if progress:
                     progress(path, len(files))
