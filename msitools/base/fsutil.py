@@ -266,6 +266,16 @@ def read_magic(path: str | os.PathLike[str], size: int = 8) -> bytes:
         raise UsageError(f"cannot open: {exc.strerror or exc}", os.fspath(path)) from None
 
 
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in chunks (OSError when it cannot be read)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for block in read_file_chunks(path):
+        digest.update(block)
+    return digest.hexdigest()
+
+
 def read_file_chunks(path: str | os.PathLike[str], size: int = 1 << 20) -> Iterator[bytes]:
     """A file's bytes in chunks of *size* (the file is closed when exhausted or dropped)."""
     with open(path, "rb") as fh:

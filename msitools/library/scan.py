@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from msitools.base.fsutil import sha256_file
 from msitools.errors import MsiToolsError
 from msitools.limits import DEFAULT_LIMITS, Limits
 
@@ -59,14 +60,6 @@ class ScanSummary:
                 "removed": self.removed, "errors": self.errors}
 
 
-def full_hash(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _identity(path: str, *, full: bool = True, expect: str | None = None) -> tuple[int, float, str, str | None]:
     """``(size, mtime, edge fingerprint, full SHA-256)`` with one read of a file up to 2 MiB.
 
@@ -94,7 +87,7 @@ def _hashes(fh: BinaryIO, size: int, path: str, *, full: bool, expect: str | Non
     fh.seek(size - EDGE)
     edges.update(fh.read(EDGE))
     fingerprint_ = edges.hexdigest()
-    return fingerprint_, full_hash(path) if full and expect in (None, fingerprint_) else None
+    return fingerprint_, sha256_file(path) if full and expect in (None, fingerprint_) else None
 
 
 def find_files(paths: Iterable[str]) -> list[str]:

@@ -11,11 +11,11 @@ The pipeline, one module per step:
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from datetime import datetime, timezone
 from typing import Any, cast
 
+from msitools.base.fsutil import sha256_file
 from msitools.base.workers import can_fork, run_shares
 from msitools.errors import UsageError
 from msitools.findings import Finding, Level
@@ -41,14 +41,6 @@ PARSE_APART_BYTES = 256 << 10
 
 __all__ = ["DeliveredFile", "Delivery", "Difference", "InputFile", "RowVerdict", "Status", "VerifyReport",
            "match_rows", "verify", "walk_delivery"]
-
-
-def _sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _row_verdicts(published: PublishedTable, delivery: Delivery, policy: SignaturePolicy) -> \
@@ -196,8 +188,8 @@ def verify(hotfix: str | os.PathLike[str], table: str | os.PathLike[str] | Publi
         unlisted.append(f)
     failures = signature_failures(delivery.packages, delivery.files, policy)
     inputs = [
-        InputFile("hotfix", hotfix, _sha256_file(hotfix), size=os.path.getsize(hotfix)),
-        InputFile("published table", table_path, _sha256_file(table_path) if os.path.isfile(table_path) else None,
+        InputFile("hotfix", hotfix, sha256_file(hotfix), size=os.path.getsize(hotfix)),
+        InputFile("published table", table_path, sha256_file(table_path) if os.path.isfile(table_path) else None,
                   format=published.format),
     ]
     return VerifyReport(

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from msitools.cli import cli
-from msitools.testing.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
+from msitools.testing.writer.package import SERVICE_INSTALL_COLUMNS, STANDARD_DIRECTORIES, PayloadFile, build_package
 from msitools.testing.writer.pe import build_pe
 
 from conftest import FIXTURES, corpus_file, require_tool
@@ -71,13 +71,7 @@ def build_review_fixture(path: Path) -> Path:
     for n, (action, type_, source, target, _) in enumerate(CUSTOM_ACTIONS):
         db.add_row("CustomAction", action, type_, source, target or None)
         db.add_row("InstallExecuteSequence", action, "NOT Installed" if n % 2 else None, 3000 + n)
-    db.add_table("ServiceInstall", [("ServiceInstall", "s72", True), ("Name", "s255", False),
-                                    ("DisplayName", "L255", False), ("ServiceType", "i4", False),
-                                    ("StartType", "i4", False), ("ErrorControl", "i4", False),
-                                    ("LoadOrderGroup", "S255", False), ("Dependencies", "S255", False),
-                                    ("StartName", "S255", False), ("Password", "S255", False),
-                                    ("Arguments", "S255", False), ("Component_", "s72", False),
-                                    ("Description", "L255", False)])
+    db.add_table("ServiceInstall", SERVICE_INSTALL_COLUMNS)
     db.add_row("ServiceInstall", "Svc", "FixtureSvc", "Fixture Service", 16, 2, 1, None, None, None, None,
                "-service", "tool.exe", "A service")
     db.add_table("ServiceControl", [("ServiceControl", "s72", True), ("Name", "l255", False), ("Event", "i2", False),

@@ -16,7 +16,12 @@ from pathlib import Path
 
 from msitools.testing.writer.cab import FileSpec, FolderSpec, build_cabinet
 from msitools.testing.writer.exe import build_sfx
-from msitools.testing.writer.package import STANDARD_DIRECTORIES, PayloadFile, build_package
+from msitools.testing.writer.package import (
+    SERVICE_INSTALL_COLUMNS,
+    STANDARD_DIRECTORIES,
+    PayloadFile,
+    build_package,
+)
 from msitools.testing.writer.pe import build_pe
 
 STAMP = _dt.datetime(2021, 3, 4, 5, 6)
@@ -58,13 +63,7 @@ def _msi(n: int, rnd: random.Random, lib: Library, path: Path) -> bytes:
                           package_code=f"{{00000000-0000-4000-9000-{n:012d}}}", product_version=f"1.{n}.0")
     db = built.database
     if n % 4 == 0:
-        db.add_table("ServiceInstall", [("ServiceInstall", "s72", True), ("Name", "s255", False),
-                                        ("DisplayName", "L255", False), ("ServiceType", "i4", False),
-                                        ("StartType", "i4", False), ("ErrorControl", "i4", False),
-                                        ("LoadOrderGroup", "S255", False), ("Dependencies", "S255", False),
-                                        ("StartName", "S255", False), ("Password", "S255", False),
-                                        ("Arguments", "S255", False), ("Component_", "s72", False),
-                                        ("Description", "L255", False)])
+        db.add_table("ServiceInstall", SERVICE_INSTALL_COLUMNS)
         db.add_row("ServiceInstall", "Svc", f"LibrarySvc{n}", f"Library Service {n}", 16, 2, 1, None, None, None,
                    None, None, f"tool{n}.exe", None)
         lib.services.append(str(path))

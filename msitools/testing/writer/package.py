@@ -18,6 +18,12 @@ from msitools.testing.writer.database import DatabaseBuilder
 from msitools.testing.writer.summary import SummaryInfo
 
 FIXED_TIME = _dt.datetime(2010, 2, 1, 16, 35, 0)
+# the standard ServiceInstall table (name, column type, primary key), for packages that install a service
+SERVICE_INSTALL_COLUMNS = [("ServiceInstall", "s72", True), ("Name", "s255", False), ("DisplayName", "L255", False),
+                           ("ServiceType", "i4", False), ("StartType", "i4", False), ("ErrorControl", "i4", False),
+                           ("LoadOrderGroup", "S255", False), ("Dependencies", "S255", False),
+                           ("StartName", "S255", False), ("Password", "S255", False), ("Arguments", "S255", False),
+                           ("Component_", "s72", False), ("Description", "L255", False)]
 STANDARD_DIRECTORIES = [
     ("TARGETDIR", None, "SourceDir"),
     ("ProgramFilesFolder", "TARGETDIR", "PFiles"),
