@@ -1,5 +1,8 @@
 """Run the shares of one job side by side in forked worker processes (POSIX).
 
+Used by extraction (the files of a big package), verification (the published table parsed while
+the delivery is walked) and scan (the unchanged check of a big library).
+
 Extraction is bound by per-file work (decoding, system calls, Python's own
 overhead) that one process does on one core.  :func:`run_shares` runs the
 first share in this process and every other share in a child forked from it:
@@ -23,7 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from msitools.errors import ExtractionError
+from msitools.errors import MsiToolsError
 
 T = TypeVar("T")
 
@@ -128,7 +131,7 @@ def _pickled_error(exc: BaseException) -> bytes:
         pickle.loads(payload)
         return payload
     except Exception:  # an exception that does not survive pickling: keep its text
-        return pickle.dumps(ExtractionError(f"extraction worker failed: {exc.__class__.__name__}: {exc}"))
+        return pickle.dumps(MsiToolsError(f"a worker process failed: {exc.__class__.__name__}: {exc}"))
 
 
 def _drain_pipes(fds: list[int], waiting: Callable[[], None] | None) -> dict[int, bytes]:
@@ -159,5 +162,5 @@ def _collect(pid: int, payload: bytes):
     if not payload:
         how = (f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                else f"exited with status {os.waitstatus_to_exitcode(status)}")
-        return ExtractionError(f"an extraction worker {how} before reporting its files")
+        return MsiToolsError(f"a worker process {how} before reporting its result")
     return pickle.loads(payload)
