@@ -11,7 +11,7 @@ import pytest
 
 import msitools
 from msitools.base import fsutil, workers
-from msitools.errors import ExtractionError, UnsafePathError
+from msitools.errors import MsiToolsError, UnsafePathError
 from msitools.extract import FILE_WEIGHT, _job_count, _split, extract
 from msitools.base.fsutil import OutputTree
 from msitools.limits import Limits
@@ -158,7 +158,7 @@ def test_a_worker_that_dies_is_reported_not_ignored():
     def dies():
         os.kill(os.getpid(), signal.SIGKILL)
 
-    with pytest.raises(ExtractionError, match="killed by signal 9"):
+    with pytest.raises(MsiToolsError, match="a worker process was killed by signal 9"):
         workers.run_shares([lambda: 1, dies])
 
 
