@@ -327,6 +327,9 @@ def _write(conn: sqlite3.Connection, record: dict[str, Any]) -> None:
     # the packages found inside it go with it (parent_id cascades), and their rows with them
     conn.execute("DELETE FROM packages WHERE path = ? AND parent_id IS NULL", (record["path"],))
     top = _insert_package(conn, None, record["path"], record["kind"], facts, record["signature"], record)
+    # verdicts on these very bytes (an unchanged file scanned again, say after a touch) stay linked to it
+    conn.execute("UPDATE verdicts SET package_id = ? WHERE package_id IS NULL AND hotfix = ? AND hotfix_sha256 = ?",
+                 (top, record["path"], record["sha256"]))
     children = {}
     for nested in record["packages"]:
         children[nested["path"]] = _insert_package(

@@ -14,7 +14,8 @@ one version to the next, applied in order by :func:`open_catalog`.  Tables (one 
 * ``custom_actions``: action, type, kind, description, as_system, execution, source,
   target SHA-256, where found;
 * ``services``, ``registry`` (under sensitive keys), ``findings`` (level, where, message);
-* ``verdicts``: a batch verification of a package against a published table.
+* ``verdicts``: a batch verification of a package against a published table (linked to the
+  package while the catalog holds those bytes at that path).
 
 Views for ``query --sql``: ``v_files`` (files with their package's path), ``v_unsigned``,
 ``v_altered``, ``v_system_actions``, ``v_services``, ``v_verdicts``.

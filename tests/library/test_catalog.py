@@ -219,6 +219,30 @@ def test_batch_verification_writes_reports_a_summary_and_the_verdicts(tmp_path, 
     assert sorted(v[0] for v in verdicts) == ["fail", "fail", "pass", "pass"]
 
 
+def test_a_verdict_stays_linked_to_the_bytes_it_was_made_on(tmp_path):
+    import shutil
+
+    share = tmp_path / "share"
+    share.mkdir()
+    hotfix = share / "hotfix.msi"
+    shutil.copyfile(FIXTURES / "kb2586709" / "SCCM2007-SP2-2586709-X86-ENU.msi", hotfix)
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps([{"hotfix": str(hotfix), "table": str(FIXTURES / "kb2586709" / "kb2586709.txt")}]))
+    db = tmp_path / "c.sqlite"
+    scan([str(share)], db)
+    proc = subprocess.run([sys.executable, "-m", "msitools", "verify", "--batch", str(manifest), "--out",
+                           str(tmp_path / "out"), "--db", str(db)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    linked = "SELECT COUNT(*) FROM verdicts v JOIN packages p ON p.id = v.package_id WHERE p.path = v.hotfix"
+    assert _count(db, linked) == 1
+    os.utime(hotfix, (1, 1))  # the same bytes, scanned again: still linked
+    assert scan([str(share)], db).scanned == 1 and _count(db, linked) == 1
+    with open(hotfix, "ab") as fh:  # other bytes: the verdict was not made on them
+        fh.write(b"\0" * 512)
+    assert scan([str(share)], db).scanned == 1 and _count(db, linked) == 0
+    assert _count(db, "SELECT COUNT(*) FROM verdicts") == 1
+
+
 # -- Dask --------------------------------------------------------------------------------------------------------
 def _dask_available() -> None:
     pytest.importorskip("distributed", reason="Dask is an optional extra (pip install 'msitools[dask]')")
