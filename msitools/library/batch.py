@@ -126,6 +126,10 @@ def run_batch(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     from msitools.base.fsutil import write_file
 
     entries = read_manifest(manifest)
+    if db is not None:  # a catalog that cannot take the verdicts is refused before any work
+        from msitools.library.schema import open_catalog
+
+        open_catalog(db).close()
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
     results = {r["index"]: r for r in (runner or local_runner(jobs))(entries)}

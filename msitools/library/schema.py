@@ -89,13 +89,21 @@ MIGRATIONS: list[str] = [
 
 
 def open_catalog(path: str | os.PathLike[str], *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection to the catalog at *path*, created and migrated to :data:`SCHEMA_VERSION` unless *readonly*."""
+    """A connection to the catalog at *path*, created and migrated to :data:`SCHEMA_VERSION` unless *readonly*.
+
+    A file that is not SQLite, or a SQLite database that is not a catalog (tables of its own and no
+    schema version), is refused with a :class:`UsageError`: it is never written to.
+    """
     path = os.fspath(path)
     if readonly:
         if not os.path.isfile(path):
             raise UsageError("no catalog here (run msitools scan --db first)", path)
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        version = _version(conn)
+        try:
+            version = _version(conn, path)
+        except UsageError:
+            conn.close()
+            raise
         if version != SCHEMA_VERSION:
             conn.close()
             raise UsageError(f"catalog schema version {version}, this msitools reads {SCHEMA_VERSION} "
@@ -105,16 +113,23 @@ def open_catalog(path: str | os.PathLike[str], *, readonly: bool = False) -> sql
         conn = sqlite3.connect(path)
     except sqlite3.Error as exc:
         raise UsageError(f"cannot open the catalog: {exc}", path) from None
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA journal_mode = WAL")
-    # In WAL mode a commit is atomic and survives a crash of the process; NORMAL leaves the fsync to
-    # checkpoints, so one transaction per package does not cost one disk flush per package.
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-    version = _version(conn)
-    if version > SCHEMA_VERSION:
+    try:
+        version = _version(conn, path)
+        if version > SCHEMA_VERSION:
+            raise UsageError(f"catalog schema version {version} is newer than this msitools ({SCHEMA_VERSION})",
+                             path)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode a commit is atomic and survives a crash of the process; NORMAL leaves the fsync to
+        # checkpoints, so one transaction per package does not cost one disk flush per package.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+    except UsageError:
         conn.close()
-        raise UsageError(f"catalog schema version {version} is newer than this msitools ({SCHEMA_VERSION})", path)
+        raise
+    except sqlite3.Error as exc:
+        conn.close()
+        raise UsageError(f"cannot open the catalog: {exc}", path) from None
     for step in range(version, SCHEMA_VERSION):
         # one transaction per step, its new version included (SQLite's schema changes are transactional):
         # a migration that stops half-way leaves the catalog as it was
@@ -129,9 +144,20 @@ def open_catalog(path: str | os.PathLike[str], *, readonly: bool = False) -> sql
     return conn
 
 
-def _version(conn: sqlite3.Connection) -> int:
+def _version(conn: sqlite3.Connection, path: str) -> int:
+    """The catalog's schema version: 0 for an empty database (a new catalog); UsageError for anything else."""
     try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.Error:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() \
+            if "meta" in names else None
+    except sqlite3.DatabaseError as exc:
+        raise UsageError(f"not a catalog: {exc}", path) from None
+    if row is None:
+        if names - {"meta"}:
+            raise UsageError("a SQLite database with tables of its own, not an msitools catalog "
+                             "(give a new file to --db)", path)
         return 0
-    return int(row[0]) if row else 0
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise UsageError(f"not a catalog: schema version {row[0]!r}", path) from None

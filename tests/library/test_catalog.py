@@ -172,6 +172,27 @@ def test_a_migration_that_fails_half_way_leaves_the_catalog_as_it_was(tmp_path, 
     assert int(_count(db, "SELECT value FROM meta WHERE key = 'schema_version'")) == SCHEMA_VERSION
 
 
+def test_a_file_that_is_not_a_catalog_is_refused_and_left_alone(tmp_path):
+    text = tmp_path / "notes.sqlite"
+    text.write_text("hello")
+    other = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE accounts (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = {p: p.read_bytes() for p in (text, other)}
+    for path, why in ((text, "not a catalog: file is not a database"), (other, "not an msitools catalog")):
+        for args in (["scan", str(FIXTURES / "kb2586709" / "tampered"), "--db", str(path)],
+                     ["query", "--db", str(path), "--unsigned"],
+                     ["verify", "--batch", str(_manifest(tmp_path)), "--out", str(tmp_path / "out"),
+                      "--db", str(path)]):
+            proc = subprocess.run([sys.executable, "-m", "msitools", *args], capture_output=True, text=True)
+            assert proc.returncode == 2 and proc.stderr.count("\n") == 1, (args, proc.stderr)
+            assert str(path) in proc.stderr and why in proc.stderr, proc.stderr
+    assert {p: p.read_bytes() for p in (text, other)} == before
+    assert not (tmp_path / "out").exists()  # refused before any hotfix was verified
+
+
 def test_the_command_line(library, catalog, tmp_path):
     db, _first = catalog
     proc = subprocess.run([sys.executable, "-m", "msitools", "query", "--db", str(db), "--file", "openssl.dll",
