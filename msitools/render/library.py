@@ -4,13 +4,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from msitools.render.text import render_csv, render_table
+from msitools.render.options import PLAIN, RenderOptions, takes_options
+from msitools.render.text import printable, render_csv, render_table
 
 
-def answer_text(report: dict[str, Any]) -> str:
+@takes_options
+def answer_text(report: dict[str, Any], options: RenderOptions = PLAIN) -> str:
+    """A table when it fits the width; else one block of ``column: value`` lines per row (as psql's ``\\x``)."""
     if not report["rows"]:
         return f"{report['question']}: no rows"
-    return render_table(report["columns"], report["rows"]) + f"\n({len(report['rows'])} rows)"
+    count = f"({len(report['rows'])} rows)"
+    table = render_table(report["columns"], report["rows"])
+    if max(map(len, table.splitlines())) <= options.width:
+        return table + "\n" + count
+    label = max(map(len, report["columns"])) + 1
+    blocks = []
+    for n, row in enumerate(report["rows"], start=1):
+        head = f"-[ {n} ]"
+        blocks.append(head + "-" * max(0, min(options.width, 40) - len(head)))
+        blocks += [f"{column + ':':<{label}} {printable(value)}".rstrip()
+                   for column, value in zip(report["columns"], row)]
+    return "\n".join(blocks) + "\n" + count
 
 
 def answer_csv(report: dict[str, Any]) -> str:

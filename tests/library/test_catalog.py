@@ -328,3 +328,19 @@ def test_batch_verification_on_dask_gives_the_local_verdicts(tmp_path):
                 json.loads((folder / "summary.json").read_text())["hotfixes"]]
 
     assert verdicts(out_local) == verdicts(out_dask)
+
+
+def test_a_query_answer_fits_the_width_as_a_table_or_as_one_block_per_row():
+    from msitools.render.library import answer_text
+    from msitools.render.options import RenderOptions
+
+    narrow = {"question": "sql", "columns": ["name", "size"], "rows": [["a.dll", 1], ["b.dll", 22]]}
+    text = answer_text(narrow, RenderOptions(width=60))
+    assert text.splitlines()[0].split() == ["name", "size"] and text.endswith("(2 rows)")
+    wide = {"question": "unsigned", "columns": ["path", "kind", "signature_status"],
+            "rows": [["/srv/share/" + "x" * 70 + ".msi", "msi", "unsigned"], ["/srv/share/b.msi", None, "unsigned"]]}
+    lines = answer_text(wide, RenderOptions(width=60)).splitlines()
+    assert lines[0].startswith("-[ 1 ]") and lines[4].startswith("-[ 2 ]") and lines[-1] == "(2 rows)"
+    assert lines[1] == "path:             /srv/share/" + "x" * 70 + ".msi"  # a value longer than the width: whole
+    assert lines[6] == "kind:" and all(len(line) <= 60 for line in lines if "xxx" not in line)
+    assert answer_text(wide, RenderOptions(width=200)).splitlines()[0].split() == ["path", "kind", "signature_status"]
