@@ -28,22 +28,6 @@ def _number(value: float) -> str:
     return float.__repr__(value)
 
 
-def _key(key: Any) -> str:
-    if isinstance(key, str):
-        return _string(key)
-    if key is True:
-        return '"true"'
-    if key is False:
-        return '"false"'
-    if key is None:
-        return '"null"'
-    if isinstance(key, int):
-        return '"' + int.__repr__(key) + '"'
-    if isinstance(key, float):
-        return '"' + _number(key) + '"'
-    raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
-
-
 def _scalar(value: Any) -> str | None:
     """The JSON of a string, number, boolean or null (subclasses taken as json takes them); else None."""
     if value is None:
@@ -59,6 +43,15 @@ def _scalar(value: Any) -> str | None:
     if isinstance(value, float):
         return _number(value)
     return None
+
+
+def _key(key: Any) -> str:
+    """A dictionary key as JSON writes it: a string, or a number, boolean or null in quotes."""
+    if isinstance(key, str):
+        return _string(key)
+    if key is None or isinstance(key, (int, float)):
+        return '"' + str(_scalar(key)) + '"'
+    raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
 
 
 def indented_json(data: Any, default: Callable[[Any], Any]) -> str:
