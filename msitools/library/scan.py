@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 from msitools.base.fsutil import sha256_file
 from msitools.errors import MsiToolsError
+from msitools.library.record import CatalogJudge, container_facts, delivers_catalogs, package_sections, pe_facts
 from msitools.limits import DEFAULT_LIMITS, Limits
 
 EDGE = 1 << 20  # bytes at each end of a file that make its quick fingerprint
@@ -119,62 +120,6 @@ def find_files(paths: Iterable[str]) -> list[str]:
 
 
 # -- one package -----------------------------------------------------------------------------------
-def _pe_facts(data: bytes, name: str, limits: Limits) -> dict[str, Any]:
-    from msitools.pe.authenticode_pe import signature_summary
-    from msitools.pe.image import read_pe_info
-
-    out: dict[str, Any] = {}
-    try:
-        info = read_pe_info(data, name, limits)
-    except MsiToolsError:
-        info = None
-    if info is not None:
-        out.update(version=info.file_version, platform=info.platform)
-        languages = getattr(info, "languages", None)
-        if languages:
-            out["language"] = ",".join(str(x) for x in languages)
-    signature = signature_summary(data, name, limits)
-    signer = signature.get("signer")
-    out.update(signature_status=signature.get("status"),
-               signer=signer.get("subject") if isinstance(signer, dict) else signer)
-    return out
-
-
-def _sections(pkg: Any, where: str, record: dict[str, Any]) -> None:
-    """Custom actions, services and sensitive registry of one package (of its changes, for a patch)."""
-    from msitools.review import sections
-    from msitools.review.sources import package_source, patch_source
-
-    if pkg.kind == "msp":
-        from msitools.patch.msp import Msp
-
-        source = patch_source(Msp(pkg))
-    elif pkg.kind in ("msi", "msm"):
-        source = package_source(pkg)
-    else:
-        return
-    for ca in sections.custom_actions(source):
-        target = ca.get("target")
-        record["custom_actions"].append({
-            "action": ca["action"], "type": ca["type"], "kind": ca["kind"], "description": ca["description"],
-            "as_system": int(bool(ca["as_system"])), "execution": ca["execution"], "source": ca["source"],
-            "target_sha256": hashlib.sha256(str(target).encode()).hexdigest() if target is not None else None,
-            "where_found": where})
-    found = sections.services(source)
-    for s in found["installed"]:
-        record["services"].append({"name": s["service"], "display_name": s["display_name"], "start": s["start"],
-                                   "account": s["account"], "arguments": s["arguments"], "action": "install",
-                                   "where_found": where})
-    for s in found["controlled"]:
-        record["services"].append({"name": s["service"], "display_name": None, "start": None, "account": None,
-                                   "arguments": s["arguments"], "action": "control: " + ", ".join(s["events"]),
-                                   "where_found": where})
-    for r in sections.sensitive_registry(source):
-        record["registry"].append({"root": str(r["root"]), "key": r["key"], "name": r["name"],
-                                   "value": None if r["value"] is None else str(r["value"]),
-                                   "why": ", ".join(r["why"]), "where_found": where})
-
-
 def plan(path: str, limits: Limits = DEFAULT_LIMITS, split_bytes: int = SPLIT_BYTES) -> list[Part | None]:
     """The tasks that scan *path*: ``[None]`` (one task), or for an installer database of at least
     *split_bytes* whose files lie in several cabinets, the rest and then one part per cabinet."""
@@ -187,7 +132,7 @@ def plan(path: str, limits: Limits = DEFAULT_LIMITS, split_bytes: int = SPLIT_BY
         if os.path.getsize(path) < split_bytes or read_magic(path) != CFB_MAGIC:
             return [None]
         with open_package(path, limits) as pkg:
-            if pkg.kind != "msi":
+            if pkg.kind != "msi" or delivers_catalogs(pkg):  # a catalog vouches for files in any cabinet
                 return [None]
             disks = sorted({f.media.disk_id for f in list_package_files(pkg).files
                             if f.media is not None and f.media.cabinet})
@@ -238,6 +183,7 @@ def scan_package(path: str, limits: Limits = DEFAULT_LIMITS, part: Part | None =
                               "sha256": whole, "kind": None, "error": None, "facts": {},
                               "signature": {}, "packages": [], "files": [], "custom_actions": [], "services": [],
                               "registry": [], "findings": []}
+    catalogs = CatalogJudge(limits)
 
     def on_package(pkg: Any, chain: list[str]) -> None:
         if cabinet_part and len(chain) == 1:
@@ -255,13 +201,14 @@ def scan_package(path: str, limits: Limits = DEFAULT_LIMITS, part: Part | None =
         else:
             record["packages"].append(entry)
         try:
-            _sections(pkg, where, record)
+            package_sections(pkg, where, record)
+            catalogs.package(pkg, where)
         except MsiToolsError as exc:
             record["findings"].append({"level": "error", "where_found": where, "message": exc.message})
 
     try:
         if not cabinet_part:
-            _container_facts(path, record, limits)
+            container_facts(path, record, limits)
         for found in walk(path, recursive=True, limits=limits, on_package=on_package, only=_selector(part)):
             item = found.item
             file_size, sha256, error = digest(found, "sha256")
@@ -272,15 +219,17 @@ def scan_package(path: str, limits: Limits = DEFAULT_LIMITS, part: Part | None =
             if error is None:
                 spool = item.spool()
                 if spool.head(2) == b"MZ" and spool.size <= limits.pe_read_size:
-                    facts = _pe_facts(spool.read(limits.pe_read_size), found.name, limits)
+                    facts = pe_facts(spool.read(limits.pe_read_size), found.name, limits)
                     row["version"] = facts.get("version") or row["version"]
                     row.update({k: v for k, v in facts.items() if k != "version"})
+                catalogs.add(len(record["files"]), found, row["where_found"], spool)
             else:
                 record["findings"].append({"level": "error", "where_found": row["where_found"] + " > " + found.name,
                                            "message": error})
             record["files"].append(row)
             if not found.nested:
                 item.close()
+        catalogs.finish(record)
     except MsiToolsError as exc:
         record["error"] = exc.message
     except OSError as exc:
@@ -288,26 +237,6 @@ def scan_package(path: str, limits: Limits = DEFAULT_LIMITS, part: Part | None =
     if record["kind"] is None and record["error"] is None and not cabinet_part:
         record["kind"] = "unknown"
     return record
-
-
-def _container_facts(path: str, record: dict[str, Any], limits: Limits) -> None:
-    """Kind and own signature of a cabinet or an executable (packages report theirs through the walk)."""
-    from msitools.payload.containers import detect, open_members
-
-    kind = detect(path)
-    if kind == "package":
-        return
-    if kind == "unknown":
-        raise MsiToolsError("not a package, a cabinet or an executable container", path)
-    with open_members(path, limits=limits) as walk:
-        record["kind"] = walk.kind
-        signature = walk.own_signature()
-        signer = signature.get("signer")
-        record["signature"] = {"status": signature.get("status"),
-                               "signer": signer.get("subject") if isinstance(signer, dict) else signer}
-        for finding in walk.findings:
-            record["findings"].append({"level": finding.level.value, "where_found": finding.where,
-                                       "message": finding.message})
 
 
 # -- the catalog -------------------------------------------------------------------------------------
