@@ -101,11 +101,10 @@ def _batch(manifest: str, out_dir: str, db: str | None, jobs: int, dask: str | N
     runner = local_runner(jobs)
     executor = None
     if dask is not None:
-        from msitools.library.batch import verify_entry
-        from msitools.library.distributed import DaskExecutor
+        from msitools.library.distributed import DaskExecutor, dask_batch_runner
 
         executor = DaskExecutor(dask, jobs)
-        runner = lambda entries: executor.map(verify_entry, entries)  # noqa: E731
+        runner = dask_batch_runner(executor)
     try:
         summary = run_batch(manifest, out_dir, runner=runner, db=db)
     finally:

@@ -9,6 +9,7 @@ package files at the same paths (a shared folder) and msitools installed.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,6 +38,16 @@ class DaskExecutor:
             except OSError as exc:
                 raise UsageError(f"cannot reach the Dask scheduler: {exc}", address) from None
 
+    def check_visible(self, path: str) -> None:
+        """Refuse to start when a worker cannot see *path*: workers read the packages themselves, from a
+        share mounted at the same path, and a blind worker would record every package as unreadable."""
+        seen = self.client.run(os.path.exists, path)
+        blind = sorted(worker for worker, ok in seen.items() if not ok)
+        if blind:
+            raise UsageError(f"{len(blind)} of {len(seen)} Dask worker(s) cannot see this file "
+                             f"({', '.join(blind[:3])}{', ...' if len(blind) > 3 else ''}); workers must see "
+                             "the share at the same path as this machine", path)
+
     def map(self, function: Callable[..., dict[str, Any]], items: list[Any], *args: Any) -> Iterator[dict[str, Any]]:
         from distributed import as_completed
 
@@ -62,6 +73,8 @@ class _ScanRunner:
     def __call__(self, tasks: list[Any]) -> Iterator[dict[str, Any]]:
         from msitools.library.scan import scan_task
 
+        if tasks:
+            self.executor.check_visible(tasks[0][0])
         return self.executor.map(scan_task, tasks, self.limits)
 
     def close(self) -> None:
@@ -71,3 +84,16 @@ class _ScanRunner:
 def dask_executor(address: str, workers: int = 2, limits: Limits = DEFAULT_LIMITS) -> _ScanRunner:
     """A scan executor on Dask: *address* is ``tcp://HOST:8786`` or ``local`` (a LocalCluster of *workers*)."""
     return _ScanRunner(DaskExecutor(address, workers), limits)
+
+
+def dask_batch_runner(executor: DaskExecutor) -> Callable[[list[dict[str, Any]]], Iterator[dict[str, Any]]]:
+    """Run batch entries (:func:`~msitools.library.batch.verify_entry`) on *executor*'s cluster."""
+    from msitools.library.batch import verify_entry
+
+    def run(entries: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        present = [e["hotfix"] for e in entries if os.path.exists(e["hotfix"])]
+        if present:
+            executor.check_visible(present[0])
+        return executor.map(verify_entry, entries)
+
+    return run

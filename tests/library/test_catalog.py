@@ -344,3 +344,30 @@ def test_a_query_answer_fits_the_width_as_a_table_or_as_one_block_per_row():
     assert lines[1] == "path:             /srv/share/" + "x" * 70 + ".msi"  # a value longer than the width: whole
     assert lines[6] == "kind:" and all(len(line) <= 60 for line in lines if "xxx" not in line)
     assert answer_text(wide, RenderOptions(width=200)).splitlines()[0].split() == ["path", "kind", "signature_status"]
+
+
+def test_a_dask_worker_that_cannot_see_the_share_stops_the_run_before_any_task(tmp_path):
+    from msitools.errors import UsageError
+    from msitools.library.distributed import DaskExecutor, _ScanRunner
+
+    class Client:  # what Client.run answers: {worker address: result}
+        def __init__(self, answers):
+            self.answers, self.submitted = answers, []
+
+        def run(self, function, *args):
+            return {worker: function(*args) if ok else False for worker, ok in self.answers.items()}
+
+        def submit(self, *args, **kwargs):  # pragma: no cover - must not be reached
+            self.submitted.append(args)
+            raise AssertionError("a task was submitted")
+
+    package = tmp_path / "p.msi"
+    package.write_bytes(b"x")
+    executor = DaskExecutor.__new__(DaskExecutor)
+    executor.client = Client({"tcp://10.0.0.1:1": True, "tcp://10.0.0.2:1": False})
+    with pytest.raises(UsageError, match=r"1 of 2 Dask worker\(s\) cannot see this file \(tcp://10.0.0.2:1\)"):
+        list(_ScanRunner(executor, None)([(str(package), None)]))
+    executor.client = Client({"tcp://10.0.0.1:1": True})
+    executor.check_visible(str(package))  # every worker sees it: no error
+    with pytest.raises(UsageError, match="cannot see"):
+        executor.check_visible(str(tmp_path / "gone.msi"))
