@@ -78,3 +78,23 @@ def sign(pki, src: Path, out: Path, *, digest="sha256", dse=False, certs="self.p
     return out
 
 
+
+
+def altered_crt_package(vcredist: Path, work: Path) -> Path:
+    """The real CRT assembly of vcredist.msi (catalog, manifest, DLLs) repackaged with one byte of
+    msvcm80.dll changed: a file its signed catalog names with other bytes."""
+    from msitools.extract import extract
+    from msitools.testing.writer.package import PayloadFile, build_package
+
+    out = work / "crt-extracted"
+    extract(vcredist, out)
+    folder = next((out / "SourceDir" / "Windows" / "winsxs").glob("x86_microsoft.vc80.crt_*"))
+    files = []
+    for path in sorted(folder.iterdir()):
+        data = bytearray(path.read_bytes())
+        if path.name == "msvcm80.dll":
+            data[len(data) // 2] ^= 0x01
+        files.append(PayloadFile("ProgramFilesFolder", path.name, bytes(data)))
+    package = work / "crt.msi"
+    build_package(files).write(package)
+    return package

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 from conftest import corpus_file
+from signing import altered_crt_package
 
-from msitools.extract import extract
 from msitools.library.query import ask
 from msitools.library.scan import plan, scan
-from msitools.testing.writer.package import PayloadFile, build_package
 
 
 def _statuses(db, name):
@@ -32,18 +31,9 @@ def test_catalog_signed_payload_is_recorded(tmp_path):
 
 
 def test_a_dll_changed_beside_its_catalog_is_recorded_as_altered(tmp_path):
-    out = tmp_path / "x"
-    extract(corpus_file("vcredist.msi"), out)
-    folder = next((out / "SourceDir" / "Windows" / "winsxs").glob("x86_microsoft.vc80.crt_*"))
-    files = []
-    for path in sorted(folder.iterdir()):
-        data = bytearray(path.read_bytes())
-        if path.name == "msvcm80.dll":
-            data[len(data) // 2] ^= 0x01
-        files.append(PayloadFile("ProgramFilesFolder", path.name, bytes(data)))
     share = tmp_path / "share"
     share.mkdir()
-    build_package(files).write(share / "crt.msi")
+    altered_crt_package(corpus_file("vcredist.msi"), tmp_path).rename(share / "crt.msi")
     db = tmp_path / "c.sqlite"
     scan([str(share)], db)
     assert _statuses(db, "msvcm80.dll") == ["catalog_altered"]

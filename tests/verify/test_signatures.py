@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from click.testing import CliRunner
 from conftest import CORPUS, FIXTURES, corpus_file, require_tool
-from signing import make_pki, sign
+from signing import altered_crt_package, make_pki, sign
 
 from msitools.cli import cli
 from msitools.container.streamname import encode_stream_name
@@ -194,18 +194,7 @@ def test_a_dll_changed_beside_its_signed_manifest_is_altered(tmp_path):
     """The real CRT assembly (catalog, manifest, DLLs) repackaged with one byte of msvcm80.dll changed."""
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is not beside the project")
-    out = tmp_path / "x"
-    assert run("extract", corpus_file("vcredist.msi"), "-o", out)[0] == 0
-    folder = next((out / "SourceDir" / "Windows" / "winsxs").glob("x86_microsoft.vc80.crt_*"))
-    files = []
-    for path in sorted(folder.iterdir()):
-        data = bytearray(path.read_bytes())
-        if path.name == "msvcm80.dll":
-            data[len(data) // 2] ^= 0x01
-        files.append(PayloadFile("ProgramFilesFolder", path.name, bytes(data)))
-    built = build_package(files)
-    pkg = tmp_path / "crt.msi"
-    built.write(pkg)
+    pkg = altered_crt_package(corpus_file("vcredist.msi"), tmp_path)
     table = tmp_path / "none.md"
     table.write_text("|File name|File size|\n|---|---|\n|Nothing.txt|1|\n")
     code, text = run("verify", pkg, "--kb", table, "--allow-unlisted", "--format", "json")
