@@ -27,6 +27,7 @@ from msitools.db.package import Package, open_package
 from msitools.errors import MsiToolsError
 from msitools.inventory import walk
 from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.pe.trust import signer_subject
 
 Key = tuple
 
@@ -114,9 +115,7 @@ def read_side(path: str, patches=(), transforms=(), limits: Limits = DEFAULT_LIM
         side.summary = {k: _cell(v) for k, v in pkg.summary.to_dict().items()}
         side.streams = _streams(pkg)
         report = safe_signature_report(pkg)
-        signer = report.get("signer")
-        side.signature = {"status": report.get("status"),
-                          "signer": signer.get("subject") if isinstance(signer, dict) else signer}
+        side.signature = {"status": report.get("status"), "signer": signer_subject(report)}
         try:
             for found in walk(path, limits=limits, view=view):
                 item = found.item

@@ -26,6 +26,7 @@ from msitools.db.package import open_package
 from msitools.errors import MsiToolsError
 from msitools.inventory import Delivered, package_facts, walk
 from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.pe.trust import signer_subject
 
 SPEC = "1.6"
 
@@ -66,8 +67,7 @@ def _package_signature(path: str, limits: Limits) -> dict[str, Any]:
             report = safe_signature_report(pkg)
     except MsiToolsError as exc:
         return {"status": "unreadable", "reason": exc.message}
-    signer = report.get("signer")
-    return {"status": report.get("status"), "signer": signer.get("subject") if isinstance(signer, dict) else signer}
+    return {"status": report.get("status"), "signer": signer_subject(report)}
 
 
 def _pe_facts(data: bytes, name: str, limits: Limits) -> dict[str, Any]:
@@ -111,9 +111,7 @@ class _Builder:
                 report = safe_signature_report(pkg)
         except MsiToolsError as exc:
             return {"signature_status": "unreadable", "signature_reason": exc.message}
-        signer = report.get("signer")
-        return {"signature_status": report.get("status"),
-                "signer": signer.get("subject") if isinstance(signer, dict) else signer}
+        return {"signature_status": report.get("status"), "signer": signer_subject(report)}
 
     def file_component(self, found: Delivered) -> Any:
         from cyclonedx.model.component import Component, ComponentType

@@ -1,6 +1,7 @@
 """Table headers: which column holds which field, and reading a row's cells by its header."""
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from typing import Any, NamedTuple
@@ -134,15 +135,9 @@ def _read_cell(field: str, raw: str, values: dict[str, Any], notes: list[str]) -
 
 # readings of printed cells other than names, by (field, cell): a big table repeats its dates,
 # times, platforms and versions; every reading is a pure function of the cell and immutable
-_READINGS: dict[tuple[str, str], tuple[tuple[tuple[str, Any], ...], str | None]] = {}
-_READINGS_KEPT = 4096
-
-
+# (a cell that cannot be read raises, and is not remembered)
+@functools.lru_cache(maxsize=4096)
 def _cell_reading(field: str, raw: str) -> tuple[tuple[tuple[str, Any], ...], str | None]:
-    key = (field, raw)
-    known = _READINGS.get(key)
-    if known is not None:
-        return known
     cell = cell_text(raw)
     note = None
     updates: tuple[tuple[str, Any], ...]
@@ -163,23 +158,10 @@ def _cell_reading(field: str, raw: str) -> tuple[tuple[tuple[str, Any], ...], st
         updates = (("platform", value),)
     else:
         updates = ()
-    if len(_READINGS) >= _READINGS_KEPT:
-        _READINGS.clear()
-    _READINGS[key] = (updates, note)
     return updates, note
 
 
-def _printed(raw: str) -> str:
-    known = _PRINTED.get(raw)
-    if known is None:
-        known = clean(raw)
-        if len(_PRINTED) >= _READINGS_KEPT:
-            _PRINTED.clear()
-        _PRINTED[raw] = known
-    return known
-
-
-_PRINTED: dict[str, str] = {}
+_printed = functools.lru_cache(maxsize=4096)(clean)  # a printed cell as the report shows it
 
 
 def candidate(pairs: list[tuple[str, str]]) -> Candidate:

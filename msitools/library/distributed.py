@@ -91,9 +91,9 @@ def dask_batch_runner(executor: DaskExecutor) -> Callable[[list[dict[str, Any]]]
     from msitools.library.batch import verify_entry
 
     def run(entries: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        present = [e["hotfix"] for e in entries if os.path.exists(e["hotfix"])]
-        if present:
-            executor.check_visible(present[0])
+        present = next((e["hotfix"] for e in entries if os.path.exists(e["hotfix"])), None)
+        if present is not None:
+            executor.check_visible(present)
         return executor.map(verify_entry, entries)
 
     return run

@@ -5,10 +5,23 @@ the verdicts of the catalogs it delivers on its files.  Used by :mod:`msitools.l
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from msitools.errors import MsiToolsError
+from msitools.findings import Finding
 from msitools.limits import Limits
+from msitools.pe.trust import signer_subject
+
+
+def finding_row(finding: Finding) -> dict[str, Any]:
+    """A finding as the catalog's ``findings`` rows hold it."""
+    return {"level": finding.level.value, "where_found": finding.where, "message": finding.message}
+
+
+def innermost(where: str, chains: Iterable[str]) -> str | None:
+    """The longest of *chains* (package chains ``a.msi > b.cab > c.msp``) that *where* lies in, if any."""
+    return max((c for c in chains if where == c or where.startswith(c + " > ")), key=len, default=None)
 
 
 def pe_facts(data: bytes, name: str, limits: Limits) -> dict[str, Any]:
@@ -26,9 +39,7 @@ def pe_facts(data: bytes, name: str, limits: Limits) -> dict[str, Any]:
         if languages:
             out["language"] = ",".join(str(x) for x in languages)
     signature = signature_summary(data, name, limits)
-    signer = signature.get("signer")
-    out.update(signature_status=signature.get("status"),
-               signer=signer.get("subject") if isinstance(signer, dict) else signer)
+    out.update(signature_status=signature.get("status"), signer=signer_subject(signature))
     return out
 
 
@@ -79,12 +90,8 @@ def container_facts(path: str, record: dict[str, Any], limits: Limits) -> None:
     with open_members(path, limits=limits) as walk:
         record["kind"] = walk.kind
         signature = walk.own_signature()
-        signer = signature.get("signer")
-        record["signature"] = {"status": signature.get("status"),
-                               "signer": signer.get("subject") if isinstance(signer, dict) else signer}
-        for finding in walk.findings:
-            record["findings"].append({"level": finding.level.value, "where_found": finding.where,
-                                       "message": finding.message})
+        record["signature"] = {"status": signature.get("status"), "signer": signer_subject(signature)}
+        record["findings"].extend(finding_row(f) for f in walk.findings)
 
 
 def delivers_catalogs(pkg: Any) -> bool:
@@ -119,7 +126,7 @@ class CatalogJudge:
             self.collectors[where] = CatalogCollector(None, self.limits)
 
     def add(self, index: int, found: Any, where: str, spool: Any) -> None:
-        owner = max((k for k in self.collectors if where == k or where.startswith(k + " > ")), key=len, default=None)
+        owner = innermost(where, self.collectors)
         if owner is None:
             return
         file = getattr(found.item, "file", None)
@@ -130,11 +137,8 @@ class CatalogJudge:
         from msitools.pe.trust import CATALOG_ALTERED, UNSIGNED
 
         for collector in self.collectors.values():
-            record["findings"].extend({"level": f.level.value, "where_found": f.where, "message": f.message}
-                                      for f in collector.findings)
+            record["findings"].extend(finding_row(f) for f in collector.findings)
             for index, verdict in collector.finish().items():
                 row = record["files"][index]
                 if row["signature_status"] in (None, UNSIGNED) or verdict["status"] == CATALOG_ALTERED:
-                    signer = verdict.get("signer")
-                    row["signature_status"] = verdict["status"]
-                    row["signer"] = signer.get("subject") if isinstance(signer, dict) else signer
+                    row["signature_status"], row["signer"] = verdict["status"], signer_subject(verdict)

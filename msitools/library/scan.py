@@ -19,6 +19,7 @@ a single task, before it is written.
 """
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import hashlib
 import itertools
@@ -31,8 +32,16 @@ from typing import Any, BinaryIO
 
 from msitools.base.fsutil import sha256_file
 from msitools.errors import MsiToolsError
-from msitools.library.record import CatalogJudge, container_facts, delivers_catalogs, package_sections, pe_facts
+from msitools.library.record import (
+    CatalogJudge,
+    container_facts,
+    delivers_catalogs,
+    innermost,
+    package_sections,
+    pe_facts,
+)
 from msitools.limits import DEFAULT_LIMITS, Limits
+from msitools.pe.trust import signer_subject
 
 EDGE = 1 << 20  # bytes at each end of a file that make its quick fingerprint
 COMMIT_SECONDS = 0.5  # how much scanning a stopped scan may lose (it is redone by the next one)
@@ -61,34 +70,34 @@ class ScanSummary:
                 "removed": self.removed, "errors": self.errors}
 
 
-def _identity(path: str, *, full: bool = True, expect: str | None = None) -> tuple[int, float, str, str | None]:
+def _identity(path: str, *, expect: str | None = None) -> tuple[int, float, str, str | None]:
     """``(size, mtime, edge fingerprint, full SHA-256)`` with one read of a file up to 2 MiB.
 
     With *expect*, the full hash is computed only when the edge fingerprint equals it (``None`` otherwise).
     """
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
-        fingerprint_, whole = _hashes(fh, st.st_size, path, full=full, expect=expect)
+        fingerprint_, whole = _hashes(fh, st.st_size, path, expect=expect)
     return st.st_size, st.st_mtime, fingerprint_, whole
 
 
-def _hashes(fh: BinaryIO, size: int, path: str, *, full: bool, expect: str | None) -> tuple[str, str | None]:
-    """The edge fingerprint and (when *full* and it equals *expect*, if given) the full SHA-256 of an open file."""
+def _hashes(fh: BinaryIO, size: int, path: str, *, expect: str | None) -> tuple[str, str | None]:
+    """The edge fingerprint and (when it equals *expect*, if given) the full SHA-256 of an open file."""
     if size <= EDGE:  # the whole file is its first MiB: one read, one hash
         fingerprint_ = hashlib.sha256(fh.read()).hexdigest()
-        return fingerprint_, fingerprint_ if full else None
+        return fingerprint_, fingerprint_
     head = fh.read(EDGE)
     edges = hashlib.sha256(head)
     if size <= 2 * EDGE:
         rest = fh.read()  # the bytes after the first MiB: the last "MiB" of the fingerprint
         edges.update(rest)
         fingerprint_ = edges.hexdigest()
-        whole = hashlib.sha256(head + rest).hexdigest() if full and expect in (None, fingerprint_) else None
+        whole = hashlib.sha256(head + rest).hexdigest() if expect in (None, fingerprint_) else None
         return fingerprint_, whole
     fh.seek(size - EDGE)
     edges.update(fh.read(EDGE))
     fingerprint_ = edges.hexdigest()
-    return fingerprint_, sha256_file(path) if full and expect in (None, fingerprint_) else None
+    return fingerprint_, sha256_file(path) if expect in (None, fingerprint_) else None
 
 
 def find_files(paths: Iterable[str]) -> list[str]:
@@ -190,10 +199,8 @@ def scan_package(path: str, limits: Limits = DEFAULT_LIMITS, part: Part | None =
             return
         where = " > ".join(chain)
         report = safe_signature_report(pkg)
-        signer = report.get("signer")
         entry = {"path": where, "facts": package_facts(pkg), "kind": pkg.kind,
-                 "signature_status": report.get("status"),
-                 "signer": signer.get("subject") if isinstance(signer, dict) else signer}
+                 "signature_status": report.get("status"), "signer": signer_subject(report)}
         if len(chain) == 1:
             record["kind"] = pkg.kind
             record["facts"] = entry["facts"]
@@ -266,11 +273,8 @@ def _write(conn: sqlite3.Connection, record: dict[str, Any]) -> None:
             {"status": nested["signature_status"], "signer": nested["signer"]}, None)
 
     def owner(where: str) -> int:
-        best, best_len = top, 0
-        for chain, pid in children.items():
-            if (where == chain or where.startswith(chain + " > ")) and len(chain) > best_len:
-                best, best_len = pid, len(chain)
-        return best
+        chain = innermost(where, children)
+        return top if chain is None else children[chain]
 
     conn.executemany(
         "INSERT INTO files (package_id, install_path, name, size, version, language, platform, sha256, "
@@ -335,8 +339,8 @@ def _unchanged(path: str, known: tuple[int, float, str, str] | None) -> bool:
         if size <= EDGE:  # most packages of a library: one read (no buffered file object), one hash
             data = os.read(fd, size + 1)
             return len(data) == size and hashlib.sha256(data).hexdigest() == edges == sha256
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            now_edges, now_sha256 = _hashes(fh, size, path, full=True, expect=edges)
+        with open(fd, "rb", closefd=False) as fh:
+            now_edges, now_sha256 = _hashes(fh, size, path, expect=edges)
     except OSError:
         return False
     finally:
@@ -437,9 +441,7 @@ def scan(paths: Iterable[str], db: str | os.PathLike[str], *, jobs: int = 1, exe
             else:
                 todo.append(path)
         tasks: list[Task] = [(path, part) for path in todo for part in plan(path, limits, split_bytes)]
-        parts: dict[str, int] = {}
-        for path, _part in tasks:
-            parts[path] = parts.get(path, 0) + 1
+        parts = collections.Counter(path for path, _part in tasks)
         held: dict[str, list[dict[str, Any]]] = {}
         run = executor or local_executor(jobs, limits)
         last_commit = time.monotonic()

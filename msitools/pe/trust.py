@@ -64,6 +64,12 @@ def store_of_pem(data: bytes) -> Any:
     return load_signify().CertificateStore(_certificates(data), trusted=True)
 
 
+def signer_subject(report: dict[str, Any]) -> str | None:
+    """The signer's subject of a signature report (its ``signer``, a dict or already a string)."""
+    signer = report.get("signer")
+    return signer.get("subject") if isinstance(signer, dict) else signer
+
+
 def package_status(report: dict[str, Any]) -> str:
     """The state of a package's signature report (:func:`msitools.pe.authenticode_msi.signature_report`)."""
     if report.get("status"):

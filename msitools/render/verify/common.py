@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from msitools.pe.trust import signer_subject
+
 if TYPE_CHECKING:
     from msitools.verify.judge import Difference
     from msitools.verify.report import RowVerdict, VerifyReport
@@ -147,9 +149,6 @@ def sig_state(sig: dict[str, Any]) -> str:
     return _STATE_WORDS.get(str(status), str(status))
 
 
-def signer_subject(sig: dict[str, Any]) -> str | None:
-    signer = sig.get("signer")
-    return signer.get("subject") if isinstance(signer, dict) else signer
 
 
 def signature_lines(report: VerifyReport) -> list[str]:
